@@ -1,0 +1,200 @@
+"""The built-in commands: search, status, best, plugins, validate, schema.
+
+Each imports what it needs when it runs, which keeps ``autosft --help`` free of torch and optuna.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.table import Table
+
+from autosft.cli import console, errors, plugin_manager
+from autosft.config import DEFAULT_STORAGE
+
+if TYPE_CHECKING:
+    import optuna
+
+__all__ = ["COMMANDS"]
+
+StudyFile = Annotated[Path, typer.Argument(help="Study file (YAML).", show_default=False)]
+StorageOption = Annotated[
+    str | None, typer.Option("--storage", help=f"SQLAlchemy URL of the study database [default: {DEFAULT_STORAGE}].")
+]
+NameOption = Annotated[str | None, typer.Option("--study-name", help="Study name in the storage.")]
+StudyOption = Annotated[
+    Path | None, typer.Option("--study", help="Read --storage and --study-name from this study file.")
+]
+
+
+def search(
+    context: typer.Context,
+    study_file: StudyFile,
+    storage: StorageOption = None,
+    study_name: NameOption = None,
+    n_trials: Annotated[int | None, typer.Option("--n-trials", help="Trials to add in this run.")] = None,
+    timeout: Annotated[float | None, typer.Option("--timeout", help="Stop starting trials after SECONDS.")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Seed of sampler, splits and trials.")] = None,
+    final_test: Annotated[
+        bool, typer.Option("--final-test/--no-final-test", help="Retrain the best trial and score the test split.")
+    ] = True,
+    device: Annotated[
+        str | None, typer.Option("--device", help="cpu, cuda, cuda:1, ... [default: first GPU or cpu]")
+    ] = None,
+) -> None:
+    """Search fine-tuning configurations; re-running resumes the study and adds trials."""
+    from autosft.config import load_study_file, with_overrides
+    from autosft.progress import SearchProgress, describe_params
+    from autosft.search.controller import run_search
+    from autosft.storage import mask_url
+
+    config = with_overrides(load_study_file(study_file), storage=storage, study_name=study_name,
+                            n_trials=n_trials, timeout=timeout, seed=seed)  # fmt: skip
+    with SearchProgress(config.budget.n_trials, errors) as progress:
+        outcome = run_search(config, manager=plugin_manager(context), callbacks=[progress], final_test=final_test,
+                             device=device, on_prepared=progress.started)  # fmt: skip
+    study = outcome.study
+    added = ", ".join(f"{count} {state.lower()}" for state, count in sorted(outcome.states.items()))
+    console.print(f"study {study.study_name!r} in {mask_url(config.storage)}: {len(study.trials)} trials ({added})")
+    if outcome.stopped_reason:
+        errors.print(f"[yellow]search stopped early:[/] {outcome.stopped_reason}", highlight=False)
+    if outcome.final_test is None:
+        console.print("no complete trial yet: nothing to report as best")
+        return
+    best = study.trials[outcome.final_test["trial"]]
+    metric_names = ", ".join(o.metric for o in config.objectives)
+    console.print(f"best trial {best.number}: validation {metric_names} = {', '.join(f'{v:.4f}' for v in best.values)}")
+    console.print(f"  {describe_params(best.params)}")
+    console.print_json(json.dumps(best.params))
+    test = outcome.final_test["test_metrics"]
+    console.print(
+        "held-out test: " + ", ".join(f"{name}={value:.4f}" for name, value in test.items() if value is not None)
+    )
+    console.print(f"wall time {outcome.seconds:.1f}s; run the same command again to add trials to this study")
+
+
+def _open_study(study: Path | None, storage: str | None, study_name: str | None) -> tuple[optuna.Study, str]:
+    from autosft.config import load_study_file
+    from autosft.search.study import load_existing_study
+    from autosft.storage import open_storage
+
+    if study is not None:
+        config = load_study_file(study)
+        storage = storage or config.storage
+        study_name = study_name or config.name
+    url = storage or DEFAULT_STORAGE
+    return load_existing_study(open_storage(url), url, study_name), url
+
+
+def status(
+    context: typer.Context, study: StudyOption = None, storage: StorageOption = None, study_name: NameOption = None
+) -> None:
+    """Show every trial of a study: state, value, key parameters, duration."""
+    import optuna
+
+    from autosft.progress import describe_params
+
+    loaded, _ = _open_study(study, storage, study_name)
+    table = Table(title=f"study {loaded.study_name!r}")
+    for column in ("trial", "state", "value", "parameters", "seconds", "note"):
+        table.add_column(column, overflow="fold")
+    counts: dict[str, int] = {}
+    for trial in loaded.get_trials(deepcopy=False):
+        counts[trial.state.name] = counts.get(trial.state.name, 0) + 1
+        value = "" if trial.values is None else ", ".join(f"{v:.4f}" for v in trial.values)
+        seconds = f"{trial.duration.total_seconds():.1f}" if trial.duration else ""
+        note = trial.user_attrs.get("fail_reason", "")
+        if trial.state == optuna.trial.TrialState.PRUNED:
+            note = f"pruned after epoch {trial.last_step}"
+        table.add_row(str(trial.number), trial.state.name, value, describe_params(trial.params), seconds, note)
+    console.print(table)
+    console.print(", ".join(f"{count} {state.lower()}" for state, count in sorted(counts.items())) or "no trials")
+
+
+def best(
+    context: typer.Context,
+    study: StudyOption = None,
+    storage: StorageOption = None,
+    study_name: NameOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
+) -> None:
+    """Show the best trial: objective value(s), every parameter, every metric, and the test score."""
+    from autosft.evaluate.holdout import FINAL_TEST_ATTR, selected_trial
+
+    loaded, _ = _open_study(study, storage, study_name)
+    trial = selected_trial(loaded)
+    record: dict[str, Any] = {
+        "study": loaded.study_name,
+        "trial": trial.number,
+        "values": trial.values,
+        "params": trial.params,
+        "metrics": trial.user_attrs.get("metrics", {}),
+        "best_epoch": trial.user_attrs.get("best_epoch"),
+        "plan": trial.user_attrs.get("plan", {}),
+        "timings": trial.user_attrs.get("timings", {}),
+        "final_test": loaded.user_attrs.get(FINAL_TEST_ATTR),
+    }
+    if as_json:
+        print(json.dumps(record, indent=2, default=str))
+        return
+    console.print(f"best trial {trial.number} of study {loaded.study_name!r}: values {trial.values}")
+    console.print_json(json.dumps({key: record[key] for key in ("params", "metrics", "final_test")}, default=str))
+
+
+def plugins(context: typer.Context) -> None:
+    """List plugins with their versions and the components each registers."""
+    from importlib.metadata import version
+
+    from autosft.registry import collect_registry
+
+    manager = plugin_manager(context)
+    registry = collect_registry(manager)
+    versions = {manager.get_name(plugin): dist.version for plugin, dist in manager.list_plugin_distinfo()}
+    table = Table(title="autosft plugins")
+    for column in ("plugin", "version", "components"):
+        table.add_column(column, overflow="fold")
+    for name in [manager.get_name(plugin) for plugin in manager.get_plugins()]:
+        if name is None:
+            continue
+        parts = [f"{t.plural}: {', '.join(t.by_plugin()[name])}" for t in registry.tables() if name in t.by_plugin()]
+        plugin_version = versions.get(name) or (version("autosft") if name.startswith("autosft.") else "")
+        table.add_row(name, plugin_version, "; ".join(parts) or "(commands or hooks only)")
+    console.print(table)
+
+
+def validate(context: typer.Context, study_file: StudyFile) -> None:
+    """Check a study file: keys, types, component names and options, and the data itself."""
+    from autosft.config import load_study_file
+    from autosft.registry import collect_registry
+    from autosft.search.prepare import check_components
+
+    config = load_study_file(study_file)
+    registry = collect_registry(plugin_manager(context))
+    dataset_options, _, directions = check_components(config, registry)
+    splits = registry.datasets.get(config.dataset.name).load(dataset_options, task=config.task, seed=config.seed)  # type: ignore[arg-type]
+    sizes = ", ".join(f"{name} {len(getattr(splits, name))}" for name in ("train", "val", "test"))
+    pretrain = f", pretrain {len(splits.pretrain)}" if splits.pretrain is not None else ""
+    objectives = ", ".join(f"{o.metric} ({d})" for o, d in zip(config.objectives, directions, strict=True))
+    console.print(f"{study_file}: valid. rows: {sizes}{pretrain}; classes: {', '.join(splits.class_names)}; "
+                  f"objective: {objectives}")  # fmt: skip
+
+
+def schema(context: typer.Context) -> None:
+    """Print the JSON Schema of study files (for editors and CI checks)."""
+    from autosft.config import StudyConfig
+
+    print(json.dumps(StudyConfig.model_json_schema(), indent=2))
+
+
+COMMANDS: dict[str, Callable[..., None]] = {
+    "search": search,
+    "status": status,
+    "best": best,
+    "plugins": plugins,
+    "validate": validate,
+    "schema": schema,
+}

@@ -1,0 +1,237 @@
+"""Contracts of the components plugins register: datasets, model builders, augmentations,
+imbalance strategies and metrics.
+
+A plugin subclasses (or, for metrics, instantiates) these and hands instances to the ``register``
+callback of the matching ``autosft_register_*`` hook. The engine only ever talks to these
+interfaces, which is what lets a tabular MLP, a text encoder and an image backbone share one
+training loop. Torch is imported only for type checking so that listing plugins stays instant.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+__all__ = [
+    "TASK_TYPES",
+    "Augmentation",
+    "BuiltModel",
+    "DataSplit",
+    "DatasetLoader",
+    "ImbalanceStrategy",
+    "LossFunction",
+    "Metric",
+    "ModelBuilder",
+    "NoOptions",
+    "Splits",
+    "TaskType",
+    "class_counts",
+]
+
+TaskType = Literal["binary", "multiclass", "multilabel"]
+#: Task types the engine trains today; the study file rejects any other with this list.
+TASK_TYPES: tuple[str, ...] = ("binary", "multiclass", "multilabel")
+
+#: ``loss(logits, targets) -> scalar``; targets are per-class probabilities (soft labels), so
+#: label smoothing and mixup need no special case in any loss.
+LossFunction = Callable[["torch.Tensor", "torch.Tensor"], "torch.Tensor"]
+
+
+class NoOptions(BaseModel):
+    """Options model for components that take none; rejects any key given."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# --------------------------------------------------------------------------------------------
+# Data
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DataSplit:
+    """One split: inputs and labels with the same number of rows.
+
+    ``inputs`` is a float/int array (rows first) or a mapping of such arrays (e.g. ``input_ids`` and
+    ``attention_mask``). ``labels`` holds class indices for binary/multiclass and a 0/1 matrix of
+    shape (rows, classes) for multilabel.
+    """
+
+    inputs: Any
+    labels: np.ndarray
+
+    def __post_init__(self) -> None:
+        rows = {len(self.labels)}
+        if isinstance(self.inputs, Mapping):
+            rows |= {len(array) for array in self.inputs.values()}
+        else:
+            rows.add(len(self.inputs))
+        if len(rows) != 1:
+            raise ValueError(f"inputs and labels must have the same number of rows, got {rows}")
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+@dataclass(frozen=True)
+class Splits:
+    """What a dataset loader returns: the three splits and what the engine must know about them.
+
+    ``pretrain`` holds source-population rows a model builder may pre-train on; it never contains a
+    row of the target's validation or test split. ``fingerprint`` identifies the data and loader
+    options, so caches (pre-trained weights, tokenized inputs) are keyed by it.
+    """
+
+    train: DataSplit
+    val: DataSplit
+    test: DataSplit
+    task: TaskType
+    class_names: tuple[str, ...]
+    input_kind: str
+    fingerprint: str
+    pretrain: DataSplit | None = None
+    info: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+
+class DatasetLoader(ABC):
+    """A named way to turn options into checked train/validation/test splits."""
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    #: Pydantic model of the ``dataset.options`` mapping; use ``extra="forbid"``.
+    Options: ClassVar[type[BaseModel]] = NoOptions
+
+    @abstractmethod
+    def load(self, options: BaseModel, *, task: TaskType, seed: int) -> Splits:
+        """Read, check and split the data. Raise :class:`autosft.DataError` for unusable data."""
+
+
+# --------------------------------------------------------------------------------------------
+# Models
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class BuiltModel:
+    """A freshly built model and the structure the engine adapts.
+
+    ``module(inputs)`` (or ``module(**inputs)`` for mapping inputs) returns logits of shape
+    (batch, classes) or an object with a ``logits`` attribute. ``layer_groups`` lists qualified
+    submodule names per group, ordered from the input side to the output side; the last group is the
+    head and is never frozen. ``lora_targets`` maps a target-set name to peft ``target_modules``;
+    ``head`` names the modules that stay fully trainable under LoRA (peft ``modules_to_save``).
+    """
+
+    module: nn.Module
+    layer_groups: list[list[str]]
+    lora_targets: Mapping[str, list[str]] = field(default_factory=dict)
+    head: list[str] = field(default_factory=list)
+
+
+class ModelBuilder(ABC):
+    """A named way to build a (usually pre-trained) model for given splits."""
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    Options: ClassVar[type[BaseModel]] = NoOptions
+    #: Search prior for full and freeze fine-tuning: (low, default, high); LoRA uses ten times it.
+    learning_rate: ClassVar[tuple[float, float, float]] = (1e-5, 5e-5, 1e-3)
+    #: Batch sizes the search chooses from.
+    batch_sizes: ClassVar[tuple[int, ...]] = (16, 32, 64)
+    default_batch_size: ClassVar[int] = 32
+
+    @abstractmethod
+    def build(self, options: BaseModel, splits: Splits, *, seed: int) -> BuiltModel:
+        """Return a new model for ``splits``; each call must return independent weights."""
+
+
+# --------------------------------------------------------------------------------------------
+# Training-time strategies
+# --------------------------------------------------------------------------------------------
+
+
+class Augmentation(ABC):
+    """A batch transform applied on the training device, tuned by a strength in [0, 1]."""
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    #: Input kinds (``Splits.input_kind``) this augmentation understands.
+    input_kinds: ClassVar[frozenset[str]]
+
+    @abstractmethod
+    def apply(
+        self,
+        inputs: Any,
+        targets: torch.Tensor,
+        *,
+        strength: float,
+        generator: torch.Generator,
+    ) -> tuple[Any, torch.Tensor]:
+        """Return augmented ``(inputs, targets)``; targets are soft labels (batch, classes)."""
+
+
+class ImbalanceStrategy:
+    """How training counters class imbalance; each method's default leaves training unchanged.
+
+    A strategy resamples the training split, weights the batch sampler, or replaces the loss, in
+    any combination.
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    #: Input kinds it applies to; ``None`` means any.
+    input_kinds: ClassVar[frozenset[str] | None] = None
+    #: Task types it applies to.
+    task_types: ClassVar[frozenset[str]] = frozenset({"binary", "multiclass"})
+
+    def resample(self, split: DataSplit, *, seed: int) -> DataSplit:
+        """Return the training split to use (e.g. with synthetic minority rows)."""
+        return split
+
+    def sampling_weights(self, labels: np.ndarray) -> np.ndarray | None:
+        """Per-row sampling weights for the batch sampler, or ``None`` for uniform shuffling."""
+        return None
+
+    def loss(self, *, class_counts: np.ndarray, task: TaskType, device: torch.device) -> LossFunction | None:
+        """A loss replacing the default cross-entropy, or ``None`` to keep it; tensors go on ``device``."""
+        return None
+
+
+# --------------------------------------------------------------------------------------------
+# Metrics
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A named score of predicted class probabilities against labels.
+
+    ``compute(labels, probabilities)`` gets labels as stored in :class:`DataSplit` and
+    probabilities of shape (rows, classes).
+    """
+
+    name: str
+    direction: Literal["maximize", "minimize"]
+    compute: Callable[[np.ndarray, np.ndarray], float]
+    task_types: frozenset[str]
+    description: str = ""
+
+
+def class_counts(labels: np.ndarray, num_classes: int) -> np.ndarray:
+    """Rows per class, for single-label index arrays and multilabel 0/1 matrices alike."""
+    if labels.ndim == 2:
+        return labels.sum(axis=0).astype(np.int64)
+    return np.bincount(labels.astype(np.int64), minlength=num_classes)

@@ -1,0 +1,224 @@
+"""The study file: its pydantic schema, loading, and one-line rendering of validation errors.
+
+Everything a user writes is validated here, at the edge, with ``extra="forbid"`` so a misspelled
+key fails instead of being silently ignored; the rest of autosft trusts these types.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from autosft.components import TASK_TYPES
+from autosft.errors import ConfigError
+
+__all__ = [
+    "Budget",
+    "ComponentRef",
+    "DimensionOverride",
+    "HeartbeatConfig",
+    "ObjectiveConfig",
+    "PrunerConfig",
+    "SamplerConfig",
+    "StudyConfig",
+    "format_validation_error",
+    "load_study_file",
+    "parse_study",
+    "with_overrides",
+]
+
+DEFAULT_STORAGE = "sqlite:///autosft.db"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ComponentRef(_Strict):
+    """A registered component by name, with the options its own schema validates."""
+
+    name: str = Field(min_length=1, description="Registered component name (see `autosft plugins`).")
+    options: dict[str, Any] = Field(default_factory=dict, description="Options of that component.")
+
+
+class ObjectiveConfig(_Strict):
+    """The validation metric to optimize; the direction defaults to the metric's own."""
+
+    metric: str = Field(min_length=1, description="Registered metric name, e.g. roc_auc.")
+    direction: Literal["maximize", "minimize"] | None = Field(
+        default=None, description="Defaults to the metric's registered direction."
+    )
+
+
+class Budget(_Strict):
+    """How much search a single `autosft search` run adds to the study."""
+
+    n_trials: int = Field(default=20, ge=1, description="Trials this run adds.")
+    timeout: float | None = Field(default=None, gt=0, description="Seconds; stop starting trials after it.")
+    max_epochs: int = Field(default=10, ge=1, le=1000, description="Upper bound of the epochs dimension.")
+
+
+class DimensionOverride(_Strict):
+    """Replace one search dimension: a numeric range, a list of choices, or a fixed value."""
+
+    low: float | None = None
+    high: float | None = None
+    log: bool | None = None
+    step: float | None = Field(default=None, gt=0)
+    choices: list[Any] | None = Field(default=None, min_length=1)
+    value: Any = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> DimensionOverride:
+        ranged = self.low is not None or self.high is not None
+        forms = [ranged, self.choices is not None, "value" in self.model_fields_set]
+        if sum(forms) != 1:
+            raise ValueError("give exactly one of low/high, choices or value")
+        if ranged:
+            if self.low is None or self.high is None:
+                raise ValueError("a range needs both low and high")
+            if self.low > self.high:
+                raise ValueError(f"`low <= high` must hold, but got low={self.low}, high={self.high}")
+            if self.log and self.low <= 0:
+                raise ValueError(f"a log range needs `low > 0`, but got low={self.low}")
+        elif self.log is not None or self.step is not None:
+            raise ValueError("log and step apply only to a low/high range")
+        return self
+
+
+class SamplerConfig(_Strict):
+    name: Literal["tpe", "random", "cmaes", "gp", "nsga2"] = "tpe"
+    options: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments of the Optuna sampler.")
+
+
+class PrunerConfig(_Strict):
+    name: Literal["hyperband", "median", "successive_halving", "none"] = "hyperband"
+    options: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments of the Optuna pruner.")
+
+
+class HeartbeatConfig(_Strict):
+    """Crash safety: a trial whose worker stops beating is failed and re-queued with its params."""
+
+    interval: int = Field(default=30, ge=1, description="Seconds between heartbeats of a running trial.")
+    grace_period: int = Field(default=90, ge=2, description="Seconds without a heartbeat before a trial is stale.")
+    max_retries: int = Field(default=3, ge=0, description="Times a stale trial is re-queued.")
+
+    @model_validator(mode="after")
+    def _grace_exceeds_interval(self) -> HeartbeatConfig:
+        if self.grace_period <= self.interval:
+            raise ValueError(
+                f"`grace_period > interval` must hold, but got grace_period={self.grace_period}, "
+                f"interval={self.interval}"
+            )
+        return self
+
+
+class StudyConfig(_Strict):
+    """A whole study file. Relative paths in component options resolve against the working directory."""
+
+    name: str = Field(min_length=1, description="Study name in the storage; also set by --study-name.")
+    task: str = Field(description=f"One of {', '.join(TASK_TYPES)}.")
+    dataset: ComponentRef
+    model: ComponentRef
+    objective: ObjectiveConfig | list[ObjectiveConfig] = Field(
+        description="One metric, or a list for a multi-objective (Pareto) study."
+    )
+    budget: Budget = Field(default_factory=Budget)
+    search_space: dict[str, DimensionOverride] = Field(
+        default_factory=dict, description="Per-dimension overrides, e.g. learning_rate: {low: 1e-4, high: 1e-2}."
+    )
+    sampler: SamplerConfig = Field(default_factory=SamplerConfig)
+    pruner: PrunerConfig | None = Field(
+        default=None, description="Defaults to hyperband (none for multi-objective studies)."
+    )
+    storage: str = Field(default=DEFAULT_STORAGE, description="SQLAlchemy URL of the study database.")
+    heartbeat: HeartbeatConfig = Field(default_factory=HeartbeatConfig)
+    seed: int = Field(default=0, ge=0, description="Seeds the sampler, the splits and every trial.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> StudyConfig:
+        if self.task not in TASK_TYPES:
+            raise ValueError(f"task must be one of {', '.join(TASK_TYPES)}, but got {self.task!r}")
+        if self.is_multi_objective and self.pruner is not None and self.pruner.name != "none":
+            raise ValueError("Optuna cannot prune multi-objective studies: set `pruner: {name: none}`")
+        return self
+
+    @property
+    def objectives(self) -> list[ObjectiveConfig]:
+        return self.objective if isinstance(self.objective, list) else [self.objective]
+
+    @property
+    def is_multi_objective(self) -> bool:
+        return len(self.objectives) > 1
+
+    @property
+    def effective_pruner(self) -> PrunerConfig:
+        if self.pruner is not None:
+            return self.pruner
+        return PrunerConfig(name="none" if self.is_multi_objective else "hyperband")
+
+
+def format_validation_error(error: ValidationError, where: str) -> str:
+    """Render a pydantic error as one line: ``where: key.path: message (got value); ...``."""
+    parts = []
+    for item in error.errors():
+        path = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        message = item["msg"].removeprefix("Value error, ")
+        seen = "" if item["type"] in {"missing", "value_error"} else f" (got {item['input']!r})"
+        parts.append(f"{path}: {message}{seen}")
+    return f"{where}: " + "; ".join(parts)
+
+
+def load_study_file(path: str | Path) -> StudyConfig:
+    """Read and validate a YAML study file, raising :class:`ConfigError` with a one-line reason."""
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"study file {str(file)!r} does not exist") from None
+    except OSError as error:
+        raise ConfigError(f"cannot read study file {str(file)!r}: {error.strerror}") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"study file {str(file)!r} is not valid YAML{where}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"study file {str(file)!r} must hold a mapping of settings")
+    return parse_study(raw, where=str(file))
+
+
+def parse_study(raw: dict[str, Any], *, where: str) -> StudyConfig:
+    """Validate an already-parsed study mapping (also used for studies stored in a database)."""
+    try:
+        return StudyConfig.model_validate(raw)
+    except ValidationError as error:
+        raise ConfigError(format_validation_error(error, where)) from None
+
+
+def with_overrides(
+    config: StudyConfig,
+    *,
+    storage: str | None = None,
+    study_name: str | None = None,
+    n_trials: int | None = None,
+    timeout: float | None = None,
+    seed: int | None = None,
+) -> StudyConfig:
+    """The study with command-line flags applied, validated again like the file itself."""
+    raw = config.model_dump()
+    if storage is not None:
+        raw["storage"] = storage
+    if study_name is not None:
+        raw["name"] = study_name
+    if n_trials is not None:
+        raw["budget"]["n_trials"] = n_trials
+    if timeout is not None:
+        raw["budget"]["timeout"] = timeout
+    if seed is not None:
+        raw["seed"] = seed
+    return parse_study(raw, where="command-line flags")

@@ -1,0 +1,41 @@
+"""Which device a trial trains on, and the mixed precision that device supports."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+__all__ = ["DeviceSetup", "pick_device"]
+
+
+@dataclass(frozen=True)
+class DeviceSetup:
+    """A device and its autocast dtype (``None`` means full precision)."""
+
+    device: torch.device
+    autocast_dtype: torch.dtype | None
+
+    @property
+    def needs_grad_scaler(self) -> bool:
+        # fp16 gradients underflow without loss scaling; bf16 has fp32's range and needs none.
+        return self.autocast_dtype == torch.float16
+
+    def autocast(self) -> contextlib.AbstractContextManager[Any]:
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=self.autocast_dtype)
+
+
+def pick_device(requested: str | None = None) -> DeviceSetup:
+    """The requested device, or the first GPU when one is visible, else the CPU.
+
+    CPU trials run in fp32: autocast to bf16 on CPU is slower than fp32 on most machines.
+    """
+    device = torch.device(requested) if requested else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.type != "cuda":
+        return DeviceSetup(device, None)
+    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return DeviceSetup(device, dtype)

@@ -1,0 +1,227 @@
+"""The training loop every trial runs: one epoch of updates, then validation, then the callback
+that reports to the pruner, until the plan's epochs or early stopping end it.
+
+The loop knows nothing of Optuna: the search passes ``on_epoch``, which may raise to prune.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from autosft.components import Augmentation, BuiltModel, ImbalanceStrategy, Metric, Splits, class_counts
+from autosft.engine.data import DeviceSplit, iterate_batches, to_device_split
+from autosft.engine.device import DeviceSetup
+from autosft.engine.losses import cross_entropy, soft_targets
+from autosft.engine.model import AdaptedModel, adapt_model
+from autosft.engine.optim import build_optimizer, warmup_cosine
+from autosft.errors import TrialFailure
+from autosft.evaluate.scoring import score
+from autosft.search.context import TrialResult
+from autosft.search.plan import TrialPlan
+
+__all__ = ["Objective", "TrainedModel", "TrainingJob", "predict", "seed_everything", "train"]
+
+#: Gradients are clipped to this global norm: fine-tuning at a too-high rate then degrades
+#: instead of diverging, which keeps the search's view of that rate informative.
+MAX_GRAD_NORM = 1.0
+EVAL_BATCH_SIZE = 512
+
+EpochCallback = Callable[[int, Mapping[str, float]], None]
+
+
+@dataclass(frozen=True)
+class Objective:
+    metric: str
+    direction: str
+
+    def better(self, value: float, best: float | None) -> bool:
+        if math.isnan(value):
+            return False
+        if best is None:
+            return True
+        return value > best if self.direction == "maximize" else value < best
+
+
+@dataclass
+class TrainingJob:
+    """What one training run needs: data, a fresh model, the plan and the chosen strategies."""
+
+    splits: Splits
+    built: BuiltModel
+    plan: TrialPlan
+    imbalance: ImbalanceStrategy
+    augmentation: Augmentation | None
+    metrics: Sequence[Metric]
+    objectives: Sequence[Objective]
+    device: DeviceSetup
+
+
+@dataclass
+class TrainedModel:
+    """The result and, when asked for, the module restored to its best epoch."""
+
+    result: TrialResult
+    module: torch.nn.Module
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed Python, NumPy and torch; return the generator that orders batches."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def train(job: TrainingJob, *, on_epoch: EpochCallback | None = None, restore_best: bool = False) -> TrainedModel:
+    """Train per the plan, validating each epoch; return the result at the best epoch."""
+    started = time.perf_counter()
+    plan, splits = job.plan, job.splits
+    generator = seed_everything(plan.seed)
+    train_split = job.imbalance.resample(splits.train, seed=plan.seed)
+    counts = class_counts(train_split.labels, splits.num_classes)
+    loss_fn = job.imbalance.loss(class_counts=counts, task=splits.task, device=job.device.device)
+    loss_fn = loss_fn or cross_entropy(task=splits.task)
+    weights = job.imbalance.sampling_weights(train_split.labels)
+    sampling_weights = None if weights is None else torch.as_tensor(weights, dtype=torch.float64)
+    train_rows = to_device_split(train_split, job.device.device)
+    val_rows = to_device_split(splits.val, job.device.device)
+    data_seconds = time.perf_counter() - started
+
+    adapted = adapt_model(job.built, plan)
+    adapted.module.to(job.device.device)
+    steps_per_epoch = math.ceil(len(train_rows) / plan.batch_size)
+    optimizer = build_optimizer(
+        adapted.module,
+        learning_rate=plan.learning_rate,
+        weight_decay=plan.weight_decay,
+        include_frozen=not adapted.lora,
+        device=job.device.device,
+    )
+    scheduler = warmup_cosine(optimizer, total_steps=steps_per_epoch * plan.epochs, warmup_ratio=plan.warmup_ratio)
+    scaler = torch.amp.GradScaler(enabled=job.device.needs_grad_scaler)
+    trainable, total = adapted.parameter_counts()
+
+    primary = job.objectives[0]
+    history: list[dict[str, float]] = []
+    best_value: float | None = None
+    best_epoch, stale_epochs, best_state = 0, 0, None
+    train_seconds = eval_seconds = 0.0
+    notes: list[str] = []
+    for epoch in range(1, plan.epochs + 1):
+        if plan.unfreeze_every and epoch > 1 and (epoch - 1) % plan.unfreeze_every == 0:
+            thawed = adapted.unfreeze_next()
+            if thawed:
+                notes.append(f"epoch {epoch}: unfroze {', '.join(thawed)}")
+        tick = time.perf_counter()
+        train_loss = _train_epoch(job, adapted, train_rows, loss_fn, optimizer, scheduler, scaler, generator,
+                                  sampling_weights, epoch)  # fmt: skip
+        tock = time.perf_counter()
+        metrics = score(job.metrics, splits.val.labels, predict(adapted.module, val_rows, job.device, splits.task))
+        eval_seconds += time.perf_counter() - tock
+        train_seconds += tock - tick
+        epoch_record = {"epoch": float(epoch), "train_loss": train_loss, **metrics}
+        history.append(epoch_record)
+        if on_epoch is not None:
+            on_epoch(epoch, epoch_record)
+        value = metrics[primary.metric]
+        if primary.better(value, best_value):
+            best_value, best_epoch, stale_epochs = value, epoch, 0
+            if restore_best:
+                best_state = copy.deepcopy(adapted.module.state_dict())
+        else:
+            stale_epochs += 1
+            if stale_epochs >= plan.patience:
+                break
+    if best_value is None:
+        raise TrialFailure(f"the objective {primary.metric} was never a number on validation (is a class missing?)")
+    if best_state is not None:
+        adapted.module.load_state_dict(best_state)
+    best_metrics = {key: value for key, value in history[best_epoch - 1].items() if key != "epoch"}
+    result = TrialResult(
+        values=[best_metrics[objective.metric] for objective in job.objectives],
+        best_epoch=best_epoch,
+        epochs_run=len(history),
+        metrics=best_metrics,
+        history=history,
+        timings={
+            "data_seconds": data_seconds,
+            "train_seconds": train_seconds,
+            "eval_seconds": eval_seconds,
+            "total_seconds": time.perf_counter() - started,
+        },
+        trainable_parameters=trainable,
+        total_parameters=total,
+        stopped_early=len(history) < plan.epochs,
+        notes=notes,
+    )
+    return TrainedModel(result, adapted.module)
+
+
+def _train_epoch(
+    job: TrainingJob,
+    adapted: AdaptedModel,
+    rows: DeviceSplit,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    scaler: torch.amp.GradScaler,
+    generator: torch.Generator,
+    sampling_weights: torch.Tensor | None,
+    epoch: int,
+) -> float:
+    """One pass of updates; returns the mean training loss. A non-finite loss fails the trial."""
+    plan, splits = job.plan, job.splits
+    adapted.train_mode()
+    total, batches = 0.0, 0
+    # drop_last avoids a final batch of one row, which makes normalization layers and the
+    # gradient estimate misbehave; it only applies when the split holds more than one batch.
+    for inputs, labels in iterate_batches(rows, plan.batch_size, generator=generator,
+                                          sampling_weights=sampling_weights, drop_last=True):  # fmt: skip
+        targets = soft_targets(labels, task=splits.task, num_classes=splits.num_classes, smoothing=plan.label_smoothing)
+        if job.augmentation is not None and plan.augmentation_strength > 0:
+            inputs, targets = job.augmentation.apply(inputs, targets, strength=plan.augmentation_strength,
+                                                     generator=generator)  # fmt: skip
+        with job.device.autocast():
+            loss = loss_fn(_logits(adapted.module, inputs), targets)
+        if not torch.isfinite(loss):
+            raise TrialFailure(
+                f"training loss became {loss.item()} at epoch {epoch}, batch {batches + 1} "
+                f"(learning_rate={plan.learning_rate:.3g}); the trial is failed, the search goes on"
+            )
+        scaler.scale(loss).backward()
+        scaler.unscale_(optimizer)
+        torch.nn.utils.clip_grad_norm_([p for p in adapted.module.parameters() if p.grad is not None], MAX_GRAD_NORM)
+        scaler.step(optimizer)
+        scaler.update()
+        scheduler.step()
+        # Free the gradients now rather than at the next backward: peak memory drops by their size.
+        optimizer.zero_grad(set_to_none=True)
+        total += loss.item()
+        batches += 1
+    return total / max(batches, 1)
+
+
+def _logits(module: torch.nn.Module, inputs: Any) -> torch.Tensor:
+    outputs = module(**inputs) if isinstance(inputs, Mapping) else module(inputs)
+    return getattr(outputs, "logits", outputs)
+
+
+@torch.no_grad()
+def predict(module: torch.nn.Module, rows: DeviceSplit, device: DeviceSetup, task: str) -> np.ndarray:
+    """Class probabilities (rows, classes) in stored order, in eval mode."""
+    module.eval()
+    chunks = []
+    for inputs, _ in iterate_batches(rows, EVAL_BATCH_SIZE):
+        with device.autocast():
+            logits = _logits(module, inputs).float()
+        chunks.append(torch.sigmoid(logits) if task == "multilabel" else torch.softmax(logits, dim=-1))
+    return torch.cat(chunks).cpu().double().numpy()

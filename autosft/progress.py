@@ -1,0 +1,90 @@
+"""The live display of a running search: a progress bar with counts by state and the best value,
+and one line per finished trial."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+if TYPE_CHECKING:
+    import optuna
+
+    from autosft.search.prepare import PreparedStudy
+
+__all__ = ["SearchProgress", "describe_params"]
+
+#: Params shown in one-line trial summaries, in this order, when present.
+KEY_PARAMS = ("adaptation", "learning_rate", "lora_learning_rate", "batch_size", "epochs", "imbalance", "augmentation")
+
+
+def describe_params(params: dict[str, Any]) -> str:
+    shown = []
+    for name in KEY_PARAMS:
+        if name in params:
+            value = params[name]
+            shown.append(f"{name.replace('_learning_rate', '_lr').replace('learning_rate', 'lr')}="
+                         f"{value:.3g}" if isinstance(value, float) else f"{name}={value}")  # fmt: skip
+    return " ".join(shown)
+
+
+class SearchProgress:
+    """An Optuna callback that drives a Rich progress bar (on stderr) for ``n_trials`` trials."""
+
+    def __init__(self, n_trials: int, console: Console) -> None:
+        self.n_trials = n_trials
+        self.console = console
+        self.progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        )
+        self.task = self.progress.add_task("preparing data and model", total=n_trials)
+        self.counts = {"COMPLETE": 0, "PRUNED": 0, "FAIL": 0}
+        self.metric = ""
+
+    def __enter__(self) -> SearchProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.progress.stop()
+
+    def started(self, prepared: PreparedStudy, study: optuna.Study) -> None:
+        self.metric = prepared.objective_metrics[0]
+        self.progress.update(self.task, description=f"study {study.study_name!r}: searching")
+
+    def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        state = trial.state.name
+        self.counts[state] = self.counts.get(state, 0) + 1
+        seconds = trial.duration.total_seconds() if trial.duration else math.nan
+        if state == "COMPLETE":
+            values = ", ".join(f"{value:.4f}" for value in trial.values)
+            outcome = f"[green]COMPLETE[/] {self.metric}={values}"
+        elif state == "PRUNED":
+            outcome = f"[yellow]PRUNED[/] after epoch {trial.last_step}"
+        else:
+            outcome = f"[red]FAIL[/] {trial.user_attrs.get('fail_reason', '')}"
+        self.console.print(f"trial {trial.number:>3} {outcome}  {describe_params(trial.params)}  {seconds:.1f}s",
+                           highlight=False)  # fmt: skip
+        best = self._best(study)
+        description = (
+            f"{self.counts['COMPLETE']} complete · {self.counts['PRUNED']} pruned · {self.counts['FAIL']} failed"
+            + (f" · best {self.metric} {best}" if best else "")
+        )
+        self.progress.update(self.task, advance=1, description=description)
+
+    @staticmethod
+    def _best(study: optuna.Study) -> str:
+        if len(study.directions) > 1:
+            return ""
+        try:
+            return f"{study.best_value:.4f}"
+        except ValueError:  # no complete trial yet
+            return ""

@@ -1,0 +1,108 @@
+"""Named components collected from the ``autosft_register_*`` hooks.
+
+Each hook implementation is called on its own so every component is recorded with the plugin that
+registered it: a name claimed twice is reported with both plugins, and an unknown name is reported
+with the valid ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+import pluggy
+
+from autosft.components import Augmentation, DatasetLoader, ImbalanceStrategy, Metric, ModelBuilder
+from autosft.errors import ConfigError, PluginError
+
+__all__ = ["ComponentTable", "Registry", "collect_registry"]
+
+T = TypeVar("T")
+
+
+@dataclass
+class ComponentTable(Generic[T]):
+    """Components of one kind by name, each with the plugin that registered it."""
+
+    kind: str
+    plural: str
+    base: type
+    entries: dict[str, tuple[T, str]] = field(default_factory=dict)
+
+    def add(self, component: T, plugin: str) -> None:
+        if not isinstance(component, self.base):
+            raise PluginError(
+                f"plugin {plugin!r} registered {component!r} as a {self.kind}, but it is not a {self.base.__name__}"
+            )
+        name = getattr(component, "name", None)
+        if not isinstance(name, str) or not name:
+            raise PluginError(f"plugin {plugin!r} registered a {self.kind} without a name: {component!r}")
+        if name in self.entries:
+            first = self.entries[name][1]
+            raise PluginError(f"{self.kind} name {name!r} is registered by both {first!r} and {plugin!r}")
+        self.entries[name] = (component, plugin)
+
+    def get(self, name: str) -> T:
+        """The component called ``name``; a :class:`ConfigError` lists the valid names otherwise."""
+        try:
+            return self.entries[name][0]
+        except KeyError:
+            valid = ", ".join(sorted(self.entries)) or "none registered"
+            raise ConfigError(f"unknown {self.kind} {name!r}; valid names: {valid}") from None
+
+    def names(self) -> list[str]:
+        return list(self.entries)
+
+    def values(self) -> list[T]:
+        return [component for component, _ in self.entries.values()]
+
+    def by_plugin(self) -> dict[str, list[str]]:
+        grouped: dict[str, list[str]] = {}
+        for name, (_, plugin) in self.entries.items():
+            grouped.setdefault(plugin, []).append(name)
+        return grouped
+
+
+@dataclass
+class Registry:
+    """Every named component available to a study."""
+
+    datasets: ComponentTable[DatasetLoader]
+    models: ComponentTable[ModelBuilder]
+    augmentations: ComponentTable[Augmentation]
+    imbalance: ComponentTable[ImbalanceStrategy]
+    metrics: ComponentTable[Metric]
+
+    def tables(self) -> Iterable[ComponentTable[Any]]:
+        return (self.datasets, self.models, self.augmentations, self.imbalance, self.metrics)
+
+
+def collect_registry(manager: pluggy.PluginManager) -> Registry:
+    """Call every ``autosft_register_*`` implementation and gather what it registers."""
+    registry = Registry(
+        datasets=ComponentTable("dataset", "datasets", DatasetLoader),
+        models=ComponentTable("model", "models", ModelBuilder),
+        augmentations=ComponentTable("augmentation", "augmentations", Augmentation),
+        imbalance=ComponentTable("imbalance strategy", "imbalance strategies", ImbalanceStrategy),
+        metrics=ComponentTable("metric", "metrics", Metric),
+    )
+    hooks: list[tuple[str, ComponentTable[Any]]] = [
+        ("autosft_register_datasets", registry.datasets),
+        ("autosft_register_models", registry.models),
+        ("autosft_register_augmentations", registry.augmentations),
+        ("autosft_register_imbalance_strategies", registry.imbalance),
+        ("autosft_register_metrics", registry.metrics),
+    ]
+    for hook_name, table in hooks:
+        # Reversed: pluggy calls implementations last-registered first; we want registration order.
+        for implementation in reversed(getattr(manager.hook, hook_name).get_hookimpls()):
+            implementation.function(register=_recorder(table, implementation.plugin_name))
+    return registry
+
+
+def _recorder(table: ComponentTable[Any], plugin: str) -> Callable[[Any], None]:
+    def register(component: Any) -> None:
+        table.add(component, plugin)
+
+    return register

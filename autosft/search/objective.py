@@ -1,0 +1,95 @@
+"""The Optuna objective: sample a plan, train it, report each epoch to the pruner, record the result.
+
+Everything a trial learns goes into its ``user_attrs`` (plan, metrics, history, timings) so the
+study stays a plain Optuna study that ``optuna.load_study`` and the dashboard can read.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import optuna
+
+from autosft.engine.device import DeviceSetup
+from autosft.engine.loop import Objective, TrainingJob, train
+from autosft.errors import TrialFailure
+from autosft.search.context import TrialContext, json_safe
+from autosft.search.plan import TrialPlan
+from autosft.search.prepare import PreparedStudy
+
+__all__ = ["TrialRunner", "training_job"]
+
+
+def training_job(prepared: PreparedStudy, plan: TrialPlan, device: DeviceSetup) -> TrainingJob:
+    """A training job for ``plan`` with a freshly built model."""
+    return TrainingJob(
+        splits=prepared.splits,
+        built=prepared.build_model(plan),
+        plan=plan,
+        imbalance=prepared.registry.imbalance.get(plan.imbalance),
+        augmentation=prepared.augmentation(plan),
+        metrics=prepared.metrics,
+        objectives=[Objective(m, d) for m, d in zip(prepared.objective_metrics, prepared.directions, strict=True)],
+        device=device,
+    )
+
+
+class TrialRunner:
+    """Callable Optuna objective for one prepared study on one device."""
+
+    def __init__(self, prepared: PreparedStudy, *, study_name: str, device: DeviceSetup) -> None:
+        self.prepared = prepared
+        self.study_name = study_name
+        self.device = device
+
+    def __call__(self, trial: optuna.Trial) -> float | list[float]:
+        prepared = self.prepared
+        plan = TrialPlan.from_values(prepared.space.sample(trial), seed=prepared.config.seed)
+        trial.set_user_attr("plan", plan.as_dict())
+        context = TrialContext(self.study_name, trial.number, plan, prepared.config, str(self.device.device))
+        hook = prepared.manager.hook
+        hook.autosft_trial_start(context=context)
+        try:
+            trained = train(training_job(prepared, plan, self.device), on_epoch=self._reporter(trial, context))
+        except optuna.TrialPruned:
+            hook.autosft_trial_end(context=context, result=None, state="PRUNED")
+            raise
+        except Exception as error:
+            reason = str(error) if isinstance(error, TrialFailure) else f"{type(error).__name__}: {error}"
+            trial.set_user_attr("fail_reason", reason)
+            hook.autosft_trial_end(context=context, result=None, state="FAIL")
+            raise
+        result = trained.result
+        for key, value in result.as_user_attrs().items():
+            trial.set_user_attr(key, _json(value))
+        hook.autosft_trial_end(context=context, result=result, state="COMPLETE")
+        return result.values[0] if len(result.values) == 1 else result.values
+
+    def _reporter(self, trial: optuna.Trial, context: TrialContext) -> Any:
+        primary = self.prepared.objective_metrics[0]
+        single_objective = len(self.prepared.directions) == 1
+        history: list[dict[str, Any]] = []
+
+        def on_epoch(epoch: int, metrics: Mapping[str, float]) -> None:
+            history.append(json_safe(metrics))
+            # Stored every epoch so a pruned or killed trial still shows its learning curve.
+            trial.set_user_attr("history", history)
+            self.prepared.manager.hook.autosft_epoch_end(context=context, epoch=epoch, metrics=metrics)
+            value = metrics[primary]
+            if not single_objective or math.isnan(value):
+                return
+            trial.report(value, epoch)
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"pruned after epoch {epoch} with {primary}={value:.4f}")
+
+        return on_epoch
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return json_safe({key: _json(item) for key, item in value.items()})
+    if isinstance(value, list):
+        return [_json(item) for item in value]
+    return value

@@ -1,0 +1,149 @@
+"""The built-in search space and the :class:`TrialPlan` a sampled configuration becomes.
+
+Declared here as data; the defaults form trial 0 (full fine-tuning at the model's default rate).
+Which choices exist depends on the study: the model's layer groups bound ``freeze_depth``, its
+LoRA target sets name ``lora_targets``, and only strategies and augmentations that fit the data's
+input kind and task are offered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import pluggy
+
+from autosft.components import BuiltModel, ModelBuilder, Splits
+from autosft.config import StudyConfig
+from autosft.registry import Registry
+from autosft.search.space import Categorical, Condition, Float, Int, SearchSpace
+
+__all__ = ["BUILTIN_DIMENSIONS", "LORA_RATE_FACTOR", "TrialPlan", "build_search_space"]
+
+#: LoRA's best learning rate sits about ten times above full fine-tuning's, so it gets its own prior.
+LORA_RATE_FACTOR = 10.0
+
+BUILTIN_DIMENSIONS = (
+    "adaptation", "learning_rate", "lora_learning_rate", "freeze_depth", "unfreeze_every", "lora_rank",
+    "lora_alpha", "lora_dropout", "lora_targets", "batch_size", "epochs", "warmup_ratio", "weight_decay",
+    "dropout", "label_smoothing", "patience", "imbalance", "augmentation", "augmentation_strength",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class TrialPlan:
+    """Everything one trial trains with: the sampled values, fixed ones and plugin extras."""
+
+    learning_rate: float
+    batch_size: int
+    epochs: int
+    warmup_ratio: float
+    weight_decay: float
+    dropout: float
+    label_smoothing: float
+    patience: int
+    adaptation: str
+    freeze_depth: int = 0
+    unfreeze_every: int = 0
+    lora_rank: int = 8
+    lora_alpha: int = 16
+    lora_dropout: float = 0.0
+    lora_targets: str = ""
+    imbalance: str = "none"
+    augmentation: str = "none"
+    augmentation_strength: float = 0.0
+    seed: int = 0
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, Any], *, seed: int) -> TrialPlan:
+        """Build a plan from sampled values; LoRA trials take their rate from ``lora_learning_rate``."""
+        known = {name: values[name] for name in BUILTIN_DIMENSIONS if name in values}
+        if known.get("adaptation") == "lora":
+            known["learning_rate"] = known.pop("lora_learning_rate")
+        known.pop("lora_learning_rate", None)
+        extra = {name: value for name, value in values.items() if name not in BUILTIN_DIMENSIONS}
+        return cls(**known, seed=seed, extra=extra)
+
+    def as_dict(self) -> dict[str, Any]:
+        plan = asdict(self)
+        plan["extra"] = dict(self.extra)
+        return plan
+
+
+def build_search_space(
+    study: StudyConfig,
+    *,
+    builder: ModelBuilder,
+    built: BuiltModel,
+    splits: Splits,
+    registry: Registry,
+    manager: pluggy.PluginManager,
+) -> SearchSpace:
+    """Declare the built-in dimensions, let plugins extend them, then apply the study's overrides."""
+    space = SearchSpace()
+    _add_adaptation(space, builder, built, max_epochs=study.budget.max_epochs)
+    _add_schedule(space, builder, max_epochs=study.budget.max_epochs)
+    _add_regularization(space)
+    _add_data_strategies(space, splits, registry)
+    manager.hook.autosft_extend_search_space(space=space, study=study)
+    space.override(study.search_space)
+    return space
+
+
+def _add_adaptation(space: SearchSpace, builder: ModelBuilder, built: BuiltModel, *, max_epochs: int) -> None:
+    low, default, high = builder.learning_rate
+    freezable = len(built.layer_groups) - 1  # the head is never frozen
+    modes = ["full"] + (["freeze"] if freezable >= 1 else []) + (["lora"] if built.lora_targets else [])
+    space.add(Categorical("adaptation", tuple(modes), "full"))
+    space.add(
+        Float("learning_rate", low, high, default, log=True, condition=Condition("adaptation", ("full", "freeze")))
+    )
+    if "lora" in modes:
+        lora = Condition("adaptation", ("lora",))
+        factor = LORA_RATE_FACTOR
+        space.add(Float("lora_learning_rate", low * factor, high * factor, default * factor, log=True, condition=lora))
+    if "freeze" in modes:
+        freeze = Condition("adaptation", ("freeze",))
+        space.add(Int("freeze_depth", 1, freezable, 1, condition=freeze))
+        # Gradual unfreezing: every k epochs the deepest frozen group thaws; 0 keeps them frozen.
+        space.add(Int("unfreeze_every", 0, max(1, max_epochs // 2), 0, condition=freeze))
+    if "lora" in modes:
+        space.add(Categorical("lora_rank", (4, 8, 16, 32), 8, condition=lora))
+        space.add(Categorical("lora_alpha", (8, 16, 32, 64), 16, condition=lora))
+        space.add(Float("lora_dropout", 0.0, 0.3, 0.05, condition=lora))
+        targets = tuple(built.lora_targets)
+        space.add(Categorical("lora_targets", targets, targets[0], condition=lora))
+
+
+def _add_schedule(space: SearchSpace, builder: ModelBuilder, *, max_epochs: int) -> None:
+    space.add(Categorical("batch_size", tuple(builder.batch_sizes), builder.default_batch_size))
+    space.add(Int("epochs", min(2, max_epochs), max_epochs, max_epochs))
+    space.add(Float("warmup_ratio", 0.0, 0.2, 0.06))
+
+
+def _add_regularization(space: SearchSpace) -> None:
+    space.add(Float("weight_decay", 0.0, 0.3, 0.01))
+    space.add(Float("dropout", 0.0, 0.5, 0.1))
+    space.add(Float("label_smoothing", 0.0, 0.2, 0.0))
+    space.add(Int("patience", 1, 5, 3))
+
+
+def _add_data_strategies(space: SearchSpace, splits: Splits, registry: Registry) -> None:
+    strategies = tuple(
+        strategy.name
+        for strategy in registry.imbalance.values()
+        if splits.task in strategy.task_types
+        and (strategy.input_kinds is None or splits.input_kind in strategy.input_kinds)
+    )
+    if strategies:
+        space.add(Categorical("imbalance", strategies, "none" if "none" in strategies else strategies[0]))
+    augmentations = tuple(
+        augmentation.name
+        for augmentation in registry.augmentations.values()
+        if splits.input_kind in augmentation.input_kinds
+    )
+    space.add(Categorical("augmentation", ("none", *augmentations), "none"))
+    if augmentations:
+        space.add(Float("augmentation_strength", 0.0, 1.0, 0.5, condition=Condition("augmentation", augmentations)))

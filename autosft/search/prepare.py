@@ -1,0 +1,93 @@
+"""Turning a validated study file into everything trials need, once per process.
+
+Component names and options are checked, the data is loaded and split, and the model is built
+once, before any trial: a bad name or option fails in seconds with one line instead of in every
+trial, and the model's structure (layer groups, LoRA target sets) shapes the search space.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pluggy
+from pydantic import BaseModel, ValidationError
+
+from autosft.components import Augmentation, BuiltModel, Metric, ModelBuilder, Splits
+from autosft.config import StudyConfig, format_validation_error
+from autosft.errors import ConfigError, PluginError
+from autosft.registry import Registry, collect_registry
+from autosft.search.plan import TrialPlan, build_search_space
+from autosft.search.space import SearchSpace
+
+__all__ = ["PreparedStudy", "check_components", "prepare_study"]
+
+
+@dataclass
+class PreparedStudy:
+    """A study ready to run trials: its data, model builder, space and scoring."""
+
+    config: StudyConfig
+    manager: pluggy.PluginManager
+    registry: Registry
+    splits: Splits
+    builder: ModelBuilder
+    model_options: BaseModel
+    space: SearchSpace
+    metrics: list[Metric]
+    directions: list[str]
+
+    def build_model(self, plan: TrialPlan) -> BuiltModel:
+        return self.builder.build(self.model_options, self.splits, seed=plan.seed)
+
+    def augmentation(self, plan: TrialPlan) -> Augmentation | None:
+        return None if plan.augmentation == "none" else self.registry.augmentations.get(plan.augmentation)
+
+    @property
+    def objective_metrics(self) -> list[str]:
+        return [objective.metric for objective in self.config.objectives]
+
+
+def validate_options(model: type[BaseModel], options: dict[str, Any], where: str) -> BaseModel:
+    try:
+        return model.model_validate(options)
+    except ValidationError as error:
+        raise ConfigError(format_validation_error(error, where)) from None
+
+
+def check_components(config: StudyConfig, registry: Registry) -> tuple[BaseModel, BaseModel, list[str]]:
+    """Check every name and option the study uses; return dataset and model options and directions.
+
+    This is all ``autosft validate`` needs: it touches no data and builds no model.
+    """
+    loader = registry.datasets.get(config.dataset.name)
+    builder = registry.models.get(config.model.name)
+    dataset_options = validate_options(loader.Options, config.dataset.options, f"dataset {loader.name!r} options")
+    model_options = validate_options(builder.Options, config.model.options, f"model {builder.name!r} options")
+    directions = []
+    for objective in config.objectives:
+        metric = registry.metrics.get(objective.metric)
+        if config.task not in metric.task_types:
+            fitting = [m.name for m in registry.metrics.values() if config.task in m.task_types]
+            raise ConfigError(
+                f"metric {metric.name!r} does not score {config.task} tasks; metrics that do: {', '.join(fitting)}"
+            )
+        directions.append(objective.direction or metric.direction)
+    return dataset_options, model_options, directions
+
+
+def prepare_study(config: StudyConfig, manager: pluggy.PluginManager) -> PreparedStudy:
+    """Check the study against the installed plugins, load its data and declare its search space."""
+    registry = collect_registry(manager)
+    dataset_options, model_options, directions = check_components(config, registry)
+    loader = registry.datasets.get(config.dataset.name)
+    builder = registry.models.get(config.model.name)
+    splits = loader.load(dataset_options, task=config.task, seed=config.seed)  # type: ignore[arg-type]
+    if not isinstance(splits, Splits):
+        raise PluginError(f"dataset {loader.name!r} returned {type(splits).__name__}, not Splits")
+    probe = builder.build(model_options, splits, seed=config.seed)
+    if not probe.layer_groups:
+        raise PluginError(f"model {builder.name!r} declares no layer groups")
+    space = build_search_space(config, builder=builder, built=probe, splits=splits, registry=registry, manager=manager)
+    metrics = [metric for metric in registry.metrics.values() if config.task in metric.task_types]
+    return PreparedStudy(config, manager, registry, splits, builder, model_options, space, metrics, directions)

@@ -1,0 +1,197 @@
+"""The search space as data, and the only module that calls ``trial.suggest_*``.
+
+Dimensions are declared (built-ins here, plugin ones through ``autosft_extend_search_space``),
+then the study file's overrides replace ranges, choices or fix values. ``sample`` walks the
+dimensions in order, so a conditional child (``freeze_depth`` under ``adaptation: freeze``) is
+suggested only when its parent took one of the values it depends on.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from autosft.config import DimensionOverride
+from autosft.errors import ConfigError, PluginError
+
+if TYPE_CHECKING:
+    import optuna
+
+__all__ = [
+    "Categorical",
+    "Condition",
+    "Dimension",
+    "Fixed",
+    "Float",
+    "Int",
+    "SearchSpace",
+]
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A dimension is active only when ``parent`` took one of ``values``."""
+
+    parent: str
+    values: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Float:
+    name: str
+    low: float
+    high: float
+    default: float
+    log: bool = False
+    step: float | None = None
+    condition: Condition | None = None
+
+    def suggest(self, trial: optuna.Trial) -> float:
+        return trial.suggest_float(self.name, self.low, self.high, log=self.log, step=self.step)
+
+    def clamp(self, value: Any) -> float:
+        if isinstance(value, (int, float)) and self.low <= value <= self.high:
+            return float(value)
+        return math.sqrt(self.low * self.high) if self.log else (self.low + self.high) / 2
+
+
+@dataclass(frozen=True)
+class Int:
+    name: str
+    low: int
+    high: int
+    default: int
+    log: bool = False
+    step: int = 1
+    condition: Condition | None = None
+
+    def suggest(self, trial: optuna.Trial) -> int:
+        return trial.suggest_int(self.name, self.low, self.high, log=self.log, step=self.step)
+
+    def clamp(self, value: Any) -> int:
+        if isinstance(value, int) and self.low <= value <= self.high:
+            return value
+        return self.low
+
+
+@dataclass(frozen=True)
+class Categorical:
+    name: str
+    choices: tuple[Any, ...]
+    default: Any
+    condition: Condition | None = None
+
+    def suggest(self, trial: optuna.Trial) -> Any:
+        return trial.suggest_categorical(self.name, list(self.choices))
+
+    def clamp(self, value: Any) -> Any:
+        return value if value in self.choices else self.choices[0]
+
+
+@dataclass(frozen=True)
+class Fixed:
+    """A dimension the study pinned to one value: recorded in the plan, never suggested."""
+
+    name: str
+    default: Any
+    condition: Condition | None = None
+
+    def clamp(self, value: Any) -> Any:
+        return self.default
+
+
+Dimension = Float | Int | Categorical | Fixed
+
+
+@dataclass
+class SearchSpace:
+    """Ordered dimensions; parents must be added before the children that depend on them."""
+
+    dimensions: dict[str, Dimension] = field(default_factory=dict)
+
+    def add(self, dimension: Dimension) -> None:
+        if dimension.name in self.dimensions:
+            raise PluginError(f"search dimension {dimension.name!r} is declared twice")
+        condition = dimension.condition
+        if condition is not None and condition.parent not in self.dimensions:
+            raise PluginError(
+                f"search dimension {dimension.name!r} depends on {condition.parent!r}, which is not declared before it"
+            )
+        self.dimensions[dimension.name] = dimension
+
+    def __iter__(self) -> Iterator[Dimension]:
+        return iter(self.dimensions.values())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.dimensions
+
+    def override(self, overrides: Mapping[str, DimensionOverride]) -> None:
+        """Apply the study file's ``search_space`` section, checking each against its dimension."""
+        for name, spec in overrides.items():
+            if name not in self.dimensions:
+                valid = ", ".join(self.dimensions)
+                raise ConfigError(f"search_space.{name}: unknown dimension; valid names: {valid}")
+            self.dimensions[name] = _overridden(self.dimensions[name], spec)
+
+    def sample(self, trial: optuna.Trial) -> dict[str, Any]:
+        """Suggest every active dimension; fixed ones are filled in without a suggestion."""
+        values: dict[str, Any] = {}
+        for dimension in self:
+            if not self._active(dimension, values):
+                continue
+            values[dimension.name] = dimension.default if isinstance(dimension, Fixed) else dimension.suggest(trial)
+        return values
+
+    def default_params(self) -> dict[str, Any]:
+        """The default configuration, as Optuna params (fixed dimensions left out) for trial 0."""
+        values: dict[str, Any] = {}
+        params: dict[str, Any] = {}
+        for dimension in self:
+            if not self._active(dimension, values):
+                continue
+            values[dimension.name] = dimension.clamp(dimension.default)
+            if not isinstance(dimension, Fixed):
+                params[dimension.name] = values[dimension.name]
+        return params
+
+    @staticmethod
+    def _active(dimension: Dimension, values: Mapping[str, Any]) -> bool:
+        condition = dimension.condition
+        return condition is None or values.get(condition.parent, _ABSENT) in condition.values
+
+
+_ABSENT = object()
+
+
+def _overridden(dimension: Dimension, spec: DimensionOverride) -> Dimension:
+    where = f"search_space.{dimension.name}"
+    given = [spec.value] if "value" in spec.model_fields_set else spec.choices
+    if given is not None and isinstance(dimension, Categorical) and dimension.name in _CLOSED_CHOICES:
+        unknown = [choice for choice in given if choice not in dimension.choices]
+        if unknown:
+            valid = ", ".join(map(str, dimension.choices))
+            raise ConfigError(f"{where}: unknown choice(s) {unknown}; valid choices here: {valid}")
+    if "value" in spec.model_fields_set:
+        return Fixed(dimension.name, spec.value, dimension.condition)
+    if spec.choices is not None:
+        if len(set(map(repr, spec.choices))) != len(spec.choices):
+            raise ConfigError(f"{where}: choices must be distinct, but got {spec.choices}")
+        return Categorical(dimension.name, tuple(spec.choices), dimension.default, dimension.condition)
+    assert spec.low is not None and spec.high is not None  # the override model guarantees a range here
+    if not isinstance(dimension, (Int, Float)):
+        raise ConfigError(f"{where}: a categorical dimension takes `choices` or `value`, not low/high")
+    log = dimension.log if spec.log is None else spec.log
+    if log and spec.low <= 0:
+        raise ConfigError(f"{where}: a log range needs `low > 0`, but got low={spec.low}")
+    if isinstance(dimension, Int):
+        if spec.low != int(spec.low) or spec.high != int(spec.high):
+            raise ConfigError(f"{where}: an integer dimension needs whole-number low/high, got {spec.low}, {spec.high}")
+        step = int(spec.step) if spec.step is not None else dimension.step
+        return replace(dimension, low=int(spec.low), high=int(spec.high), log=log, step=step)
+    return replace(dimension, low=spec.low, high=spec.high, log=log, step=spec.step)
+
+
+#: Categorical dimensions whose choices name components or modes: a choice outside them is a typo.
+_CLOSED_CHOICES = frozenset({"adaptation", "imbalance", "augmentation", "lora_targets"})

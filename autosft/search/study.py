@@ -1,0 +1,107 @@
+"""Optuna study plumbing: samplers, pruners, and creating or resuming a study safely.
+
+Resuming is the normal case: the same study name on the same storage adds trials to what is
+there. A study that exists with other directions is refused rather than silently mixed.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import optuna
+
+from autosft.config import PrunerConfig, SamplerConfig, StudyConfig
+from autosft.errors import ConfigError
+from autosft.storage import mask_url
+
+__all__ = ["CONFIG_ATTR", "load_existing_study", "make_pruner", "make_sampler", "open_study"]
+
+#: Study user attribute holding the study file of the latest run (JSON), for status/best/export.
+CONFIG_ATTR = "autosft_config"
+#: User attribute marking the enqueued default configuration (trial 0 of a new study).
+DEFAULT_TRIAL_ATTR = "autosft_default_configuration"
+
+
+def make_sampler(config: SamplerConfig, *, seed: int) -> optuna.samplers.BaseSampler:
+    """The configured sampler; TPE is multivariate and grouped because our space is conditional."""
+    factories: dict[str, tuple[Any, dict[str, Any]]] = {
+        "tpe": (optuna.samplers.TPESampler, {"multivariate": True, "group": True, "constant_liar": True}),
+        "random": (optuna.samplers.RandomSampler, {}),
+        "cmaes": (optuna.samplers.CmaEsSampler, {}),
+        "gp": (optuna.samplers.GPSampler, {}),
+        "nsga2": (optuna.samplers.NSGAIISampler, {}),
+    }
+    factory, defaults = factories[config.name]
+    return _construct("sampler", config.name, factory, {**defaults, **config.options, "seed": seed})
+
+
+def make_pruner(config: PrunerConfig, *, max_epochs: int) -> optuna.pruners.BasePruner:
+    """The configured pruner; resources are epochs, from 1 to the study's ``max_epochs``."""
+    factories: dict[str, tuple[Any, dict[str, Any]]] = {
+        "hyperband": (optuna.pruners.HyperbandPruner, {"min_resource": 1, "max_resource": max_epochs}),
+        "median": (optuna.pruners.MedianPruner, {"n_startup_trials": 4, "n_warmup_steps": 1}),
+        "successive_halving": (optuna.pruners.SuccessiveHalvingPruner, {"min_resource": 1}),
+        "none": (optuna.pruners.NopPruner, {}),
+    }
+    factory, defaults = factories[config.name]
+    return _construct("pruner", config.name, factory, {**defaults, **config.options})
+
+
+def _construct(kind: str, name: str, factory: Any, kwargs: dict[str, Any]) -> Any:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return factory(**kwargs)
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"{kind} {name!r} rejects its options {kwargs}: {error}") from None
+
+
+def open_study(
+    config: StudyConfig,
+    *,
+    storage: optuna.storages.BaseStorage,
+    storage_url: str,
+    directions: list[str],
+    sampler_seed: int,
+) -> optuna.Study:
+    """Create the study, or load it when it exists with the same directions."""
+    existing = _existing_directions(storage, config.name)
+    if existing is not None and existing != directions:
+        raise ConfigError(
+            f"study {config.name!r} in {mask_url(storage_url)} already exists with direction(s) "
+            f"{', '.join(existing)}, but this study file asks for {', '.join(directions)}; use another --study-name"
+        )
+    study = optuna.create_study(
+        storage=storage,
+        study_name=config.name,
+        directions=directions,
+        sampler=make_sampler(config.sampler, seed=sampler_seed),
+        pruner=make_pruner(config.effective_pruner, max_epochs=config.budget.max_epochs),
+        load_if_exists=True,
+    )
+    study.set_user_attr(CONFIG_ATTR, config.model_dump(mode="json"))
+    return study
+
+
+def _existing_directions(storage: optuna.storages.BaseStorage, name: str) -> list[str] | None:
+    try:
+        study_id = storage.get_study_id_from_name(name)
+    except KeyError:
+        return None
+    return [direction.name.lower() for direction in storage.get_study_directions(study_id)]
+
+
+def load_existing_study(storage: optuna.storages.BaseStorage, storage_url: str, name: str | None) -> optuna.Study:
+    """Load a study by name; without a name, the storage's only study. Errors list what exists."""
+    names = [summary.study_name for summary in optuna.get_all_study_summaries(storage, include_best_trial=False)]
+    if name is None:
+        if len(names) != 1:
+            listed = ", ".join(names) or "none"
+            raise ConfigError(
+                f"{mask_url(storage_url)} holds {len(names)} studies ({listed}); pick one with --study-name"
+            )
+        name = names[0]
+    elif name not in names:
+        raise ConfigError(f"no study {name!r} in {mask_url(storage_url)}; studies there: {', '.join(names) or 'none'}")
+    return optuna.load_study(study_name=name, storage=storage)

@@ -1,0 +1,163 @@
+"""The ``tabular`` dataset: a CSV or Parquet file with a label column, split and preprocessed.
+
+Reading and option checks live here; splitting and preprocessing are shared with the synthetic
+generator in :mod:`autosft_fraud_tabular.prepare`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import ClassVar
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from autosft.components import DatasetLoader, Splits, TaskType
+from autosft.errors import ConfigError, DataError
+from autosft_fraud_tabular.prepare import TableSpec, fingerprint, prepare_splits
+
+__all__ = ["SUFFIXES", "SplitOptions", "TabularDataset", "TabularOptions", "file_digest", "read_table"]
+
+#: File suffixes ``read_table`` understands, and the reader each maps to.
+SUFFIXES: dict[str, str] = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+
+
+class SplitOptions(BaseModel):
+    """Split options shared by every loader of this plugin."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    val_fraction: float = Field(default=0.2, gt=0, lt=1, description="Share of target rows for validation.")
+    test_fraction: float = Field(default=0.2, gt=0, lt=1, description="Share of target rows for the final test.")
+    split_seed: int | None = Field(default=None, ge=0, description="Seed of the split; defaults to the study seed.")
+
+    @model_validator(mode="after")
+    def _room_for_train(self) -> SplitOptions:
+        if self.val_fraction + self.test_fraction >= 1:
+            raise ValueError(
+                "`val_fraction + test_fraction < 1` must hold, but got "
+                f"val_fraction={self.val_fraction}, test_fraction={self.test_fraction}"
+            )
+        return self
+
+
+class TabularOptions(SplitOptions):
+    """Options of the ``tabular`` dataset."""
+
+    path: Path = Field(description="CSV (.csv) or Parquet (.parquet, .pq) file.")
+    target: str = Field(min_length=1, description="Label column.")
+    positive_label: str | int | None = Field(
+        default=None, description="Binary tasks: the positive label value; default 1 for 0/1 labels, else the minority."
+    )
+    categorical: list[str] | None = Field(default=None, description="Columns forced categorical.")
+    numeric: list[str] | None = Field(default=None, description="Columns forced numeric.")
+    drop: list[str] = Field(default_factory=list, description="Columns that are not features (IDs).")
+    time_column: str | None = Field(default=None, description="Order rows by it: oldest train, newest test.")
+    segment_column: str | None = Field(default=None, description="Column naming each row's population.")
+    target_segment: str | int | None = Field(default=None, description="Segment to fine-tune on; others pre-train.")
+    pretrain_path: Path | None = Field(default=None, description="File of source rows to pre-train on.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TabularOptions:
+        if (self.segment_column is None) != (self.target_segment is None):
+            raise ValueError("segment_column and target_segment must be given together")
+        if self.segment_column is not None and self.pretrain_path is not None:
+            raise ValueError("give either segment_column/target_segment or pretrain_path, not both")
+        roles = {
+            "target": [self.target],
+            "categorical": self.categorical or [],
+            "numeric": self.numeric or [],
+            "drop": self.drop,
+            "time_column": [self.time_column] if self.time_column else [],
+            "segment_column": [self.segment_column] if self.segment_column else [],
+        }
+        seen: dict[str, str] = {}
+        for role, columns in roles.items():
+            for column in columns:
+                if column in seen:
+                    raise ValueError(f"column {column!r} is listed as both {seen[column]} and {role}")
+                seen[column] = role
+        return self
+
+    def spec(self) -> TableSpec:
+        return TableSpec(
+            source=repr(str(self.path)),
+            target=self.target,
+            positive_label=self.positive_label,
+            categorical=tuple(self.categorical or ()),
+            numeric=tuple(self.numeric or ()),
+            drop=tuple(self.drop),
+            time_column=self.time_column,
+            segment_column=self.segment_column,
+            target_segment=self.target_segment,
+            val_fraction=self.val_fraction,
+            test_fraction=self.test_fraction,
+        )
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """Read a CSV or Parquet file by suffix; every failure is a one-line :class:`DataError`."""
+    kind = SUFFIXES.get(path.suffix.lower())
+    if kind is None:
+        raise ConfigError(
+            f"data file {str(path)!r} has unsupported suffix {path.suffix!r}; valid suffixes: {', '.join(SUFFIXES)}"
+        )
+    if not path.is_file():
+        raise DataError(f"data file {str(path)!r} does not exist")
+    if path.stat().st_size == 0:
+        raise DataError(f"data file {str(path)!r} is empty")
+    try:
+        frame = pd.read_csv(path, low_memory=False) if kind == "csv" else pd.read_parquet(path)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"data file {str(path)!r} is empty") from None
+    except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise DataError(f"cannot read {kind} file {str(path)!r}: {reason}") from None
+    if frame.empty:
+        raise DataError(f"data file {str(path)!r} has no rows")
+    frame.columns = [str(column) for column in frame.columns]
+    return frame
+
+
+def file_digest(path: Path) -> str:
+    """Sha256 of a file's bytes, read in chunks so large files need no memory."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class TabularDataset(DatasetLoader):
+    """A table from a file, with optional time-ordered split and a pre-training population."""
+
+    name: ClassVar[str] = "tabular"
+    description: ClassVar[str] = (
+        "CSV/Parquet table: stratified or time-ordered split, segment or file pre-training population"
+    )
+    Options: ClassVar[type[BaseModel]] = TabularOptions
+
+    def load(self, options: BaseModel, *, task: TaskType, seed: int) -> Splits:
+        assert isinstance(options, TabularOptions)
+        if task not in ("binary", "multiclass"):
+            raise ConfigError(f"dataset tabular supports task binary or multiclass, but got {task!r}")
+        split_seed = seed if options.split_seed is None else options.split_seed
+        frame = read_table(options.path)
+        digests = [file_digest(options.path)]
+        pretrain_frame = None
+        if options.pretrain_path is not None:
+            pretrain_frame = read_table(options.pretrain_path)
+            digests.append(file_digest(options.pretrain_path))
+        # Paths stay out of the key: the bytes are hashed, so a moved file keeps its cached weights.
+        settings = options.model_dump_json(exclude={"path", "pretrain_path", "split_seed"})
+        key = fingerprint(*digests, settings, task, str(split_seed))
+        return prepare_splits(
+            frame,
+            options.spec(),
+            task=task,
+            seed=split_seed,
+            data_fingerprint=key,
+            pretrain_frame=pretrain_frame,
+            pretrain_source=repr(str(options.pretrain_path)) if options.pretrain_path else None,
+        )

@@ -1,0 +1,230 @@
+"""The ``tabular_mlp`` model: an MLP backbone pre-trained once on the source population.
+
+Pre-training depends on the data, the options and the seed, never on the trial, so it runs once
+per study (per machine) and every trial starts from the cached weights: a memory cache inside a
+worker process, a file cache across processes and runs. Files are written to a temporary name and
+renamed, so a worker never reads a half-written file another worker is still saving.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from itertools import pairwise
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+from torch import nn
+from torch.nn import functional as F
+
+from autosft.components import BuiltModel, DataSplit, ModelBuilder, Splits
+from autosft.errors import ConfigError
+
+__all__ = ["CACHE_ENV", "TabularMLP", "TabularMLPBuilder", "TabularMLPOptions", "clear_memory_cache"]
+
+logger = logging.getLogger(__name__)
+
+#: Environment variable naming the cache folder; ``~/.cache/autosft`` when unset.
+CACHE_ENV = "AUTOSFT_CACHE_DIR"
+#: Bumped whenever the architecture or the pre-training recipe changes, to orphan old cache files.
+CACHE_VERSION = 1
+
+_MEMORY: dict[str, dict[str, torch.Tensor]] = {}
+_ANNOUNCED: set[str] = set()
+
+
+class TabularMLPOptions(BaseModel):
+    """Options of the ``tabular_mlp`` model."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    hidden_sizes: list[int] = Field(
+        default=[128, 64, 64], min_length=1, description="Widths of the input block, then of each hidden block."
+    )
+    dropout: float = Field(default=0.1, ge=0, lt=1, description="Dropout after every block.")
+    pretrain_epochs: int = Field(default=10, ge=1, le=1000, description="Epochs over the pretrain population.")
+    pretrain_learning_rate: float = Field(default=1e-3, gt=0, le=1, description="AdamW rate of pre-training.")
+    pretrain_batch_size: int = Field(default=256, ge=1, description="Batch size of pre-training.")
+    pretrain_weight_decay: float = Field(default=0.01, ge=0, description="AdamW decay of the weight matrices.")
+    cache_dir: Path | None = Field(default=None, description=f"Weights cache; default ${CACHE_ENV} or ~/.cache/autosft.")
+
+    def resolved_cache_dir(self) -> Path:
+        if self.cache_dir is not None:
+            return self.cache_dir
+        return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "autosft")
+
+
+class _Block(nn.Module):
+    """Linear → LayerNorm → GELU → Dropout; LayerNorm keeps one-hot and scaled inputs comparable."""
+
+    def __init__(self, in_features: int, out_features: int, dropout: float) -> None:
+        super().__init__()
+        self.linear = nn.Linear(in_features, out_features)
+        self.norm = nn.LayerNorm(out_features)
+        self.act = nn.GELU()
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dropout(self.act(self.norm(self.linear(x))))
+
+
+class TabularMLP(nn.Module):
+    """``input`` block, ``blocks.<i>``, and a linear ``head`` returning (batch, classes) logits."""
+
+    def __init__(self, in_features: int, hidden_sizes: list[int], num_classes: int, dropout: float) -> None:
+        super().__init__()
+        self.input = _Block(in_features, hidden_sizes[0], dropout)
+        self.blocks = nn.ModuleList(_Block(width, out, dropout) for width, out in pairwise(hidden_sizes))
+        self.head = nn.Linear(hidden_sizes[-1], num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.input(x)
+        for block in self.blocks:
+            x = block(x)
+        return self.head(x)
+
+
+class TabularMLPBuilder(ModelBuilder):
+    """Builds :class:`TabularMLP`, pre-trained on ``splits.pretrain`` when the loader gives one."""
+
+    name: ClassVar[str] = "tabular_mlp"
+    description: ClassVar[str] = "MLP for tabular inputs, pre-trained once on the source population and cached"
+    Options: ClassVar[type[BaseModel]] = TabularMLPOptions
+    # Small randomly-initialised or lightly pre-trained MLPs want far larger rates than transformers.
+    learning_rate: ClassVar[tuple[float, float, float]] = (1e-4, 2e-3, 3e-2)
+    batch_sizes: ClassVar[tuple[int, ...]] = (32, 64, 128, 256)
+    default_batch_size: ClassVar[int] = 64
+
+    def build(self, options: BaseModel, splits: Splits, *, seed: int) -> BuiltModel:
+        assert isinstance(options, TabularMLPOptions)
+        in_features = _feature_count(splits.train, splits.input_kind)
+        module = _new_module(options, in_features, splits.num_classes, seed)
+        if splits.pretrain is not None and len(splits.pretrain):
+            state = pretrained_state(options, splits, seed=seed)
+            if state["head.weight"].shape[0] != splits.num_classes:
+                # The source task has other classes: keep the backbone, start the head fresh.
+                state = {name: value for name, value in state.items() if not name.startswith("head.")}
+            module.load_state_dict(state, strict=False)  # copies, so each build owns its weights
+        elif splits.fingerprint not in _ANNOUNCED:
+            _ANNOUNCED.add(splits.fingerprint)
+            logger.info("tabular_mlp: the dataset has no pretrain split; starting from random weights")
+        hidden = [f"blocks.{index}.linear" for index in range(len(module.blocks))]
+        return BuiltModel(
+            module=module,
+            layer_groups=[["input"], *[[f"blocks.{index}"] for index in range(len(module.blocks))], ["head"]],
+            lora_targets={"all_linear": ["input.linear", *hidden], "hidden": hidden or ["input.linear"]},
+            head=["head"],
+        )
+
+
+def clear_memory_cache() -> None:
+    """Forget pre-trained weights held in this process (the file cache stays)."""
+    _MEMORY.clear()
+
+
+def cache_key(options: TabularMLPOptions, splits: Splits, seed: int) -> str:
+    """What pre-trained weights depend on: data, architecture, recipe and seed (not the cache folder)."""
+    recipe = options.model_dump(mode="json", exclude={"cache_dir"})
+    parts = {"data": splits.fingerprint, "recipe": recipe, "seed": seed, "version": CACHE_VERSION}
+    parts["in_features"] = _feature_count(splits.train, splits.input_kind)
+    parts["classes"] = list(splits.class_names)
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:24]
+
+
+def cache_path(options: TabularMLPOptions, splits: Splits, seed: int) -> Path:
+    """The file holding the pre-trained ``state_dict`` for these options, data and seed."""
+    return options.resolved_cache_dir() / "tabular_mlp" / f"{cache_key(options, splits, seed)}.pt"
+
+
+def pretrained_state(options: TabularMLPOptions, splits: Splits, *, seed: int) -> dict[str, torch.Tensor]:
+    """Pre-trained weights from memory, else from the file cache, else trained now and saved."""
+    key = cache_key(options, splits, seed)
+    if key in _MEMORY:
+        return _MEMORY[key]
+    path = cache_path(options, splits, seed)
+    state = None
+    if path.is_file():
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            logger.info("tabular_mlp: loaded pre-trained weights from %s", path)
+        except Exception as error:  # a corrupt or foreign file is rebuilt, never fatal
+            logger.warning("tabular_mlp: ignoring unreadable cache file %s (%s)", path, error)
+    if state is None:
+        assert splits.pretrain is not None
+        state = _pretrain(options, splits.pretrain, splits.num_classes, splits.input_kind, seed)
+        _save_atomically(state, path)
+    _MEMORY[key] = state
+    return state
+
+
+def _pretrain(
+    options: TabularMLPOptions, data: DataSplit, num_classes: int, input_kind: str, seed: int
+) -> dict[str, torch.Tensor]:
+    """Supervised pre-training on the source population, deterministic under ``seed``.
+
+    Class-weighted cross-entropy, because the source population is as imbalanced as the target
+    and an unweighted loss would pre-train a backbone that only knows the majority class.
+    """
+    inputs = torch.from_numpy(np.asarray(data.inputs, dtype=np.float32))
+    labels = torch.from_numpy(np.asarray(data.labels, dtype=np.int64))
+    classes = max(num_classes, int(labels.max()) + 1)
+    counts = torch.bincount(labels, minlength=classes).float()
+    weights = len(labels) / (classes * counts.clamp(min=1.0))
+    logger.info("tabular_mlp: pre-training on %d source rows for %d epochs", len(labels), options.pretrain_epochs)
+    with torch.random.fork_rng(devices=[]):  # dropout draws from the global RNG; keep the caller's untouched
+        torch.manual_seed(seed)
+        module = TabularMLP(_feature_count(data, input_kind), options.hidden_sizes, classes, options.dropout)
+        # Decay the weight matrices only: decaying biases and LayerNorm gains just fights the fit.
+        matrices = [param for param in module.parameters() if param.dim() >= 2]
+        others = [param for param in module.parameters() if param.dim() < 2]
+        optimizer = torch.optim.AdamW(
+            [{"params": matrices, "weight_decay": options.pretrain_weight_decay}, {"params": others, "weight_decay": 0.0}],
+            lr=options.pretrain_learning_rate,
+        )
+        shuffle = torch.Generator().manual_seed(seed)
+        module.train()
+        for _ in range(options.pretrain_epochs):
+            order = torch.randperm(len(labels), generator=shuffle)
+            for start in range(0, len(labels), options.pretrain_batch_size):
+                batch = order[start : start + options.pretrain_batch_size]
+                loss = F.cross_entropy(module(inputs[batch]), labels[batch], weight=weights)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+    module.eval()
+    return {name: value.detach().clone() for name, value in module.state_dict().items()}
+
+
+def _save_atomically(state: dict[str, torch.Tensor], path: Path) -> None:
+    """Write to a temporary file in the same folder, then rename: readers see all or nothing."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            torch.save(state, file)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _new_module(options: TabularMLPOptions, in_features: int, num_classes: int, seed: int) -> TabularMLP:
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return TabularMLP(in_features, options.hidden_sizes, num_classes, options.dropout)
+
+
+def _feature_count(split: DataSplit, input_kind: str) -> int:
+    shape = getattr(split.inputs, "shape", None)
+    if input_kind != "tabular" or shape is None or len(shape) != 2:
+        raise ConfigError(
+            f"model tabular_mlp needs 2-D tabular inputs, but the dataset gives input_kind {input_kind!r}"
+            f"{'' if shape is None else f' with shape {tuple(shape)}'}"
+        )
+    return int(shape[1])
