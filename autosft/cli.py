@@ -21,8 +21,8 @@ __all__ = ["build_app", "console", "errors", "main", "plugin_manager", "reportin
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-console = Console()
-errors = Console(stderr=True)
+console = Console(soft_wrap=True)
+errors = Console(stderr=True, soft_wrap=True)
 
 
 def reporting_errors(command: F) -> F:

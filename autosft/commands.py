@@ -54,6 +54,11 @@ def search(
 
     config = with_overrides(load_study_file(study_file), storage=storage, study_name=study_name,
                             n_trials=n_trials, timeout=timeout, seed=seed)  # fmt: skip
+    import optuna
+
+    # The progress display reports every trial, failures with their reason; Optuna's own
+    # per-trial log lines (with tracebacks for failures) would only repeat it.
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     with SearchProgress(config.budget.n_trials, errors) as progress:
         outcome = run_search(config, manager=plugin_manager(context), callbacks=[progress], final_test=final_test,
                              device=device, on_prepared=progress.started)  # fmt: skip

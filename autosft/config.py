@@ -210,7 +210,8 @@ def with_overrides(
     seed: int | None = None,
 ) -> StudyConfig:
     """The study with command-line flags applied, validated again like the file itself."""
-    raw = config.model_dump()
+    raw = config.model_dump(exclude_unset=True)  # unset stays unset: an override's form is which keys it has
+    raw.setdefault("budget", {})
     if storage is not None:
         raw["storage"] = storage
     if study_name is not None:

@@ -45,20 +45,21 @@ class SearchProgress:
             console=console,
             transient=False,
         )
-        self.task = self.progress.add_task("preparing data and model", total=n_trials)
+        self.task = self.progress.add_task("searching", total=n_trials)
         self.counts = {"COMPLETE": 0, "PRUNED": 0, "FAIL": 0}
         self.metric = ""
 
     def __enter__(self) -> SearchProgress:
-        self.progress.start()
         return self
 
     def __exit__(self, *_: object) -> None:
         self.progress.stop()
 
     def started(self, prepared: PreparedStudy, study: optuna.Study) -> None:
+        """Show the bar once the study is prepared, so a set-up error stays a single line."""
         self.metric = prepared.objective_metrics[0]
         self.progress.update(self.task, description=f"study {study.study_name!r}: searching")
+        self.progress.start()
 
     def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         state = trial.state.name

@@ -95,8 +95,8 @@ def collect_registry(manager: pluggy.PluginManager) -> Registry:
         ("autosft_register_metrics", registry.metrics),
     ]
     for hook_name, table in hooks:
-        # Reversed: pluggy calls implementations last-registered first; we want registration order.
-        for implementation in reversed(getattr(manager.hook, hook_name).get_hookimpls()):
+        # get_hookimpls() lists implementations in registration order (trylast built-ins first).
+        for implementation in getattr(manager.hook, hook_name).get_hookimpls():
             implementation.function(register=_recorder(table, implementation.plugin_name))
     return registry
 

@@ -73,7 +73,6 @@ def run_search(
     and new ones are added. The default configuration is enqueued as trial 0 of a new study.
     """
     started = time.perf_counter()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     prepared = prepare_study(config, manager or get_plugin_manager())
     storage = open_storage(config.storage, config.heartbeat)
     existing = _trial_count(storage, config.name)
@@ -86,7 +85,6 @@ def run_search(
         on_prepared(prepared, study)
     setup = pick_device(device)
     streak = _FailureStreak(MAX_CONSECUTIVE_FAILURES)
-    first_new = len(study.trials)
     study.optimize(
         TrialRunner(prepared, study_name=config.name, device=setup),
         n_trials=config.budget.n_trials,
@@ -98,7 +96,7 @@ def run_search(
     outcome = SearchOutcome(
         study=study,
         prepared=prepared,
-        trial_numbers=[trial.number for trial in trials[first_new:]],
+        trial_numbers=[trial.number for trial in trials[existing:]],
         seconds=0.0,
         stopped_reason=streak.reason,
         states=_state_counts(trials),

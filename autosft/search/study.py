@@ -80,7 +80,7 @@ def open_study(
         pruner=make_pruner(config.effective_pruner, max_epochs=config.budget.max_epochs),
         load_if_exists=True,
     )
-    study.set_user_attr(CONFIG_ATTR, config.model_dump(mode="json"))
+    study.set_user_attr(CONFIG_ATTR, config.model_dump(mode="json", exclude_unset=True))
     return study
 
 

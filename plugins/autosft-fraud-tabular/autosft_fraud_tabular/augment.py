@@ -16,7 +16,7 @@ import torch
 from autosft.components import Augmentation
 from autosft.errors import ConfigError
 
-__all__ = ["FeatureNoise", "Mixup", "NOISE_SCALE"]
+__all__ = ["NOISE_SCALE", "FeatureNoise", "Mixup"]
 
 #: Noise std at strength 1, in units of the standardized features (so 0.5 of a feature's spread).
 NOISE_SCALE = 0.5

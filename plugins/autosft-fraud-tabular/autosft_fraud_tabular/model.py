@@ -45,14 +45,22 @@ class TabularMLPOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     hidden_sizes: list[int] = Field(
-        default=[128, 64, 64], min_length=1, description="Widths of the input block, then of each hidden block."
+        default=[128, 64, 64],
+        min_length=1,
+        description="Widths of the input block, then of each hidden block.",
     )
     dropout: float = Field(default=0.1, ge=0, lt=1, description="Dropout after every block.")
-    pretrain_epochs: int = Field(default=10, ge=1, le=1000, description="Epochs over the pretrain population.")
+    pretrain_epochs: int = Field(
+        default=10, ge=1, le=1000, description="Epochs over the pretrain population."
+    )
     pretrain_learning_rate: float = Field(default=1e-3, gt=0, le=1, description="AdamW rate of pre-training.")
     pretrain_batch_size: int = Field(default=256, ge=1, description="Batch size of pre-training.")
-    pretrain_weight_decay: float = Field(default=0.01, ge=0, description="AdamW decay of the weight matrices.")
-    cache_dir: Path | None = Field(default=None, description=f"Weights cache; default ${CACHE_ENV} or ~/.cache/autosft.")
+    pretrain_weight_decay: float = Field(
+        default=0.01, ge=0, description="AdamW decay of the weight matrices."
+    )
+    cache_dir: Path | None = Field(
+        default=None, description=f"Weights cache; default ${CACHE_ENV} or ~/.cache/autosft."
+    )
 
     def resolved_cache_dir(self) -> Path:
         if self.cache_dir is not None:
@@ -94,7 +102,9 @@ class TabularMLPBuilder(ModelBuilder):
     """Builds :class:`TabularMLP`, pre-trained on ``splits.pretrain`` when the loader gives one."""
 
     name: ClassVar[str] = "tabular_mlp"
-    description: ClassVar[str] = "MLP for tabular inputs, pre-trained once on the source population and cached"
+    description: ClassVar[str] = (
+        "MLP for tabular inputs, pre-trained once on the source population and cached"
+    )
     Options: ClassVar[type[BaseModel]] = TabularMLPOptions
     # Small randomly-initialised or lightly pre-trained MLPs want far larger rates than transformers.
     learning_rate: ClassVar[tuple[float, float, float]] = (1e-4, 2e-3, 3e-2)
@@ -176,7 +186,9 @@ def _pretrain(
     classes = max(num_classes, int(labels.max()) + 1)
     counts = torch.bincount(labels, minlength=classes).float()
     weights = len(labels) / (classes * counts.clamp(min=1.0))
-    logger.info("tabular_mlp: pre-training on %d source rows for %d epochs", len(labels), options.pretrain_epochs)
+    logger.info(
+        "tabular_mlp: pre-training on %d source rows for %d epochs", len(labels), options.pretrain_epochs
+    )
     with torch.random.fork_rng(devices=[]):  # dropout draws from the global RNG; keep the caller's untouched
         torch.manual_seed(seed)
         module = TabularMLP(_feature_count(data, input_kind), options.hidden_sizes, classes, options.dropout)
@@ -184,7 +196,10 @@ def _pretrain(
         matrices = [param for param in module.parameters() if param.dim() >= 2]
         others = [param for param in module.parameters() if param.dim() < 2]
         optimizer = torch.optim.AdamW(
-            [{"params": matrices, "weight_decay": options.pretrain_weight_decay}, {"params": others, "weight_decay": 0.0}],
+            [
+                {"params": matrices, "weight_decay": options.pretrain_weight_decay},
+                {"params": others, "weight_decay": 0.0},
+            ],
             lr=options.pretrain_learning_rate,
         )
         shuffle = torch.Generator().manual_seed(seed)

@@ -94,7 +94,9 @@ def prepare_splits(
         needed = [spec.target, *categorical, *numeric]
         missing = [column for column in needed if column not in set(map(str, other.columns))]
         if missing:
-            raise DataError(f"{other_source} lacks column {missing[0]!r} of {spec.source} ({len(missing)} missing)")
+            raise DataError(
+                f"{other_source} lacks column {missing[0]!r} of {spec.source} ({len(missing)} missing)"
+            )
 
     if spec.time_column is not None:
         times = _parse_times(target_frame[spec.time_column], spec.time_column, spec.source)
@@ -214,7 +216,9 @@ def _label_names(series: pd.Series) -> pd.Series:
 def _check_labels_present(series: pd.Series, target: str, source: str) -> None:
     missing = int(series.isna().sum())
     if missing:
-        raise DataError(f"target column {target!r} of {source} has no label in {missing} rows; fill or drop them")
+        raise DataError(
+            f"target column {target!r} of {source} has no label in {missing} rows; fill or drop them"
+        )
 
 
 def _encode_target(
@@ -230,6 +234,7 @@ def _encode_target(
             "a classifier needs at least two"
         )
     positive: str | None = None
+    class_names: tuple[str, ...]
     if task == "binary":
         if len(counts) > 2:
             shown = ", ".join(sorted(counts.index)[:10])
@@ -284,10 +289,12 @@ def _feature_columns(frame: pd.DataFrame, spec: TableSpec) -> tuple[list[str], l
                 )
             categorical.append(column)
         else:
-            # Numbers stay numeric even with few distinct values (counts, ratings): their order means something.
+            # Numbers stay numeric even with few distinct values (counts, ratings): order means something.
             numeric.append(column)
     if not categorical and not numeric:
-        raise DataError(f"{spec.source} has no feature columns left after removing target, drop, time and segment")
+        raise DataError(
+            f"{spec.source} has no feature columns left after removing target, drop, time and segment"
+        )
     return categorical, numeric
 
 
@@ -297,7 +304,11 @@ def _features(rows: pd.DataFrame, columns: tuple[list[str], list[str]], source: 
     data: dict[str, Any] = {}
     for column in numeric:
         raw = rows[column]
-        values = raw.astype(float) if pd.api.types.is_bool_dtype(raw.dtype) else pd.to_numeric(raw, errors="coerce")
+        values = (
+            raw.astype(float)
+            if pd.api.types.is_bool_dtype(raw.dtype)
+            else pd.to_numeric(raw, errors="coerce")
+        )
         bad = values.isna() & raw.notna()
         if bad.any():
             example = raw[bad].iloc[0]
@@ -336,7 +347,9 @@ def _parse_times(series: pd.Series, column: str, source: str) -> pd.Series:
         times = series
     else:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # "could not infer format": we report failures ourselves
+            warnings.simplefilter(
+                "ignore", UserWarning
+            )  # "could not infer format": we report failures ourselves
             times = pd.to_datetime(series, errors="coerce")
     bad = times.isna()
     if bad.any():
@@ -377,7 +390,9 @@ def _stratified_split(
     return np.sort(train), np.sort(val), np.sort(test)
 
 
-def _require_every_class(labels: np.ndarray, class_names: tuple[str, ...], split: str, spec: TableSpec) -> None:
+def _require_every_class(
+    labels: np.ndarray, class_names: tuple[str, ...], split: str, spec: TableSpec
+) -> None:
     counts = np.bincount(labels, minlength=len(class_names))
     absent = [name for name, count in zip(class_names, counts, strict=True) if count == 0]
     if absent:

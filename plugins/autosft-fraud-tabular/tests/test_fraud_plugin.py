@@ -1,0 +1,45 @@
+"""The package as a plugin: its entry point, what it registers, and a light import."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from importlib.metadata import entry_points
+
+import autosft_fraud_tabular
+import pluggy
+
+from autosft import hookspecs
+from autosft.registry import collect_registry
+
+
+def test_the_entry_point_names_the_package() -> None:
+    found = {point.name: point.value for point in entry_points(group="autosft")}
+    assert found.get("fraud_tabular") == "autosft_fraud_tabular"
+
+
+def test_registers_its_components_through_the_hooks() -> None:
+    manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+    manager.add_hookspecs(hookspecs)
+    manager.register(autosft_fraud_tabular, name="fraud_tabular")
+    manager.check_pending()  # every hookimpl matches a spec
+    registry = collect_registry(manager)
+
+    assert registry.datasets.names() == ["tabular", "synthetic_fraud"]
+    assert registry.models.names() == ["tabular_mlp"]
+    assert registry.augmentations.names() == ["feature_noise", "mixup"]
+    assert registry.imbalance.names() == ["random_over", "random_under", "smote", "adasyn", "smote_tomek"]
+    assert registry.metrics.names() == ["recall_at_precision_80", "recall_at_precision_90"]
+    for table in registry.tables():
+        assert set(table.by_plugin()) == {"fraud_tabular"}
+        assert all(getattr(component, "description", "") for component in table.values())
+
+
+def test_importing_the_plugin_loads_no_heavy_library() -> None:
+    code = (
+        "import sys, autosft_fraud_tabular; "
+        "heavy = {'torch', 'pandas', 'sklearn', 'imblearn'} & set(sys.modules); "
+        "print(sorted(heavy)); sys.exit(bool(heavy))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr

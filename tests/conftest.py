@@ -1,0 +1,72 @@
+"""Shared fixtures: the toy plugin (autosft.testing), real database services, the CLI runner."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+pytest_plugins = ["autosft.testing"]
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+#: Builds the CLI from a plugin manager with the toy plugin, as a user's installed app would be.
+TOY_CLI = "from autosft.cli import build_app; from autosft.testing import toy_manager; build_app(toy_manager())()"
+
+
+def run_toy_cli(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """Run ``autosft ARGS`` (with the toy plugin) in a fresh process."""
+    return subprocess.run(
+        [sys.executable, "-c", TOY_CLI, *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=timeout,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+
+
+def _service_url(kind: str) -> str | None:
+    """A URL of a reachable local service, or None; in CI a missing service fails the test."""
+    import sqlalchemy
+
+    url = {
+        "postgresql": "postgresql+psycopg://postgres@127.0.0.1:5432/test",
+        "mysql": "mysql+pymysql://root@127.0.0.1:3306/test",
+    }[kind]
+    try:
+        engine = sqlalchemy.create_engine(url)
+        with engine.connect():
+            pass
+        engine.dispose()
+        return url
+    except Exception as error:  # any driver or connection problem means "not available here"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{kind} must be reachable in CI: {error}")
+        return None
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "mysql"])
+def storage_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Each real storage backend in turn (like Optuna's STORAGE_MODES); server ones skip when absent."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'study.db'}"
+        return
+    url = _service_url(request.param)
+    if url is None:
+        pytest.skip(f"{request.param} is not reachable on this machine")
+    yield url
+
+
+@pytest.fixture
+def study_name() -> str:
+    """A unique study name, so tests on shared servers never see each other's studies."""
+    return f"test-{uuid.uuid4().hex[:12]}"

@@ -1,0 +1,118 @@
+"""`run_search` end to end on real storage backends: trial 0, resume, pruning, failures, hooks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+
+import optuna
+import pytest
+
+from autosft.config import parse_study
+from autosft.errors import ConfigError
+from autosft.hookspecs import hookimpl
+from autosft.search.controller import run_search
+from autosft.search.space import Float
+from autosft.search.study import DEFAULT_TRIAL_ATTR
+from autosft.storage import open_storage
+from autosft.testing import toy_manager, toy_study
+
+
+@pytest.fixture
+def cleanup(storage_url: str, study_name: str) -> Iterator[None]:
+    yield
+    try:
+        optuna.delete_study(study_name=study_name, storage=open_storage(storage_url))
+    except KeyError:
+        pass
+
+
+def _config(storage_url: str, study_name: str, **overrides):
+    return parse_study(toy_study(storage_url, name=study_name, **overrides), where="test")
+
+
+@pytest.mark.usefixtures("cleanup")
+def test_search_stores_a_plain_optuna_study_and_resumes(storage_url: str, study_name: str) -> None:
+    config = _config(storage_url, study_name, budget={"n_trials": 3, "max_epochs": 3})
+    first = run_search(config, manager=toy_manager())
+    assert first.trial_numbers == [0, 1, 2]
+
+    study = optuna.load_study(study_name=study_name, storage=storage_url)
+    trial0 = study.trials[0]
+    assert trial0.user_attrs[DEFAULT_TRIAL_ATTR] is True
+    assert trial0.params == first.prepared.space.default_params()
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert complete and all({"metrics", "history", "timings", "plan"} <= set(t.user_attrs) for t in complete)
+    assert first.final_test is not None and 0.5 < first.final_test["test_metrics"]["roc_auc"] <= 1.0
+    finished_before = {t.number: (t.state, t.values) for t in study.trials}
+
+    second = run_search(config, manager=toy_manager(), final_test=False)
+    assert second.trial_numbers == [3, 4, 5]
+    study = optuna.load_study(study_name=study_name, storage=storage_url)
+    assert len(optuna.get_all_study_names(storage_url)) >= 1
+    assert [t.number for t in study.trials] == list(range(6))
+    assert {t.number: (t.state, t.values) for t in study.trials[:3]} == finished_before
+    assert sum(bool(t.user_attrs.get(DEFAULT_TRIAL_ATTR)) for t in study.trials) == 1
+
+
+@pytest.mark.usefixtures("cleanup")
+def test_a_study_with_another_direction_is_refused_and_kept(storage_url: str, study_name: str) -> None:
+    run_search(_config(storage_url, study_name, budget={"n_trials": 1, "max_epochs": 2}), manager=toy_manager())
+    flipped = _config(storage_url, study_name, objective={"metric": "roc_auc", "direction": "minimize"})
+    with pytest.raises(ConfigError, match="already exists with direction\\(s\\) maximize"):
+        run_search(flipped, manager=toy_manager())
+    assert len(optuna.load_study(study_name=study_name, storage=storage_url).trials) == 1
+
+
+def test_hyperband_prunes_weak_trials(sqlite_url: str) -> None:
+    config = parse_study(toy_study(sqlite_url, budget={"n_trials": 8, "max_epochs": 4}), where="t")
+    outcome = run_search(config, manager=toy_manager(), final_test=False)
+    assert outcome.states.get("PRUNED", 0) >= 1
+    assert outcome.states.get("COMPLETE", 0) >= 1
+
+
+def test_repeated_failures_stop_the_search_with_the_reason(sqlite_url: str) -> None:
+    space = {"learning_rate": {"value": 1e30}, "adaptation": {"value": "full"}, "batch_size": {"value": 16}}
+    config = parse_study(toy_study(sqlite_url, search_space=space, budget={"n_trials": 8, "max_epochs": 2}), where="t")
+    outcome = run_search(config, manager=toy_manager())
+    assert outcome.states == {"FAIL": 5}
+    assert outcome.final_test is None
+    assert "5 trials failed in a row" in outcome.stopped_reason and "training loss became" in outcome.stopped_reason
+    failed = optuna.load_study(study_name="toy", storage=sqlite_url).trials[0]
+    assert failed.user_attrs["fail_reason"].startswith("training loss became")
+
+
+class Recorder:
+    """A plugin that adds a search dimension and records the lifecycle hooks it sees."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, int, object]] = []
+
+    @hookimpl
+    def autosft_extend_search_space(self, space, study) -> None:
+        space.add(Float("my_temperature", 0.5, 2.0, 1.0))
+
+    @hookimpl
+    def autosft_trial_start(self, context) -> None:
+        self.events.append(("start", context.trial_number, context.plan.extra["my_temperature"]))
+
+    @hookimpl
+    def autosft_epoch_end(self, context, epoch: int, metrics: Mapping[str, float]) -> None:
+        self.events.append(("epoch", context.trial_number, epoch))
+
+    @hookimpl
+    def autosft_trial_end(self, context, result, state: str) -> None:
+        self.events.append(("end", context.trial_number, state))
+
+
+def test_plugins_extend_the_space_and_observe_trials(sqlite_url: str) -> None:
+    recorder = Recorder()
+    config = parse_study(toy_study(sqlite_url, budget={"n_trials": 2, "max_epochs": 2},
+                                   search_space={"my_temperature": {"low": 0.5, "high": 0.6}}), where="t")  # fmt: skip
+    run_search(config, manager=toy_manager(recorder), final_test=False)
+    study = optuna.load_study(study_name="toy", storage=sqlite_url)
+    assert all(0.5 <= t.params["my_temperature"] <= 0.6 for t in study.trials)
+    starts = [event for event in recorder.events if event[0] == "start"]
+    ends = [event for event in recorder.events if event[0] == "end"]
+    assert [number for _, number, _ in starts] == [0, 1]
+    assert [number for _, number, _ in ends] == [0, 1]
+    assert ("epoch", 0, 1) in recorder.events

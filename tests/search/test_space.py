@@ -1,0 +1,98 @@
+"""The search space: built-in dimensions, conditional children, overrides, the default trial."""
+
+from __future__ import annotations
+
+import optuna
+import pytest
+
+from autosft.config import DimensionOverride, parse_study
+from autosft.errors import ConfigError, PluginError
+from autosft.search.plan import TrialPlan
+from autosft.search.prepare import prepare_study
+from autosft.search.space import Categorical, Condition, Float, SearchSpace
+from autosft.testing import toy_manager, toy_study
+
+
+def _prepared(**overrides):
+    return prepare_study(parse_study(toy_study("sqlite:///unused.db", **overrides), where="s"), toy_manager())
+
+
+def _sample(space: SearchSpace, n: int, seed: int = 0) -> list[dict]:
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
+    samples = []
+    for _ in range(n):
+        trial = study.ask()
+        samples.append(space.sample(trial))
+        study.tell(trial, 0.0)
+    return samples
+
+
+def test_conditional_children_appear_only_under_their_parent() -> None:
+    space = _prepared().space
+    for values in _sample(space, 60):
+        mode = values["adaptation"]
+        assert ("freeze_depth" in values) == (mode == "freeze")
+        assert ("unfreeze_every" in values) == (mode == "freeze")
+        assert ("lora_rank" in values) == (mode == "lora")
+        assert ("lora_learning_rate" in values) == (mode == "lora")
+        assert ("learning_rate" in values) == (mode != "lora")
+        if mode == "freeze":
+            assert 1 <= values["freeze_depth"] <= 3  # toy_mlp: input, 2 blocks, head
+        assert ("augmentation_strength" in values) == (values["augmentation"] != "none")
+
+
+def test_default_configuration_is_full_fine_tuning_at_the_model_default() -> None:
+    params = _prepared().space.default_params()
+    assert params["adaptation"] == "full"
+    assert params["learning_rate"] == 3e-3  # toy_mlp's declared default
+    assert "freeze_depth" not in params and "lora_rank" not in params
+    plan = TrialPlan.from_values(params, seed=0)
+    assert plan.imbalance == "none" and plan.augmentation == "none"
+
+
+def test_lora_plan_takes_the_lora_rate() -> None:
+    plan = TrialPlan.from_values(
+        {"adaptation": "lora", "lora_learning_rate": 0.02, "batch_size": 16, "epochs": 2, "warmup_ratio": 0.0,
+         "weight_decay": 0.0, "dropout": 0.0, "label_smoothing": 0.0, "patience": 1, "my_plugin_dim": 3},
+        seed=1,
+    )  # fmt: skip
+    assert plan.learning_rate == 0.02
+    assert plan.extra == {"my_plugin_dim": 3}
+
+
+def test_overrides_fix_restrict_and_reject() -> None:
+    space = _prepared(
+        search_space={
+            "adaptation": {"choices": ["lora"]},
+            "batch_size": {"value": 16},
+            "learning_rate": {"low": 1e-3, "high": 1e-2},
+        }
+    ).space
+    for values in _sample(space, 10):
+        assert values["adaptation"] == "lora" and values["batch_size"] == 16
+    assert space.dimensions["learning_rate"].log  # a range override keeps the dimension's log scale
+    assert "batch_size" not in space.default_params()  # fixed values are not Optuna params
+    with pytest.raises(ConfigError, match="search_space.adaptation: unknown choice\\(s\\) \\['partial'\\]"):
+        _prepared(search_space={"adaptation": {"choices": ["partial"]}})
+    with pytest.raises(ConfigError, match="search_space.learnign_rate: unknown dimension; valid names: adaptation"):
+        _prepared(search_space={"learnign_rate": {"value": 0.1}})
+    with pytest.raises(ConfigError, match="categorical dimension takes `choices` or `value`"):
+        _prepared(search_space={"batch_size": {"low": 1, "high": 3}})
+    with pytest.raises(ConfigError, match="whole-number"):
+        _prepared(search_space={"epochs": {"low": 1.5, "high": 3}})
+
+
+def test_override_validates_log_against_the_dimension() -> None:
+    space = SearchSpace()
+    space.add(Float("rate", 1e-4, 1e-2, 1e-3, log=True))
+    with pytest.raises(ConfigError, match="a log range needs `low > 0`"):
+        space.override({"rate": DimensionOverride(low=0.0, high=0.1)})
+
+
+def test_children_must_follow_their_parent() -> None:
+    space = SearchSpace()
+    with pytest.raises(PluginError, match="depends on 'mode', which is not declared before it"):
+        space.add(Categorical("child", (1, 2), 1, condition=Condition("mode", ("a",))))
+    space.add(Categorical("mode", ("a", "b"), "a"))
+    with pytest.raises(PluginError, match="declared twice"):
+        space.add(Categorical("mode", ("a",), "a"))

@@ -1,0 +1,142 @@
+"""The command line as a user meets it: fast help, one-line errors with exit 2, search/status/best,
+and Ctrl-C during a search."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from autosft.cli import build_app
+from autosft.testing import toy_manager, toy_study
+from tests.conftest import TOY_CLI, run_toy_cli
+
+
+def _write_study(folder: Path, **overrides) -> Path:
+    path = folder / "study.yaml"
+    path.write_text(yaml.safe_dump(toy_study(f"sqlite:///{folder / 'study.db'}", **overrides)))
+    return path
+
+
+def _invoke(*args: str):
+    return CliRunner().invoke(build_app(toy_manager()), list(args))
+
+
+def test_help_does_not_import_torch_or_optuna() -> None:
+    code = (
+        "import sys\nfrom autosft.cli import main\nsys.argv = ['autosft', '--help']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print('HEAVY', sorted(m for m in ('torch', 'optuna', 'sklearn', 'transformers') if m in sys.modules))"
+    )
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "HEAVY []" in output
+    assert "search" in output and "validate" in output
+
+
+def test_search_status_best_round_trip(tmp_path: Path) -> None:
+    study = _write_study(tmp_path, budget={"n_trials": 3, "max_epochs": 2})
+    searched = _invoke("search", str(study), "--n-trials", "2")
+    assert searched.exit_code == 0, searched.output
+    assert "best trial" in searched.output and "held-out test: " in searched.output
+    status = _invoke("status", "--study", str(study))
+    assert status.exit_code == 0 and "COMPLETE" in status.output
+    best = _invoke("best", "--study", str(study), "--json")
+    record = json.loads(best.stdout)
+    assert record["study"] == "toy" and "roc_auc" in record["metrics"]
+    assert record["final_test"]["test_rows"] == 150
+    assert "learning_rate" in record["params"] or "lora_learning_rate" in record["params"]
+
+
+def test_validate_reports_the_data(tmp_path: Path) -> None:
+    result = _invoke("validate", str(_write_study(tmp_path)))
+    assert result.exit_code == 0, result.output
+    assert "valid. rows: train 300, val 150, test 150" in result.output
+
+
+BAD_INPUTS = [
+    ({"colour": "blue"}, [], "colour: Extra inputs are not permitted"),
+    ({"dataset": {"name": "blobz"}}, [], "unknown dataset 'blobz'; valid names: toy_blobs"),
+    ({"model": {"name": "toy_mlp", "options": {"hidden": "wide"}}}, [], "model 'toy_mlp' options: hidden"),
+    ({"objective": {"metric": "auc"}}, [], "unknown metric 'auc'; valid names: accuracy"),
+    ({"search_space": {"imbalance": {"choices": ["smote"]}}}, [], "unknown choice(s) ['smote']"),
+    ({}, ["--storage", "notaurl"], "malformed storage URL 'notaurl'"),
+    ({}, ["--storage", "postgresql+psycopg://user:hunter2@127.0.0.1:1/x"], "cannot open storage"),
+    ({}, ["--n-trials", "0"], "budget.n_trials: Input should be greater than or equal to 1"),
+]
+
+
+@pytest.mark.parametrize(("change", "flags", "message"), BAD_INPUTS)
+def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, change: dict, flags: list[str], message: str) -> None:
+    result = _invoke("search", str(_write_study(tmp_path, **change)), *flags)
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "hunter2" not in result.output + result.stderr
+    assert "Traceback" not in result.output + result.stderr
+
+
+def test_missing_study_file_and_missing_study(tmp_path: Path) -> None:
+    missing = _invoke("validate", str(tmp_path / "nope.yaml"))
+    assert missing.exit_code == 2 and "does not exist" in missing.stderr
+    empty_db = f"sqlite:///{tmp_path / 'empty.db'}"
+    status = _invoke("status", "--storage", empty_db)
+    assert status.exit_code == 2 and "holds 0 studies" in status.stderr
+
+
+def test_schema_is_json() -> None:
+    result = _invoke("schema")
+    assert json.loads(result.stdout)["title"] == "StudyConfig"
+
+
+def test_ctrl_c_marks_the_running_trial_and_keeps_the_study(tmp_path: Path) -> None:
+    study_file = _write_study(
+        tmp_path,
+        dataset={"name": "toy_blobs", "options": {"rows": 20000}},
+        budget={"n_trials": 50, "max_epochs": 30},
+        search_space={"batch_size": {"value": 16}, "epochs": {"value": 30}, "patience": {"value": 30}},
+    )
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    process = subprocess.Popen([sys.executable, "-c", TOY_CLI, "search", str(study_file)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if (tmp_path / "study.db").exists() and _running(storage):
+                break
+            time.sleep(0.5)
+        else:
+            pytest.fail("no trial started running within 120 s")
+        time.sleep(1.0)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    study = optuna.load_study(study_name="toy", storage=storage)
+    assert [t.state.name for t in study.trials][-1] == "FAIL"
+    assert not [t for t in study.trials if t.state == optuna.trial.TrialState.RUNNING]
+    resumed = run_toy_cli("status", "--study", str(study_file), cwd=tmp_path)
+    assert resumed.returncode == 0 and "FAIL" in resumed.stdout
+
+
+def _running(storage: str) -> bool:
+    try:
+        study = optuna.load_study(study_name="toy", storage=storage)
+    except KeyError:
+        return False
+    return any(t.state == optuna.trial.TrialState.RUNNING for t in study.trials)
+
+
+def test_env_is_offline() -> None:
+    assert os.environ.get("HF_HUB_OFFLINE") == "1"
