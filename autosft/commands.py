@@ -162,8 +162,8 @@ def plugins(context: typer.Context) -> None:
     table = Table(title="autosft plugins")
     for column in ("plugin", "version", "components"):
         table.add_column(column, overflow="fold")
-    for name in [manager.get_name(plugin) for plugin in manager.get_plugins()]:
-        if name is None:
+    for name, plugin in manager.list_name_plugin():  # registration order: built-ins first
+        if plugin is None:  # blocked through AUTOSFT_DISABLE_PLUGINS
             continue
         parts = [f"{t.plural}: {', '.join(t.by_plugin()[name])}" for t in registry.tables() if name in t.by_plugin()]
         plugin_version = versions.get(name) or (version("autosft") if name.startswith("autosft.") else "")

@@ -133,12 +133,15 @@ class BuiltModel:
     submodule names per group, ordered from the input side to the output side; the last group is the
     head and is never frozen. ``lora_targets`` maps a target-set name to peft ``target_modules``;
     ``head`` names the modules that stay fully trainable under LoRA (peft ``modules_to_save``).
+    ``pretrained`` is false for randomly initialized weights: freezing or adapting random layers
+    only wastes trials, so the search then offers full training alone.
     """
 
     module: nn.Module
     layer_groups: list[list[str]]
     lora_targets: Mapping[str, list[str]] = field(default_factory=dict)
     head: list[str] = field(default_factory=list)
+    pretrained: bool = True
 
 
 class ModelBuilder(ABC):

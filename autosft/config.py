@@ -19,6 +19,7 @@ __all__ = [
     "Budget",
     "ComponentRef",
     "DimensionOverride",
+    "Direction",
     "HeartbeatConfig",
     "ObjectiveConfig",
     "PrunerConfig",
@@ -31,6 +32,8 @@ __all__ = [
 ]
 
 DEFAULT_STORAGE = "sqlite:///autosft.db"
+
+Direction = Literal["maximize", "minimize"]
 
 
 class _Strict(BaseModel):
@@ -48,9 +51,7 @@ class ObjectiveConfig(_Strict):
     """The validation metric to optimize; the direction defaults to the metric's own."""
 
     metric: str = Field(min_length=1, description="Registered metric name, e.g. roc_auc.")
-    direction: Literal["maximize", "minimize"] | None = Field(
-        default=None, description="Defaults to the metric's registered direction."
-    )
+    direction: Direction | None = Field(default=None, description="Defaults to the metric's registered direction.")
 
 
 class Budget(_Strict):

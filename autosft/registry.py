@@ -14,7 +14,7 @@ from typing import Any, Generic, TypeVar
 import pluggy
 
 from autosft.components import Augmentation, DatasetLoader, ImbalanceStrategy, Metric, ModelBuilder
-from autosft.errors import ConfigError, PluginError
+from autosft.errors import AutosftError, ConfigError, PluginError
 
 __all__ = ["ComponentTable", "Registry", "collect_registry"]
 
@@ -97,7 +97,15 @@ def collect_registry(manager: pluggy.PluginManager) -> Registry:
     for hook_name, table in hooks:
         # get_hookimpls() lists implementations in registration order (trylast built-ins first).
         for implementation in getattr(manager.hook, hook_name).get_hookimpls():
-            implementation.function(register=_recorder(table, implementation.plugin_name))
+            plugin = implementation.plugin_name
+            try:
+                implementation.function(register=_recorder(table, plugin))
+            except AutosftError:
+                raise
+            except Exception as error:  # a broken plugin is named, not shown as a bare traceback
+                raise PluginError(
+                    f"plugin {plugin!r} failed in {hook_name}: {type(error).__name__}: {error}"
+                ) from error
     return registry
 
 

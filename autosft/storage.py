@@ -48,19 +48,19 @@ def open_storage(url: str, heartbeat: HeartbeatConfig | None = None) -> optuna.s
         _check_sqlite_path(parsed.database, url)
         # Wait for a writer instead of failing at once with "database is locked".
         engine_kwargs = {"connect_args": {"timeout": 60}}
-    heartbeat_kwargs: dict[str, object] = {}
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            if heartbeat is not None:
-                heartbeat_kwargs = {
-                    "heartbeat_interval": heartbeat.interval,
-                    "grace_period": heartbeat.grace_period,
-                    "heartbeat_stale_trial_callback": optuna.storages.RetryHeartbeatStaleTrialCallback(
-                        max_retry=heartbeat.max_retries
-                    ),
-                }
-            return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **heartbeat_kwargs)
+            retry = (
+                None if heartbeat is None else optuna.storages.RetryHeartbeatStaleTrialCallback(heartbeat.max_retries)
+            )
+            return optuna.storages.RDBStorage(
+                url,
+                engine_kwargs=engine_kwargs,
+                heartbeat_interval=None if heartbeat is None else heartbeat.interval,
+                grace_period=None if heartbeat is None else heartbeat.grace_period,
+                heartbeat_stale_trial_callback=retry,
+            )
     except (ImportError, sqlalchemy.exc.NoSuchModuleError):
         raise StorageError(
             f"no database driver for {mask_url(url)!r}: install one, e.g. pip install 'autosft[postgres]' "

@@ -17,7 +17,9 @@ from typing import Any
 import numpy as np
 import pluggy
 import pytest
+import torch
 from pydantic import BaseModel, ConfigDict, Field
+from torch import nn
 
 from autosft.components import BuiltModel, DatasetLoader, DataSplit, ModelBuilder, Splits, TaskType
 from autosft.errors import ConfigError
@@ -75,31 +77,30 @@ class ToyMLP(ModelBuilder):
         blocks: int = Field(default=2, ge=1)
 
     def build(self, options: BaseModel, splits: Splits, *, seed: int) -> BuiltModel:
-        import torch
-        from torch import nn
-
         assert isinstance(options, ToyMLP.Options)
         torch.manual_seed(seed)
-        features = splits.train.inputs.shape[1]
-
-        def block(width_in: int) -> nn.Sequential:
-            return nn.Sequential(nn.Linear(width_in, options.hidden), nn.ReLU(), nn.Dropout(0.1))
-
-        module = nn.Module()
-        module.input = block(features)
-        module.blocks = nn.ModuleList(block(options.hidden) for _ in range(options.blocks))
-        module.head = nn.Linear(options.hidden, splits.num_classes)
-
-        def forward(inputs: torch.Tensor) -> torch.Tensor:
-            hidden = module.input(inputs)
-            for layer in module.blocks:
-                hidden = layer(hidden)
-            return module.head(hidden)
-
-        module.forward = forward  # type: ignore[method-assign]
+        module = _ToyNet(splits.train.inputs.shape[1], options.hidden, options.blocks, splits.num_classes)
         groups = [["input"], *([f"blocks.{index}"] for index in range(options.blocks)), ["head"]]
         hidden_linears = [f"blocks.{index}.0" for index in range(options.blocks)]
         return BuiltModel(module, groups, {"all": ["input.0", *hidden_linears], "hidden": hidden_linears}, ["head"])
+
+
+class _ToyNet(nn.Module):
+    def __init__(self, features: int, hidden: int, blocks: int, classes: int) -> None:
+        super().__init__()
+        self.input = self._block(features, hidden)
+        self.blocks = nn.ModuleList(self._block(hidden, hidden) for _ in range(blocks))
+        self.head = nn.Linear(hidden, classes)
+
+    @staticmethod
+    def _block(width_in: int, width_out: int) -> nn.Sequential:
+        return nn.Sequential(nn.Linear(width_in, width_out), nn.ReLU(), nn.Dropout(0.1))
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        hidden = self.input(inputs)
+        for block in self.blocks:
+            hidden = block(hidden)
+        return self.head(hidden)
 
 
 class ToyPlugin:

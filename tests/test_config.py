@@ -46,7 +46,9 @@ def test_defaults_fill_a_minimal_study() -> None:
 
 
 def test_multi_objective_defaults_to_no_pruner() -> None:
-    config = parse_study(toy_study("sqlite:///x.db", objective=[{"metric": "roc_auc"}, {"metric": "log_loss"}]), where="s")
+    config = parse_study(
+        toy_study("sqlite:///x.db", objective=[{"metric": "roc_auc"}, {"metric": "log_loss"}]), where="s"
+    )
     assert config.is_multi_objective
     assert config.effective_pruner.name == "none"
 

@@ -9,9 +9,7 @@ import pytest
 from autosft import hookspecs
 
 HOOKS = [
-    function
-    for name, function in inspect.getmembers(hookspecs, inspect.isfunction)
-    if name.startswith("autosft_")
+    function for name, function in inspect.getmembers(hookspecs, inspect.isfunction) if name.startswith("autosft_")
 ]
 
 

@@ -46,7 +46,9 @@ def test_duplicate_name_names_both_plugins() -> None:
     manager = get_plugin_manager(load_entry_points=False)
     manager.register(DuplicateBlobs(), name="first-plugin")
     manager.register(DuplicateBlobs(), name="second-plugin")
-    with pytest.raises(PluginError, match="dataset name 'toy_blobs' is registered by both 'first-plugin' and 'second-plugin'"):
+    with pytest.raises(
+        PluginError, match="dataset name 'toy_blobs' is registered by both 'first-plugin' and 'second-plugin'"
+    ):
         collect_registry(manager)
 
 
@@ -77,7 +79,10 @@ def test_a_metric_plugin_adds_a_usable_metric() -> None:
 
 
 def _installed_plugin_names(env: dict[str, str]) -> str:
-    code = "from autosft.plugins import get_plugin_manager as g; print(sorted(n for n, p in g().list_name_plugin() if p is not None))"
+    code = (
+        "from autosft.plugins import get_plugin_manager as g\n"
+        "print(sorted(name for name, plugin in g().list_name_plugin() if plugin is not None))"
+    )
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
 
 

@@ -17,7 +17,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from autosft.components import Augmentation, BuiltModel, ImbalanceStrategy, Metric, Splits, class_counts
+from autosft.components import (
+    Augmentation,
+    BuiltModel,
+    ImbalanceStrategy,
+    LossFunction,
+    Metric,
+    Splits,
+    class_counts,
+)
 from autosft.engine.data import DeviceSplit, iterate_batches, to_device_split
 from autosft.engine.device import DeviceSetup
 from autosft.engine.losses import cross_entropy, soft_targets
@@ -81,83 +89,112 @@ def seed_everything(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
+@dataclass
+class _TrainingData:
+    """The training split after resampling, on the device, with its loss and sampler weights."""
+
+    train_rows: DeviceSplit
+    val_rows: DeviceSplit
+    loss_fn: LossFunction
+    sampling_weights: torch.Tensor | None
+
+
+def _training_data(job: TrainingJob) -> _TrainingData:
+    splits, seed = job.splits, job.plan.seed
+    train_split = job.imbalance.resample(splits.train, seed=seed)
+    counts = class_counts(train_split.labels, splits.num_classes)
+    loss_fn = job.imbalance.loss(class_counts=counts, task=splits.task, device=job.device.device)
+    weights = job.imbalance.sampling_weights(train_split.labels)
+    return _TrainingData(
+        train_rows=to_device_split(train_split, job.device.device),
+        val_rows=to_device_split(splits.val, job.device.device),
+        loss_fn=loss_fn or cross_entropy(task=splits.task),
+        sampling_weights=None if weights is None else torch.as_tensor(weights, dtype=torch.float64),
+    )
+
+
+@dataclass
+class _EarlyStopping:
+    """Tracks the best epoch of the primary objective; says when patience has run out."""
+
+    objective: Objective
+    patience: int
+    best_value: float | None = None
+    best_epoch: int = 0
+    stale_epochs: int = 0
+
+    def update(self, value: float, epoch: int) -> bool:
+        """Record an epoch's value; return whether it is the best so far."""
+        if self.objective.better(value, self.best_value):
+            self.best_value, self.best_epoch, self.stale_epochs = value, epoch, 0
+            return True
+        self.stale_epochs += 1
+        return False
+
+    @property
+    def exhausted(self) -> bool:
+        return self.stale_epochs >= self.patience
+
+
 def train(job: TrainingJob, *, on_epoch: EpochCallback | None = None, restore_best: bool = False) -> TrainedModel:
-    """Train per the plan, validating each epoch; return the result at the best epoch."""
+    """Train per the plan, validating each epoch; return the result at the best epoch.
+
+    ``on_epoch`` sees each epoch's validation metrics and may raise (the pruner does) to stop.
+    With ``restore_best`` the returned module holds the weights of the best epoch.
+    """
     started = time.perf_counter()
     plan, splits = job.plan, job.splits
     generator = seed_everything(plan.seed)
-    train_split = job.imbalance.resample(splits.train, seed=plan.seed)
-    counts = class_counts(train_split.labels, splits.num_classes)
-    loss_fn = job.imbalance.loss(class_counts=counts, task=splits.task, device=job.device.device)
-    loss_fn = loss_fn or cross_entropy(task=splits.task)
-    weights = job.imbalance.sampling_weights(train_split.labels)
-    sampling_weights = None if weights is None else torch.as_tensor(weights, dtype=torch.float64)
-    train_rows = to_device_split(train_split, job.device.device)
-    val_rows = to_device_split(splits.val, job.device.device)
-    data_seconds = time.perf_counter() - started
+    data = _training_data(job)
+    timings = {"data_seconds": time.perf_counter() - started, "train_seconds": 0.0, "eval_seconds": 0.0}
 
     adapted = adapt_model(job.built, plan)
     adapted.module.to(job.device.device)
-    steps_per_epoch = math.ceil(len(train_rows) / plan.batch_size)
-    optimizer = build_optimizer(
-        adapted.module,
-        learning_rate=plan.learning_rate,
-        weight_decay=plan.weight_decay,
-        include_frozen=not adapted.lora,
-        device=job.device.device,
-    )
+    steps_per_epoch = math.ceil(len(data.train_rows) / plan.batch_size)
+    optimizer = build_optimizer(adapted.module, learning_rate=plan.learning_rate, weight_decay=plan.weight_decay,
+                                include_frozen=not adapted.lora, device=job.device.device)  # fmt: skip
     scheduler = warmup_cosine(optimizer, total_steps=steps_per_epoch * plan.epochs, warmup_ratio=plan.warmup_ratio)
     scaler = torch.amp.GradScaler(enabled=job.device.needs_grad_scaler)
     trainable, total = adapted.parameter_counts()
 
-    primary = job.objectives[0]
+    stopping = _EarlyStopping(job.objectives[0], plan.patience)
     history: list[dict[str, float]] = []
-    best_value: float | None = None
-    best_epoch, stale_epochs, best_state = 0, 0, None
-    train_seconds = eval_seconds = 0.0
     notes: list[str] = []
+    best_state = None
     for epoch in range(1, plan.epochs + 1):
         if plan.unfreeze_every and epoch > 1 and (epoch - 1) % plan.unfreeze_every == 0:
             thawed = adapted.unfreeze_next()
             if thawed:
                 notes.append(f"epoch {epoch}: unfroze {', '.join(thawed)}")
         tick = time.perf_counter()
-        train_loss = _train_epoch(job, adapted, train_rows, loss_fn, optimizer, scheduler, scaler, generator,
-                                  sampling_weights, epoch)  # fmt: skip
+        train_loss = _train_epoch(job, adapted, data, optimizer, scheduler, scaler, generator, epoch)
         tock = time.perf_counter()
-        metrics = score(job.metrics, splits.val.labels, predict(adapted.module, val_rows, job.device, splits.task))
-        eval_seconds += time.perf_counter() - tock
-        train_seconds += tock - tick
-        epoch_record = {"epoch": float(epoch), "train_loss": train_loss, **metrics}
-        history.append(epoch_record)
+        probabilities = predict(adapted.module, data.val_rows, job.device, splits.task)
+        metrics = score(job.metrics, splits.val.labels, probabilities)
+        timings["train_seconds"] += tock - tick
+        timings["eval_seconds"] += time.perf_counter() - tock
+        history.append({"epoch": float(epoch), "train_loss": train_loss, **metrics})
         if on_epoch is not None:
-            on_epoch(epoch, epoch_record)
-        value = metrics[primary.metric]
-        if primary.better(value, best_value):
-            best_value, best_epoch, stale_epochs = value, epoch, 0
-            if restore_best:
-                best_state = copy.deepcopy(adapted.module.state_dict())
-        else:
-            stale_epochs += 1
-            if stale_epochs >= plan.patience:
-                break
-    if best_value is None:
-        raise TrialFailure(f"the objective {primary.metric} was never a number on validation (is a class missing?)")
+            on_epoch(epoch, history[-1])
+        if stopping.update(metrics[stopping.objective.metric], epoch) and restore_best:
+            best_state = copy.deepcopy(adapted.module.state_dict())
+        if stopping.exhausted:
+            break
+    if stopping.best_value is None:
+        raise TrialFailure(
+            f"the objective {stopping.objective.metric} was never a number on validation (is a class missing?)"
+        )
     if best_state is not None:
         adapted.module.load_state_dict(best_state)
-    best_metrics = {key: value for key, value in history[best_epoch - 1].items() if key != "epoch"}
+    best_metrics = {key: value for key, value in history[stopping.best_epoch - 1].items() if key != "epoch"}
+    timings["total_seconds"] = time.perf_counter() - started
     result = TrialResult(
         values=[best_metrics[objective.metric] for objective in job.objectives],
-        best_epoch=best_epoch,
+        best_epoch=stopping.best_epoch,
         epochs_run=len(history),
         metrics=best_metrics,
         history=history,
-        timings={
-            "data_seconds": data_seconds,
-            "train_seconds": train_seconds,
-            "eval_seconds": eval_seconds,
-            "total_seconds": time.perf_counter() - started,
-        },
+        timings=timings,
         trainable_parameters=trainable,
         total_parameters=total,
         stopped_early=len(history) < plan.epochs,
@@ -169,13 +206,11 @@ def train(job: TrainingJob, *, on_epoch: EpochCallback | None = None, restore_be
 def _train_epoch(
     job: TrainingJob,
     adapted: AdaptedModel,
-    rows: DeviceSplit,
-    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    data: _TrainingData,
     optimizer: torch.optim.Optimizer,
     scheduler: torch.optim.lr_scheduler.LRScheduler,
     scaler: torch.amp.GradScaler,
     generator: torch.Generator,
-    sampling_weights: torch.Tensor | None,
     epoch: int,
 ) -> float:
     """One pass of updates; returns the mean training loss. A non-finite loss fails the trial."""
@@ -184,14 +219,15 @@ def _train_epoch(
     total, batches = 0.0, 0
     # drop_last avoids a final batch of one row, which makes normalization layers and the
     # gradient estimate misbehave; it only applies when the split holds more than one batch.
-    for inputs, labels in iterate_batches(rows, plan.batch_size, generator=generator,
-                                          sampling_weights=sampling_weights, drop_last=True):  # fmt: skip
+    batches_of = iterate_batches(data.train_rows, plan.batch_size, generator=generator,
+                                 sampling_weights=data.sampling_weights, drop_last=True)  # fmt: skip
+    for inputs, labels in batches_of:
         targets = soft_targets(labels, task=splits.task, num_classes=splits.num_classes, smoothing=plan.label_smoothing)
         if job.augmentation is not None and plan.augmentation_strength > 0:
             inputs, targets = job.augmentation.apply(inputs, targets, strength=plan.augmentation_strength,
                                                      generator=generator)  # fmt: skip
         with job.device.autocast():
-            loss = loss_fn(_logits(adapted.module, inputs), targets)
+            loss = data.loss_fn(_logits(adapted.module, inputs), targets)
         if not torch.isfinite(loss):
             raise TrialFailure(
                 f"training loss became {loss.item()} at epoch {epoch}, batch {batches + 1} "

@@ -95,7 +95,9 @@ def build_search_space(
 def _add_adaptation(space: SearchSpace, builder: ModelBuilder, built: BuiltModel, *, max_epochs: int) -> None:
     low, default, high = builder.learning_rate
     freezable = len(built.layer_groups) - 1  # the head is never frozen
-    modes = ["full"] + (["freeze"] if freezable >= 1 else []) + (["lora"] if built.lora_targets else [])
+    modes = ["full"]
+    if built.pretrained:
+        modes += (["freeze"] if freezable >= 1 else []) + (["lora"] if built.lora_targets else [])
     space.add(Categorical("adaptation", tuple(modes), "full"))
     space.add(
         Float("learning_rate", low, high, default, log=True, condition=Condition("adaptation", ("full", "freeze")))

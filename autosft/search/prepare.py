@@ -14,7 +14,7 @@ import pluggy
 from pydantic import BaseModel, ValidationError
 
 from autosft.components import Augmentation, BuiltModel, Metric, ModelBuilder, Splits
-from autosft.config import StudyConfig, format_validation_error
+from autosft.config import Direction, StudyConfig, format_validation_error
 from autosft.errors import ConfigError, PluginError
 from autosft.registry import Registry, collect_registry
 from autosft.search.plan import TrialPlan, build_search_space
@@ -35,7 +35,7 @@ class PreparedStudy:
     model_options: BaseModel
     space: SearchSpace
     metrics: list[Metric]
-    directions: list[str]
+    directions: list[Direction]
 
     def build_model(self, plan: TrialPlan) -> BuiltModel:
         return self.builder.build(self.model_options, self.splits, seed=plan.seed)
@@ -55,7 +55,7 @@ def validate_options(model: type[BaseModel], options: dict[str, Any], where: str
         raise ConfigError(format_validation_error(error, where)) from None
 
 
-def check_components(config: StudyConfig, registry: Registry) -> tuple[BaseModel, BaseModel, list[str]]:
+def check_components(config: StudyConfig, registry: Registry) -> tuple[BaseModel, BaseModel, list[Direction]]:
     """Check every name and option the study uses; return dataset and model options and directions.
 
     This is all ``autosft validate`` needs: it touches no data and builds no model.
@@ -64,7 +64,7 @@ def check_components(config: StudyConfig, registry: Registry) -> tuple[BaseModel
     builder = registry.models.get(config.model.name)
     dataset_options = validate_options(loader.Options, config.dataset.options, f"dataset {loader.name!r} options")
     model_options = validate_options(builder.Options, config.model.options, f"model {builder.name!r} options")
-    directions = []
+    directions: list[Direction] = []
     for objective in config.objectives:
         metric = registry.metrics.get(objective.metric)
         if config.task not in metric.task_types:

@@ -11,7 +11,7 @@ from typing import Any
 
 import optuna
 
-from autosft.config import PrunerConfig, SamplerConfig, StudyConfig
+from autosft.config import Direction, PrunerConfig, SamplerConfig, StudyConfig
 from autosft.errors import ConfigError
 from autosft.storage import mask_url
 
@@ -62,7 +62,7 @@ def open_study(
     *,
     storage: optuna.storages.BaseStorage,
     storage_url: str,
-    directions: list[str],
+    directions: list[Direction],
     sampler_seed: int,
 ) -> optuna.Study:
     """Create the study, or load it when it exists with the same directions."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Mapping
 
 import optuna
@@ -20,10 +21,8 @@ from autosft.testing import toy_manager, toy_study
 @pytest.fixture
 def cleanup(storage_url: str, study_name: str) -> Iterator[None]:
     yield
-    try:
+    with contextlib.suppress(KeyError):  # a test that failed early may not have created it
         optuna.delete_study(study_name=study_name, storage=open_storage(storage_url))
-    except KeyError:
-        pass
 
 
 def _config(storage_url: str, study_name: str, **overrides):

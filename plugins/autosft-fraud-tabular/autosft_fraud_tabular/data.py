@@ -29,12 +29,8 @@ class SplitOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     val_fraction: float = Field(default=0.2, gt=0, lt=1, description="Share of target rows for validation.")
-    test_fraction: float = Field(
-        default=0.2, gt=0, lt=1, description="Share of target rows for the final test."
-    )
-    split_seed: int | None = Field(
-        default=None, ge=0, description="Seed of the split; defaults to the study seed."
-    )
+    test_fraction: float = Field(default=0.2, gt=0, lt=1, description="Share of target rows for the final test.")
+    split_seed: int | None = Field(default=None, ge=0, description="Seed of the split; defaults to the study seed.")
 
     @model_validator(mode="after")
     def _room_for_train(self) -> SplitOptions:
@@ -60,9 +56,7 @@ class TabularOptions(SplitOptions):
     drop: list[str] = Field(default_factory=list, description="Columns that are not features (IDs).")
     time_column: str | None = Field(default=None, description="Order rows by it: oldest train, newest test.")
     segment_column: str | None = Field(default=None, description="Column naming each row's population.")
-    target_segment: str | int | None = Field(
-        default=None, description="Segment to fine-tune on; others pre-train."
-    )
+    target_segment: str | int | None = Field(default=None, description="Segment to fine-tune on; others pre-train.")
     pretrain_path: Path | None = Field(default=None, description="File of source rows to pre-train on.")
 
     @model_validator(mode="after")
@@ -108,8 +102,7 @@ def read_table(path: Path) -> pd.DataFrame:
     kind = SUFFIXES.get(path.suffix.lower())
     if kind is None:
         raise ConfigError(
-            f"data file {str(path)!r} has unsupported suffix {path.suffix!r}; "
-            f"valid suffixes: {', '.join(SUFFIXES)}"
+            f"data file {str(path)!r} has unsupported suffix {path.suffix!r}; valid suffixes: {', '.join(SUFFIXES)}"
         )
     if not path.is_file():
         raise DataError(f"data file {str(path)!r} does not exist")

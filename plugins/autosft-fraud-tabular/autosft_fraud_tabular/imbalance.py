@@ -49,25 +49,17 @@ class _Resampler(ImbalanceStrategy):
             logger.warning("%s: the training split has a single class; leaving it unchanged", self.name)
             return split
         sampled_inputs, sampled_labels = self._fit_resample(inputs, labels, int(present.min()), seed)
-        return DataSplit(
-            np.asarray(sampled_inputs, dtype=np.float32), np.asarray(sampled_labels, dtype=np.int64)
-        )
+        return DataSplit(np.asarray(sampled_inputs, dtype=np.float32), np.asarray(sampled_labels, dtype=np.int64))
 
-    def _fit_resample(
-        self, inputs: np.ndarray, labels: np.ndarray, smallest: int, seed: int
-    ) -> tuple[Any, Any]:
+    def _fit_resample(self, inputs: np.ndarray, labels: np.ndarray, smallest: int, seed: int) -> tuple[Any, Any]:
         raise NotImplementedError
 
 
 class RandomOverStrategy(_Resampler):
     name: ClassVar[str] = "random_over"
-    description: ClassVar[str] = (
-        "duplicate random minority rows until classes are balanced (imbalanced-learn)"
-    )
+    description: ClassVar[str] = "duplicate random minority rows until classes are balanced (imbalanced-learn)"
 
-    def _fit_resample(
-        self, inputs: np.ndarray, labels: np.ndarray, smallest: int, seed: int
-    ) -> tuple[Any, Any]:
+    def _fit_resample(self, inputs: np.ndarray, labels: np.ndarray, smallest: int, seed: int) -> tuple[Any, Any]:
         return _random_over(inputs, labels, seed)
 
 
@@ -75,9 +67,7 @@ class RandomUnderStrategy(_Resampler):
     name: ClassVar[str] = "random_under"
     description: ClassVar[str] = "drop random majority rows until classes are balanced (imbalanced-learn)"
 
-    def _fit_resample(
-        self, inputs: np.ndarray, labels: np.ndarray, smallest: int, seed: int
-    ) -> tuple[Any, Any]:
+    def _fit_resample(self, inputs: np.ndarray, labels: np.ndarray, smallest: int, seed: int) -> tuple[Any, Any]:
         from imblearn.under_sampling import RandomUnderSampler
 
         return RandomUnderSampler(random_state=seed).fit_resample(inputs, labels)
@@ -87,9 +77,7 @@ class SMOTEStrategy(_Resampler):
     name: ClassVar[str] = "smote"
     description: ClassVar[str] = "synthesize minority rows between minority neighbours (SMOTE)"
 
-    def _fit_resample(
-        self, inputs: np.ndarray, labels: np.ndarray, smallest: int, seed: int
-    ) -> tuple[Any, Any]:
+    def _fit_resample(self, inputs: np.ndarray, labels: np.ndarray, smallest: int, seed: int) -> tuple[Any, Any]:
         return _smote(inputs, labels, smallest, seed, self.name)
 
 
@@ -97,9 +85,7 @@ class ADASYNStrategy(_Resampler):
     name: ClassVar[str] = "adasyn"
     description: ClassVar[str] = "synthesize more minority rows where the majority crowds them (ADASYN)"
 
-    def _fit_resample(
-        self, inputs: np.ndarray, labels: np.ndarray, smallest: int, seed: int
-    ) -> tuple[Any, Any]:
+    def _fit_resample(self, inputs: np.ndarray, labels: np.ndarray, smallest: int, seed: int) -> tuple[Any, Any]:
         from imblearn.over_sampling import ADASYN
 
         neighbours = _neighbours(smallest)
@@ -118,17 +104,13 @@ class SMOTETomekStrategy(_Resampler):
     name: ClassVar[str] = "smote_tomek"
     description: ClassVar[str] = "SMOTE, then remove Tomek links to clean the class border"
 
-    def _fit_resample(
-        self, inputs: np.ndarray, labels: np.ndarray, smallest: int, seed: int
-    ) -> tuple[Any, Any]:
+    def _fit_resample(self, inputs: np.ndarray, labels: np.ndarray, smallest: int, seed: int) -> tuple[Any, Any]:
         from imblearn.combine import SMOTETomek
         from imblearn.over_sampling import SMOTE
 
         neighbours = _neighbours(smallest)
         if neighbours is None:
-            logger.warning(
-                "smote_tomek: a minority class has a single row; falling back to random oversampling"
-            )
+            logger.warning("smote_tomek: a minority class has a single row; falling back to random oversampling")
             return _random_over(inputs, labels, seed)
         smote = SMOTE(k_neighbors=neighbours, random_state=seed)
         return SMOTETomek(smote=smote, random_state=seed).fit_resample(inputs, labels)

@@ -50,14 +50,10 @@ class TabularMLPOptions(BaseModel):
         description="Widths of the input block, then of each hidden block.",
     )
     dropout: float = Field(default=0.1, ge=0, lt=1, description="Dropout after every block.")
-    pretrain_epochs: int = Field(
-        default=10, ge=1, le=1000, description="Epochs over the pretrain population."
-    )
+    pretrain_epochs: int = Field(default=10, ge=1, le=1000, description="Epochs over the pretrain population.")
     pretrain_learning_rate: float = Field(default=1e-3, gt=0, le=1, description="AdamW rate of pre-training.")
     pretrain_batch_size: int = Field(default=256, ge=1, description="Batch size of pre-training.")
-    pretrain_weight_decay: float = Field(
-        default=0.01, ge=0, description="AdamW decay of the weight matrices."
-    )
+    pretrain_weight_decay: float = Field(default=0.01, ge=0, description="AdamW decay of the weight matrices.")
     cache_dir: Path | None = Field(
         default=None, description=f"Weights cache; default ${CACHE_ENV} or ~/.cache/autosft."
     )
@@ -102,9 +98,7 @@ class TabularMLPBuilder(ModelBuilder):
     """Builds :class:`TabularMLP`, pre-trained on ``splits.pretrain`` when the loader gives one."""
 
     name: ClassVar[str] = "tabular_mlp"
-    description: ClassVar[str] = (
-        "MLP for tabular inputs, pre-trained once on the source population and cached"
-    )
+    description: ClassVar[str] = "MLP for tabular inputs, pre-trained once on the source population and cached"
     Options: ClassVar[type[BaseModel]] = TabularMLPOptions
     # Small randomly-initialised or lightly pre-trained MLPs want far larger rates than transformers.
     learning_rate: ClassVar[tuple[float, float, float]] = (1e-4, 2e-3, 3e-2)
@@ -130,6 +124,7 @@ class TabularMLPBuilder(ModelBuilder):
             layer_groups=[["input"], *[[f"blocks.{index}"] for index in range(len(module.blocks))], ["head"]],
             lora_targets={"all_linear": ["input.linear", *hidden], "hidden": hidden or ["input.linear"]},
             head=["head"],
+            pretrained=splits.pretrain is not None and len(splits.pretrain) > 0,
         )
 
 
@@ -167,53 +162,67 @@ def pretrained_state(options: TabularMLPOptions, splits: Splits, *, seed: int) -
             logger.warning("tabular_mlp: ignoring unreadable cache file %s (%s)", path, error)
     if state is None:
         assert splits.pretrain is not None
-        state = _pretrain(options, splits.pretrain, splits.num_classes, splits.input_kind, seed)
+        if _feature_count(splits.pretrain, splits.input_kind) != _feature_count(splits.train, splits.input_kind):
+            raise ConfigError("model tabular_mlp needs pretrain and train inputs with the same columns")
+        state = _pretrain(options, splits.pretrain, splits.num_classes, seed)
         _save_atomically(state, path)
     _MEMORY[key] = state
     return state
 
 
-def _pretrain(
-    options: TabularMLPOptions, data: DataSplit, num_classes: int, input_kind: str, seed: int
-) -> dict[str, torch.Tensor]:
+def _pretrain(options: TabularMLPOptions, data: DataSplit, num_classes: int, seed: int) -> dict[str, torch.Tensor]:
     """Supervised pre-training on the source population, deterministic under ``seed``.
 
     Class-weighted cross-entropy, because the source population is as imbalanced as the target
     and an unweighted loss would pre-train a backbone that only knows the majority class.
     """
-    inputs = torch.from_numpy(np.asarray(data.inputs, dtype=np.float32))
-    labels = torch.from_numpy(np.asarray(data.labels, dtype=np.int64))
+    inputs = torch.tensor(np.asarray(data.inputs, dtype=np.float32))
+    labels = torch.tensor(np.asarray(data.labels, dtype=np.int64))
     classes = max(num_classes, int(labels.max()) + 1)
     counts = torch.bincount(labels, minlength=classes).float()
     weights = len(labels) / (classes * counts.clamp(min=1.0))
-    logger.info(
-        "tabular_mlp: pre-training on %d source rows for %d epochs", len(labels), options.pretrain_epochs
-    )
-    with torch.random.fork_rng(devices=[]):  # dropout draws from the global RNG; keep the caller's untouched
-        torch.manual_seed(seed)
-        module = TabularMLP(_feature_count(data, input_kind), options.hidden_sizes, classes, options.dropout)
-        # Decay the weight matrices only: decaying biases and LayerNorm gains just fights the fit.
-        matrices = [param for param in module.parameters() if param.dim() >= 2]
-        others = [param for param in module.parameters() if param.dim() < 2]
-        optimizer = torch.optim.AdamW(
-            [
-                {"params": matrices, "weight_decay": options.pretrain_weight_decay},
-                {"params": others, "weight_decay": 0.0},
-            ],
-            lr=options.pretrain_learning_rate,
-        )
-        shuffle = torch.Generator().manual_seed(seed)
-        module.train()
-        for _ in range(options.pretrain_epochs):
-            order = torch.randperm(len(labels), generator=shuffle)
-            for start in range(0, len(labels), options.pretrain_batch_size):
-                batch = order[start : start + options.pretrain_batch_size]
-                loss = F.cross_entropy(module(inputs[batch]), labels[batch], weight=weights)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
+    logger.info("tabular_mlp: pre-training on %d source rows, %d epochs", len(labels), options.pretrain_epochs)
+    threads = torch.get_num_threads()
+    # One thread: these matrices are too small to gain from more, and when another process shares
+    # the cores, synchronising OpenMP threads on every tiny op made pre-training 10-25x slower.
+    torch.set_num_threads(1)
+    try:
+        with torch.random.fork_rng(devices=[]):  # dropout draws from the global RNG; keep the caller's
+            torch.manual_seed(seed)
+            module = TabularMLP(inputs.shape[1], options.hidden_sizes, classes, options.dropout)
+            _fit(module, options, inputs, labels, weights, seed)
+    finally:
+        torch.set_num_threads(threads)
     module.eval()
     return {name: value.detach().clone() for name, value in module.state_dict().items()}
+
+
+def _fit(
+    module: TabularMLP,
+    options: TabularMLPOptions,
+    inputs: torch.Tensor,
+    labels: torch.Tensor,
+    weights: torch.Tensor,
+    seed: int,
+) -> None:
+    # Decay the weight matrices only: decaying biases and LayerNorm gains just fights the fit.
+    matrices = [param for param in module.parameters() if param.dim() >= 2]
+    others = [param for param in module.parameters() if param.dim() < 2]
+    groups = [
+        {"params": matrices, "weight_decay": options.pretrain_weight_decay},
+        {"params": others, "weight_decay": 0.0},
+    ]
+    optimizer = torch.optim.AdamW(groups, lr=options.pretrain_learning_rate)
+    shuffle = torch.Generator().manual_seed(seed)
+    module.train()
+    for _ in range(options.pretrain_epochs):
+        order = torch.randperm(len(labels), generator=shuffle)
+        for start in range(0, len(labels), options.pretrain_batch_size):
+            batch = order[start : start + options.pretrain_batch_size]
+            loss = F.cross_entropy(module(inputs[batch]), labels[batch], weight=weights)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
 
 
 def _save_atomically(state: dict[str, torch.Tensor], path: Path) -> None:

@@ -34,23 +34,13 @@ class SyntheticFraudOptions(SplitOptions):
     """Options of the ``synthetic_fraud`` dataset."""
 
     n_rows: int = Field(default=6000, ge=200, le=5_000_000, description="Rows over all segments.")
-    positive_rate: float = Field(
-        default=0.03, gt=0, le=0.5, description="Share of fraud rows in each segment."
-    )
-    n_segments: int = Field(
-        default=4, ge=1, le=100, description="Segments; all but the target one pre-train."
-    )
+    positive_rate: float = Field(default=0.03, gt=0, le=0.5, description="Share of fraud rows in each segment.")
+    n_segments: int = Field(default=4, ge=1, le=100, description="Segments; all but the target one pre-train.")
     target_segment: str = Field(default="seg_0", description="Segment to fine-tune on (seg_0 … seg_<n-1>).")
-    n_numeric: int = Field(
-        default=8, ge=1, le=200, description="Numeric features (the first is a skewed amount)."
-    )
+    n_numeric: int = Field(default=8, ge=1, le=200, description="Numeric features (the first is a skewed amount).")
     n_categorical: int = Field(default=3, ge=0, le=50, description="Categorical features.")
-    segment_shift: float = Field(
-        default=1.0, ge=0, le=10, description="How much segments differ; 0: identical."
-    )
-    data_seed: int = Field(
-        default=0, ge=0, description="Seed of the generated table (the split uses split_seed)."
-    )
+    segment_shift: float = Field(default=1.0, ge=0, le=10, description="How much segments differ; 0: identical.")
+    data_seed: int = Field(default=0, ge=0, description="Seed of the generated table (the split uses split_seed).")
 
     @model_validator(mode="after")
     def _known_segment(self) -> SyntheticFraudOptions:
@@ -95,16 +85,12 @@ def generate_fraud_table(options: SyntheticFraudOptions) -> pd.DataFrame:
         base = rng.dirichlet(np.full(levels, 2.0))
         level = np.empty(rows, dtype=np.int64)
         for seg in range(n_seg):
-            mixed = (1 - min(shift, 1.0) * 0.5) * base + min(shift, 1.0) * 0.5 * rng.dirichlet(
-                np.full(levels, 2.0)
-            )
+            mixed = (1 - min(shift, 1.0) * 0.5) * base + min(shift, 1.0) * 0.5 * rng.dirichlet(np.full(levels, 2.0))
             members = segment == seg
             level[members] = rng.choice(levels, size=int(members.sum()), p=mixed)
         risk = rng.normal(0.0, 0.8, size=levels)
         score += risk[level]
-        columns[f"cat_{index}"] = np.array([f"c{index}_{value}" for value in range(levels)], dtype=object)[
-            level
-        ]
+        columns[f"cat_{index}"] = np.array([f"c{index}_{value}" for value in range(levels)], dtype=object)[level]
 
     labels = np.zeros(rows, dtype=np.int64)
     noisy = score + rng.logistic(0.0, LABEL_NOISE * max(score.std(), 1e-6) / 2.0, size=rows)
@@ -136,9 +122,7 @@ class SyntheticFraudDataset(DatasetLoader):
             raise ConfigError(f"dataset synthetic_fraud has binary labels, but the task is {task!r}")
         split_seed = seed if options.split_seed is None else options.split_seed
         frame = generate_fraud_table(options)
-        content = hashlib.sha256(
-            pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes()
-        ).hexdigest()
+        content = hashlib.sha256(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes()).hexdigest()
         key = fingerprint(content, options.model_dump_json(exclude={"split_seed"}), task, str(split_seed))
         numeric = [column for column in frame.columns if column == "amount" or column.startswith("num_")]
         spec = TableSpec(

@@ -48,9 +48,7 @@ def test_reproducible_under_a_seeded_generator(augmentation: Augmentation) -> No
     inputs, targets = batch()
 
     def run(seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-        return augmentation.apply(
-            inputs, targets, strength=0.5, generator=torch.Generator().manual_seed(seed)
-        )
+        return augmentation.apply(inputs, targets, strength=0.5, generator=torch.Generator().manual_seed(seed))
 
     first, again, other = run(1), run(1), run(2)
     assert torch.equal(first[0], again[0])
@@ -72,15 +70,11 @@ def test_mixup_mixes_rows_and_targets_with_one_weight() -> None:
     inputs = torch.tensor([[0.0], [10.0]])
     targets = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
     for seed in range(20):
-        mixed, soft = Mixup().apply(
-            inputs, targets, strength=1.0, generator=torch.Generator().manual_seed(seed)
-        )
+        mixed, soft = Mixup().apply(inputs, targets, strength=1.0, generator=torch.Generator().manual_seed(seed))
         # Row values and soft targets move together: row 0 at x has positive-class weight x / 10.
         assert torch.allclose(soft[:, 1], mixed[:, 0] / 10.0, atol=1e-6)
 
 
 def test_mapping_inputs_are_refused() -> None:
     with pytest.raises(ConfigError, match="tabular tensor batch"):
-        Mixup().apply(
-            {"ids": torch.zeros(2, 3)}, torch.zeros(2, 2), strength=0.5, generator=torch.Generator()
-        )
+        Mixup().apply({"ids": torch.zeros(2, 3)}, torch.zeros(2, 2), strength=0.5, generator=torch.Generator())

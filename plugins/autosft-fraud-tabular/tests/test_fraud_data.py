@@ -73,9 +73,7 @@ def test_median_imputation_uses_the_train_median(tmp_path: Path, table: pd.DataF
     assert np.isclose(train, np.median(train)).sum() >= 1
 
 
-def row_ids(
-    splits: Splits, column: str, names: tuple[str, ...] = ("train", "val", "test")
-) -> dict[str, set[int]]:
+def row_ids(splits: Splits, column: str, names: tuple[str, ...] = ("train", "val", "test")) -> dict[str, set[int]]:
     """Recover each row's ``id`` from a feature that is a monotone function of it (``amount = id``)."""
     index = splits.info["feature_names"].index(column)
     values = {name: getattr(splits, name).inputs[:, index] for name in names}
@@ -99,15 +97,11 @@ def test_time_split_puts_the_newest_rows_in_test(tmp_path: Path, table: pd.DataF
     assert ids["train"] == set(by_time[:-160])
 
 
-def test_segment_split_pretrains_on_the_other_segments(
-    tmp_path: Path, make_table: Callable[..., pd.DataFrame]
-) -> None:
+def test_segment_split_pretrains_on_the_other_segments(tmp_path: Path, make_table: Callable[..., pd.DataFrame]) -> None:
     table = make_table(rows=900, seed=4)
     table["region"] = np.array(["north", "south", "east"])[table["id"] % 3]
     table["amount"] = table["id"].astype(float)
-    splits = load(
-        write(table, tmp_path / "t.csv"), segment_column="region", target_segment="north", drop=["id"]
-    )
+    splits = load(write(table, tmp_path / "t.csv"), segment_column="region", target_segment="north", drop=["id"])
 
     assert splits.pretrain is not None
     assert splits.info["rows"] == {"train": 180, "val": 60, "test": 60, "pretrain": 600}
@@ -138,9 +132,7 @@ def test_time_and_segment_split_keep_future_source_rows_out_of_pretraining(
     assert splits.info["pretrain_rows_dropped"] == 300 - len(ids["pretrain"]) > 0
 
 
-def test_pretrain_path_supplies_the_source_population(
-    tmp_path: Path, make_table: Callable[..., pd.DataFrame]
-) -> None:
+def test_pretrain_path_supplies_the_source_population(tmp_path: Path, make_table: Callable[..., pd.DataFrame]) -> None:
     target = write(make_table(rows=300, seed=1), tmp_path / "target.csv")
     source = write(make_table(rows=500, seed=2), tmp_path / "source.parquet")
     splits = load(target, drop=["id"], pretrain_path=source)
@@ -151,9 +143,7 @@ def test_pretrain_path_supplies_the_source_population(
     assert splits.info["rows"]["pretrain"] == 500
 
 
-def test_positive_label_defaults_to_the_minority_and_can_be_chosen(
-    tmp_path: Path, table: pd.DataFrame
-) -> None:
+def test_positive_label_defaults_to_the_minority_and_can_be_chosen(tmp_path: Path, table: pd.DataFrame) -> None:
     table["label"] = np.where(table["label"] == 1, "fraud", "ok")
     path = write(table, tmp_path / "t.csv")
     assert load(path).class_names == ("ok", "fraud")
@@ -248,9 +238,7 @@ BAD_INPUT = [
         id="target",
     ),
     pytest.param(_csv(_nan_labels), {}, DataError, ["'label'", "no label in 3 rows"], id="nan-labels"),
-    pytest.param(
-        _csv(lambda f: f.assign(label=1)), {}, DataError, ["'label'", "only one class"], id="one-class"
-    ),
+    pytest.param(_csv(lambda f: f.assign(label=1)), {}, DataError, ["'label'", "only one class"], id="one-class"),
     pytest.param(
         _csv(),
         {"categorical": ["colour"]},
@@ -346,9 +334,7 @@ def test_multilabel_is_refused(tmp_path: Path, table: pd.DataFrame) -> None:
         load(write(table, tmp_path / "t.csv"), task="multilabel")
 
 
-def test_pretrain_file_must_hold_the_feature_columns(
-    tmp_path: Path, make_table: Callable[..., pd.DataFrame]
-) -> None:
+def test_pretrain_file_must_hold_the_feature_columns(tmp_path: Path, make_table: Callable[..., pd.DataFrame]) -> None:
     target = write(make_table(rows=300), tmp_path / "target.csv")
     source = write(make_table(rows=300).drop(columns=["channel"]), tmp_path / "source.csv")
     with pytest.raises(DataError, match=r"source\.csv.*lacks column 'channel'"):

@@ -15,9 +15,7 @@ BY_NAME = {strategy.name: strategy for strategy in STRATEGIES}
 
 def imbalanced(minority: int, majority: int = 200, seed: int = 0, features: int = 6) -> DataSplit:
     rng = np.random.default_rng(seed)
-    inputs = np.concatenate(
-        [rng.normal(0, 1, (majority, features)), rng.normal(1.5, 1, (minority, features))]
-    )
+    inputs = np.concatenate([rng.normal(0, 1, (majority, features)), rng.normal(1.5, 1, (minority, features))])
     labels = np.array([0] * majority + [1] * minority)
     return DataSplit(inputs.astype(np.float64), labels)  # float64 in: the strategies must hand back float32
 
@@ -61,9 +59,7 @@ def test_a_tiny_minority_uses_fewer_neighbours(name: str, caplog: pytest.LogCapt
 
 
 @pytest.mark.parametrize("name", ["smote", "adasyn", "smote_tomek"])
-def test_a_single_minority_row_falls_back_to_random_oversampling(
-    name: str, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_a_single_minority_row_falls_back_to_random_oversampling(name: str, caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING):
         result = BY_NAME[name]().resample(imbalanced(minority=1), seed=0)
     assert "falling back to random oversampling" in caplog.text

@@ -41,10 +41,7 @@ def test_precision_never_reached_gives_zero() -> None:
 
 
 def test_no_positive_rows_gives_zero() -> None:
-    assert (
-        recall_at_precision(np.zeros(4, dtype=int), as_probabilities([0.1, 0.2, 0.3, 0.4]), min_precision=0.8)
-        == 0.0
-    )
+    assert recall_at_precision(np.zeros(4, dtype=int), as_probabilities([0.1, 0.2, 0.3, 0.4]), min_precision=0.8) == 0.0
 
 
 def test_ties_share_one_threshold() -> None:

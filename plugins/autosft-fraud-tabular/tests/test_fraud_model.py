@@ -20,8 +20,6 @@ from peft import LoraConfig, get_peft_model
 from autosft.components import DataSplit, Splits
 from autosft.errors import ConfigError
 
-pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
-
 
 @pytest.fixture
 def options(tmp_path: Path) -> TabularMLPOptions:
@@ -62,9 +60,7 @@ def test_structure_names_real_submodules(options: TabularMLPOptions, fraud_split
 @pytest.mark.parametrize("target_set", ["all_linear", "hidden"])
 def test_peft_lora_wraps_the_model(options: TabularMLPOptions, fraud_splits: Splits, target_set: str) -> None:
     built = TabularMLPBuilder().build(options, fraud_splits, seed=0)
-    config = LoraConfig(
-        r=4, lora_alpha=8, target_modules=built.lora_targets[target_set], modules_to_save=built.head
-    )
+    config = LoraConfig(r=4, lora_alpha=8, target_modules=built.lora_targets[target_set], modules_to_save=built.head)
     model = get_peft_model(built.module, config)
 
     trainable = {name for name, param in model.named_parameters() if param.requires_grad}
@@ -94,20 +90,14 @@ def test_builds_are_independent_copies_of_the_pretrained_weights(
 def test_pretraining_learns_the_source_task(options: TabularMLPOptions, fraud_splits: Splits) -> None:
     from sklearn.metrics import roc_auc_score
 
-    module = (
-        TabularMLPBuilder()
-        .build(options.model_copy(update={"pretrain_epochs": 8}), fraud_splits, seed=0)
-        .module
-    )
+    module = TabularMLPBuilder().build(options.model_copy(update={"pretrain_epochs": 8}), fraud_splits, seed=0).module
     module.eval()
     with torch.no_grad():
         scores = module(torch.from_numpy(fraud_splits.test.inputs)).softmax(-1)[:, 1].numpy()
     assert roc_auc_score(fraud_splits.test.labels, scores) > 0.7
 
 
-def test_pretraining_is_deterministic_under_the_seed(
-    options: TabularMLPOptions, fraud_splits: Splits
-) -> None:
+def test_pretraining_is_deterministic_under_the_seed(options: TabularMLPOptions, fraud_splits: Splits) -> None:
     builder = TabularMLPBuilder()
     first = weights(builder.build(options, fraud_splits, seed=3).module)
     clear_memory_cache()
@@ -116,6 +106,16 @@ def test_pretraining_is_deterministic_under_the_seed(
     other = weights(builder.build(options, fraud_splits, seed=4).module)
     assert all(torch.equal(value, again[name]) for name, value in first.items())
     assert not torch.equal(first["input.linear.weight"], other["input.linear.weight"])
+
+
+def test_building_leaves_global_torch_state_alone(options: TabularMLPOptions, fraud_splits: Splits) -> None:
+    torch.manual_seed(42)
+    expected = torch.rand(3)
+    torch.manual_seed(42)
+    threads = torch.get_num_threads()
+    TabularMLPBuilder().build(options, fraud_splits, seed=0)  # pre-trains: dropout, shuffles, inits
+    assert torch.equal(torch.rand(3), expected)
+    assert torch.get_num_threads() == threads
 
 
 def test_the_cache_file_is_reused_across_processes(

@@ -39,9 +39,7 @@ def test_positive_rate_is_as_requested(rate: float) -> None:
 
 
 def test_columns_follow_the_options() -> None:
-    frame = generate_fraud_table(
-        SyntheticFraudOptions(n_rows=500, n_numeric=4, n_categorical=2, n_segments=5)
-    )
+    frame = generate_fraud_table(SyntheticFraudOptions(n_rows=500, n_numeric=4, n_categorical=2, n_segments=5))
     assert list(frame.columns) == [
         "amount",
         "num_1",
@@ -59,9 +57,7 @@ def test_columns_follow_the_options() -> None:
 
 
 def test_target_segment_is_fine_tuned_and_the_rest_pretrains() -> None:
-    splits = SyntheticFraudDataset().load(
-        SyntheticFraudOptions(target_segment="seg_2"), task="binary", seed=0
-    )
+    splits = SyntheticFraudDataset().load(SyntheticFraudOptions(target_segment="seg_2"), task="binary", seed=0)
     frame = generate_fraud_table(SyntheticFraudOptions())
     target_rows = int((frame["segment"] == "seg_2").sum())
     rows = splits.info["rows"]
