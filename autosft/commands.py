@@ -172,20 +172,19 @@ def plugins(context: typer.Context) -> None:
 
 
 def validate(context: typer.Context, study_file: StudyFile) -> None:
-    """Check a study file: keys, types, component names and options, and the data itself."""
+    """Check a study file as `search` would: keys, components, options, data, model and search space."""
     from autosft.config import load_study_file
-    from autosft.registry import collect_registry
-    from autosft.search.prepare import check_components
+    from autosft.search.prepare import prepare_study
 
     config = load_study_file(study_file)
-    registry = collect_registry(plugin_manager(context))
-    dataset_options, _, directions = check_components(config, registry)
-    splits = registry.datasets.get(config.dataset.name).load(dataset_options, task=config.task, seed=config.seed)  # type: ignore[arg-type]
+    prepared = prepare_study(config, plugin_manager(context))
+    splits = prepared.splits
     sizes = ", ".join(f"{name} {len(getattr(splits, name))}" for name in ("train", "val", "test"))
     pretrain = f", pretrain {len(splits.pretrain)}" if splits.pretrain is not None else ""
-    objectives = ", ".join(f"{o.metric} ({d})" for o, d in zip(config.objectives, directions, strict=True))
+    objectives = ", ".join(f"{o.metric} ({d})" for o, d in zip(config.objectives, prepared.directions, strict=True))
     console.print(f"{study_file}: valid. rows: {sizes}{pretrain}; classes: {', '.join(splits.class_names)}; "
                   f"objective: {objectives}")  # fmt: skip
+    console.print(f"search space: {', '.join(dimension.name for dimension in prepared.space)}")
 
 
 def schema(context: typer.Context) -> None:

@@ -53,7 +53,8 @@ class SearchProgress:
         return self
 
     def __exit__(self, *_: object) -> None:
-        self.progress.stop()
+        if self.progress.live.is_started:
+            self.progress.stop()
 
     def started(self, prepared: PreparedStudy, study: optuna.Study) -> None:
         """Show the bar once the study is prepared, so a set-up error stays a single line."""
