@@ -125,6 +125,7 @@ def test_ctrl_c_marks_the_running_trial_and_keeps_the_study(tmp_path: Path) -> N
     assert "interrupted" in stderr and "Traceback" not in stderr
     study = optuna.load_study(study_name="toy", storage=storage)
     assert [t.state.name for t in study.trials][-1] == "FAIL"
+    assert study.trials[-1].user_attrs["fail_reason"] == "interrupted (Ctrl-C)"
     assert not [t for t in study.trials if t.state == optuna.trial.TrialState.RUNNING]
     resumed = run_toy_cli("status", "--study", str(study_file), cwd=tmp_path)
     assert resumed.returncode == 0 and "FAIL" in resumed.stdout

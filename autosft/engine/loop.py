@@ -155,8 +155,7 @@ def train(job: TrainingJob, *, on_epoch: EpochCallback | None = None, restore_be
                                 include_frozen=not adapted.lora, device=job.device.device)  # fmt: skip
     scheduler = warmup_cosine(optimizer, total_steps=steps_per_epoch * plan.epochs, warmup_ratio=plan.warmup_ratio)
     scaler = torch.amp.GradScaler(enabled=job.device.needs_grad_scaler)
-    trainable, total = adapted.parameter_counts()
-
+    counts = adapted.parameter_counts()  # at the start: gradual unfreezing raises it later
     stopping = _EarlyStopping(job.objectives[0], plan.patience)
     history: list[dict[str, float]] = []
     notes: list[str] = []
@@ -186,21 +185,32 @@ def train(job: TrainingJob, *, on_epoch: EpochCallback | None = None, restore_be
         )
     if best_state is not None:
         adapted.module.load_state_dict(best_state)
-    best_metrics = {key: value for key, value in history[stopping.best_epoch - 1].items() if key != "epoch"}
     timings["total_seconds"] = time.perf_counter() - started
-    result = TrialResult(
+    result = _result(job, history, stopping.best_epoch, timings, counts, notes)
+    return TrainedModel(result, adapted.module)
+
+
+def _result(
+    job: TrainingJob,
+    history: list[dict[str, float]],
+    best_epoch: int,
+    timings: dict[str, float],
+    parameter_counts: tuple[int, int],
+    notes: list[str],
+) -> TrialResult:
+    best_metrics = {key: value for key, value in history[best_epoch - 1].items() if key != "epoch"}
+    return TrialResult(
         values=[best_metrics[objective.metric] for objective in job.objectives],
-        best_epoch=stopping.best_epoch,
+        best_epoch=best_epoch,
         epochs_run=len(history),
         metrics=best_metrics,
         history=history,
         timings=timings,
-        trainable_parameters=trainable,
-        total_parameters=total,
-        stopped_early=len(history) < plan.epochs,
+        trainable_parameters=parameter_counts[0],
+        total_parameters=parameter_counts[1],
+        stopped_early=len(history) < job.plan.epochs,
         notes=notes,
     )
-    return TrainedModel(result, adapted.module)
 
 
 def _train_epoch(

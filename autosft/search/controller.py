@@ -14,8 +14,9 @@ from autosft.config import StudyConfig
 from autosft.engine.device import pick_device
 from autosft.evaluate.holdout import FINAL_TEST_ATTR, evaluate_on_test, selected_trial
 from autosft.plugins import get_plugin_manager
+from autosft.registry import collect_registry
 from autosft.search.objective import TrialRunner
-from autosft.search.prepare import PreparedStudy, prepare_study
+from autosft.search.prepare import PreparedStudy, check_components, prepare_study
 from autosft.search.study import DEFAULT_TRIAL_ATTR, open_study
 from autosft.storage import open_storage
 
@@ -73,8 +74,12 @@ def run_search(
     and new ones are added. The default configuration is enqueued as trial 0 of a new study.
     """
     started = time.perf_counter()
-    prepared = prepare_study(config, manager or get_plugin_manager())
+    manager = manager or get_plugin_manager()
+    # Cheap checks first, then the storage, then the slow part (data, pre-training): a typo or an
+    # unreachable database fails in a second, and a bad name never creates a database file.
+    check_components(config, collect_registry(manager))
     storage = open_storage(config.storage, config.heartbeat)
+    prepared = prepare_study(config, manager)
     existing = _trial_count(storage, config.name)
     # Offset the seed by the trials already run so a resumed random sampler does not replay them.
     study = open_study(config, storage=storage, storage_url=config.storage, directions=prepared.directions,

@@ -56,6 +56,10 @@ class TrialRunner:
         except optuna.TrialPruned:
             hook.autosft_trial_end(context=context, result=None, state="PRUNED")
             raise
+        except KeyboardInterrupt:
+            trial.set_user_attr("fail_reason", "interrupted (Ctrl-C)")
+            hook.autosft_trial_end(context=context, result=None, state="FAIL")
+            raise
         except Exception as error:
             reason = str(error) if isinstance(error, TrialFailure) else f"{type(error).__name__}: {error}"
             trial.set_user_attr("fail_reason", reason)
