@@ -131,6 +131,40 @@ def test_ctrl_c_marks_the_running_trial_and_keeps_the_study(tmp_path: Path) -> N
     assert resumed.returncode == 0 and "FAIL" in resumed.stdout
 
 
+def test_a_killed_worker_loses_nothing_and_its_trial_is_retried(tmp_path: Path) -> None:
+    study_file = _write_study(
+        tmp_path,
+        dataset={"name": "toy_blobs", "options": {"rows": 3000}},
+        budget={"n_trials": 5, "max_epochs": 30},
+        search_space={"batch_size": {"value": 16}, "epochs": {"value": 30}, "patience": {"value": 30}},
+        heartbeat={"interval": 1, "grace_period": 2, "max_retries": 2},
+    )
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    worker = subprocess.Popen([sys.executable, "-c", TOY_CLI, "search", str(study_file)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while not ((tmp_path / "study.db").exists() and _running(storage)):
+            assert time.monotonic() < deadline, "no trial started running within 120 s"
+            time.sleep(0.3)
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=30)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    time.sleep(3)  # past the grace period: the killed trial's heartbeat is stale
+
+    resumed = run_toy_cli("search", str(study_file), "--n-trials", "1", "--no-final-test", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    trials = optuna.load_study(study_name="toy", storage=storage).trials
+    killed, retried = trials[0], trials[1]
+    assert killed.state.name == "FAIL"
+    assert retried.state.name == "COMPLETE"
+    assert retried.params == killed.params
+    assert retried.system_attrs["failed_trial"] == killed.number
+    assert not [t for t in trials if t.state == optuna.trial.TrialState.RUNNING]
+
+
 def _running(storage: str) -> bool:
     try:
         study = optuna.load_study(study_name="toy", storage=storage)

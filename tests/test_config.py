@@ -78,3 +78,13 @@ def test_schema_forbids_unknown_keys() -> None:
     schema = StudyConfig.model_json_schema()
     assert schema["additionalProperties"] is False
     assert {"name", "task", "dataset", "model", "objective"} <= set(schema["required"])
+
+
+def test_published_schema_is_current() -> None:
+    """schema/study.schema.json is what editors validate against; regenerate with `autosft schema`."""
+    import json
+
+    from tests.conftest import REPO
+
+    published = json.loads((REPO / "schema" / "study.schema.json").read_text())
+    assert published == StudyConfig.model_json_schema(), "run: autosft schema > schema/study.schema.json"

@@ -115,3 +115,34 @@ def test_plugins_extend_the_space_and_observe_trials(sqlite_url: str) -> None:
     assert [number for _, number, _ in starts] == [0, 1]
     assert [number for _, number, _ in ends] == [0, 1]
     assert ("epoch", 0, 1) in recorder.events
+
+
+@pytest.mark.parametrize("sampler", ["tpe", "random", "cmaes", "gp"])
+@pytest.mark.parametrize("pruner", ["hyperband", "median", "successive_halving", "none"])
+def test_every_sampler_and_pruner_runs(sqlite_url: str, sampler: str, pruner: str) -> None:
+    config = parse_study(
+        toy_study(sqlite_url, sampler={"name": sampler}, pruner={"name": pruner}, budget={"n_trials": 3, "max_epochs": 2}),
+        where="t",
+    )
+    outcome = run_search(config, manager=toy_manager(), final_test=False)
+    assert sum(outcome.states.values()) == 3
+    assert outcome.states.get("FAIL", 0) == 0
+
+
+def test_multi_objective_study_with_nsga2(sqlite_url: str) -> None:
+    objectives = [{"metric": "roc_auc"}, {"metric": "log_loss"}]
+    config = parse_study(
+        toy_study(sqlite_url, objective=objectives, sampler={"name": "nsga2"}, budget={"n_trials": 4, "max_epochs": 2}),
+        where="t",
+    )
+    outcome = run_search(config, manager=toy_manager())
+    assert [d.name for d in outcome.study.directions] == ["MAXIMIZE", "MINIMIZE"]
+    assert outcome.states == {"COMPLETE": 4}
+    assert outcome.final_test is not None
+    assert outcome.final_test["trial"] in {trial.number for trial in outcome.study.best_trials}
+
+
+def test_bad_sampler_options_are_a_config_error(sqlite_url: str) -> None:
+    config = parse_study(toy_study(sqlite_url, sampler={"name": "tpe", "options": {"n_startup": 3}}), where="t")
+    with pytest.raises(ConfigError, match="sampler 'tpe' rejects its options"):
+        run_search(config, manager=toy_manager())
