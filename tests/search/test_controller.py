@@ -120,10 +120,9 @@ def test_plugins_extend_the_space_and_observe_trials(sqlite_url: str) -> None:
 @pytest.mark.parametrize("sampler", ["tpe", "random", "cmaes", "gp"])
 @pytest.mark.parametrize("pruner", ["hyperband", "median", "successive_halving", "none"])
 def test_every_sampler_and_pruner_runs(sqlite_url: str, sampler: str, pruner: str) -> None:
-    config = parse_study(
-        toy_study(sqlite_url, sampler={"name": sampler}, pruner={"name": pruner}, budget={"n_trials": 3, "max_epochs": 2}),
-        where="t",
-    )
+    budget = {"n_trials": 3, "max_epochs": 2}
+    study = toy_study(sqlite_url, sampler={"name": sampler}, pruner={"name": pruner}, budget=budget)
+    config = parse_study(study, where="t")
     outcome = run_search(config, manager=toy_manager(), final_test=False)
     assert sum(outcome.states.values()) == 3
     assert outcome.states.get("FAIL", 0) == 0
