@@ -71,6 +71,7 @@ BAD_INPUTS = [
     ({}, ["--storage", "notaurl"], "malformed storage URL 'notaurl'"),
     ({}, ["--storage", "postgresql+psycopg://user:hunter2@127.0.0.1:1/x"], "cannot open storage"),
     ({}, ["--n-trials", "0"], "budget.n_trials: Input should be greater than or equal to 1"),
+    ({}, ["--device", "banana"], "--device 'banana' is not a device name"),
 ]
 
 

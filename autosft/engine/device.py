@@ -8,6 +8,8 @@ from typing import Any
 
 import torch
 
+from autosft.errors import ConfigError
+
 __all__ = ["DeviceSetup", "pick_device"]
 
 
@@ -32,9 +34,22 @@ class DeviceSetup:
 def pick_device(requested: str | None = None) -> DeviceSetup:
     """The requested device, or the first GPU when one is visible, else the CPU.
 
-    CPU trials run in fp32: autocast to bf16 on CPU is slower than fp32 on most machines.
+    CPU trials run in fp32: autocast to bf16 on CPU is slower than fp32 on most machines. A device
+    that does not exist here is a :class:`ConfigError` before any trial starts.
     """
-    device = torch.device(requested) if requested else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if requested is None:
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    else:
+        try:
+            device = torch.device(requested)
+        except RuntimeError:
+            raise ConfigError(f"--device {requested!r} is not a device name; use cpu, cuda or cuda:N") from None
+        if device.type not in {"cpu", "cuda"}:
+            raise ConfigError(f"--device {requested!r}: autosft trains on cpu or cuda devices")
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ConfigError(f"--device {requested!r}: no CUDA device is visible on this machine")
+        if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+            raise ConfigError(f"--device {requested!r}: only {torch.cuda.device_count()} CUDA device(s) are visible")
     if device.type != "cuda":
         return DeviceSetup(device, None)
     dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16

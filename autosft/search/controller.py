@@ -78,6 +78,7 @@ def run_search(
     # Cheap checks first, then the storage, then the slow part (data, pre-training): a typo or an
     # unreachable database fails in a second, and a bad name never creates a database file.
     check_components(config, collect_registry(manager))
+    setup = pick_device(device)
     storage = open_storage(config.storage, config.heartbeat)
     prepared = prepare_study(config, manager)
     existing = _trial_count(storage, config.name)
@@ -88,7 +89,6 @@ def run_search(
         study.enqueue_trial(prepared.space.default_params(), user_attrs={DEFAULT_TRIAL_ATTR: True})
     if on_prepared is not None:
         on_prepared(prepared, study)
-    setup = pick_device(device)
     streak = _FailureStreak(MAX_CONSECUTIVE_FAILURES)
     study.optimize(
         TrialRunner(prepared, study_name=config.name, device=setup),
