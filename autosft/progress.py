@@ -17,7 +17,18 @@ if TYPE_CHECKING:
 __all__ = ["SearchProgress", "describe_params"]
 
 #: Params shown in one-line trial summaries, in this order, when present.
-KEY_PARAMS = ("adaptation", "learning_rate", "lora_learning_rate", "batch_size", "epochs", "imbalance", "augmentation")
+KEY_PARAMS = (
+    "adaptation",
+    "freeze_depth",
+    "unfreeze_every",
+    "lora_rank",
+    "learning_rate",
+    "lora_learning_rate",
+    "batch_size",
+    "epochs",
+    "imbalance",
+    "augmentation",
+)
 
 
 def describe_params(params: dict[str, Any]) -> str:
