@@ -82,7 +82,7 @@ def search(
     console.print(f"wall time {outcome.seconds:.1f}s; run the same command again to add trials to this study")
 
 
-def _open_study(study: Path | None, storage: str | None, study_name: str | None) -> tuple[optuna.Study, str]:
+def _open_study(study: Path | None, storage: str | None, study_name: str | None) -> optuna.Study:
     from autosft.config import load_study_file
     from autosft.search.study import load_existing_study
     from autosft.storage import open_storage
@@ -92,7 +92,7 @@ def _open_study(study: Path | None, storage: str | None, study_name: str | None)
         storage = storage or config.storage
         study_name = study_name or config.name
     url = storage or DEFAULT_STORAGE
-    return load_existing_study(open_storage(url), url, study_name), url
+    return load_existing_study(open_storage(url, must_exist=True), url, study_name)
 
 
 def status(
@@ -103,7 +103,7 @@ def status(
 
     from autosft.progress import describe_params
 
-    loaded, _ = _open_study(study, storage, study_name)
+    loaded = _open_study(study, storage, study_name)
     table = Table(title=f"study {loaded.study_name!r}")
     for column in ("trial", "state", "value", "parameters", "seconds", "note"):
         table.add_column(column, overflow="fold")
@@ -130,7 +130,7 @@ def best(
     """Show the best trial: objective value(s), every parameter, every metric, and the test score."""
     from autosft.evaluate.holdout import FINAL_TEST_ATTR, selected_trial
 
-    loaded, _ = _open_study(study, storage, study_name)
+    loaded = _open_study(study, storage, study_name)
     trial = selected_trial(loaded)
     record: dict[str, Any] = {
         "study": loaded.study_name,

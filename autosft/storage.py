@@ -28,8 +28,13 @@ def mask_url(text: str) -> str:
     return _PASSWORD_IN_URL.sub(lambda match: f"{match['scheme']}{match['user']}:***@", text)
 
 
-def open_storage(url: str, heartbeat: HeartbeatConfig | None = None) -> optuna.storages.RDBStorage:
+def open_storage(
+    url: str, heartbeat: HeartbeatConfig | None = None, *, must_exist: bool = False
+) -> optuna.storages.RDBStorage:
     """Open (creating tables if needed) the study database at ``url``.
+
+    ``must_exist`` is for commands that only read: a SQLite file that is not there is an error
+    rather than a new empty database.
 
     With ``heartbeat``, running trials beat every ``interval`` seconds; one silent for
     ``grace_period`` is failed by the next worker to start a trial and re-queued with the same
@@ -45,7 +50,7 @@ def open_storage(url: str, heartbeat: HeartbeatConfig | None = None) -> optuna.s
         raise StorageError(f"malformed storage URL {mask_url(url)!r}; expected e.g. sqlite:///autosft.db") from None
     engine_kwargs: dict[str, object] = {"pool_pre_ping": True}
     if parsed.get_backend_name() == "sqlite":
-        _check_sqlite_path(parsed.database, url)
+        _check_sqlite_path(parsed.database, url, must_exist=must_exist)
         # Wait for a writer instead of failing at once with "database is locked".
         engine_kwargs = {"connect_args": {"timeout": 60}}
     try:
@@ -71,11 +76,13 @@ def open_storage(url: str, heartbeat: HeartbeatConfig | None = None) -> optuna.s
         raise StorageError(f"cannot open storage {mask_url(url)!r}: {mask_url(reason)}") from None
 
 
-def _check_sqlite_path(database: str | None, url: str) -> None:
+def _check_sqlite_path(database: str | None, url: str, *, must_exist: bool) -> None:
     if not database or database == ":memory:":
         raise StorageError(
             f"storage {url!r} is in memory and would lose the study on exit; give a file, e.g. sqlite:///autosft.db"
         )
+    if must_exist and not Path(database).expanduser().is_file():
+        raise StorageError(f"storage {url!r}: there is no study database at {database!r}")
     folder = Path(database).expanduser().resolve().parent
     if not folder.is_dir():
         raise StorageError(f"storage {url!r}: folder {str(folder)!r} does not exist")

@@ -88,9 +88,14 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, change: dict, flags: l
 def test_missing_study_file_and_missing_study(tmp_path: Path) -> None:
     missing = _invoke("validate", str(tmp_path / "nope.yaml"))
     assert missing.exit_code == 2 and "does not exist" in missing.stderr
-    empty_db = f"sqlite:///{tmp_path / 'empty.db'}"
-    status = _invoke("status", "--storage", empty_db)
-    assert status.exit_code == 2 and "holds 0 studies" in status.stderr
+    absent_db = f"sqlite:///{tmp_path / 'absent.db'}"
+    status = _invoke("status", "--storage", absent_db)
+    assert status.exit_code == 2 and "there is no study database" in status.stderr
+    assert not (tmp_path / "absent.db").exists()
+    study = _write_study(tmp_path, budget={"n_trials": 1, "max_epochs": 1})
+    assert _invoke("search", str(study), "--no-final-test").exit_code == 0
+    other = _invoke("best", "--storage", f"sqlite:///{tmp_path / 'study.db'}", "--study-name", "nope")
+    assert other.exit_code == 2 and "no study 'nope' in" in other.stderr and "studies there: toy" in other.stderr
 
 
 def test_schema_is_json() -> None:
