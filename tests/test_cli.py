@@ -103,33 +103,40 @@ def test_schema_is_json() -> None:
     assert json.loads(result.stdout)["title"] == "StudyConfig"
 
 
+def _search_until_a_trial_runs(study_file: Path) -> subprocess.Popen[str]:
+    """Start `autosft search` in its own process and return once a trial of it is RUNNING."""
+    folder = study_file.parent
+    process = subprocess.Popen([sys.executable, "-c", TOY_CLI, "search", str(study_file)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=folder)  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not ((folder / "study.db").exists() and _running(f"sqlite:///{folder / 'study.db'}")):
+        if time.monotonic() > deadline or process.poll() is not None:
+            process.kill()
+            pytest.fail(f"no trial started running: {process.communicate()[1][-2000:]}")
+        time.sleep(0.3)
+    return process
+
+
+LONG_TRIALS = {"batch_size": {"value": 16}, "epochs": {"value": 30}, "patience": {"value": 30}}
+
+
 def test_ctrl_c_marks_the_running_trial_and_keeps_the_study(tmp_path: Path) -> None:
     study_file = _write_study(
         tmp_path,
         dataset={"name": "toy_blobs", "options": {"rows": 20000}},
         budget={"n_trials": 50, "max_epochs": 30},
-        search_space={"batch_size": {"value": 16}, "epochs": {"value": 30}, "patience": {"value": 30}},
+        search_space=LONG_TRIALS,
     )
-    storage = f"sqlite:///{tmp_path / 'study.db'}"
-    process = subprocess.Popen([sys.executable, "-c", TOY_CLI, "search", str(study_file)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)  # fmt: skip
+    process = _search_until_a_trial_runs(study_file)
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if (tmp_path / "study.db").exists() and _running(storage):
-                break
-            time.sleep(0.5)
-        else:
-            pytest.fail("no trial started running within 120 s")
         time.sleep(1.0)
         process.send_signal(signal.SIGINT)
         _, stderr = process.communicate(timeout=60)
     finally:
-        if process.poll() is None:
-            process.kill()
+        process.kill()
     assert process.returncode == 130
     assert "interrupted" in stderr and "Traceback" not in stderr
-    study = optuna.load_study(study_name="toy", storage=storage)
+    study = optuna.load_study(study_name="toy", storage=f"sqlite:///{tmp_path / 'study.db'}")
     assert [t.state.name for t in study.trials][-1] == "FAIL"
     assert study.trials[-1].user_attrs["fail_reason"] == "interrupted (Ctrl-C)"
     assert not [t for t in study.trials if t.state == optuna.trial.TrialState.RUNNING]
@@ -142,27 +149,17 @@ def test_a_killed_worker_loses_nothing_and_its_trial_is_retried(tmp_path: Path) 
         tmp_path,
         dataset={"name": "toy_blobs", "options": {"rows": 3000}},
         budget={"n_trials": 5, "max_epochs": 30},
-        search_space={"batch_size": {"value": 16}, "epochs": {"value": 30}, "patience": {"value": 30}},
+        search_space=LONG_TRIALS,
         heartbeat={"interval": 1, "grace_period": 2, "max_retries": 2},
     )
-    storage = f"sqlite:///{tmp_path / 'study.db'}"
-    worker = subprocess.Popen([sys.executable, "-c", TOY_CLI, "search", str(study_file)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path)  # fmt: skip
-    try:
-        deadline = time.monotonic() + 120
-        while not ((tmp_path / "study.db").exists() and _running(storage)):
-            assert time.monotonic() < deadline, "no trial started running within 120 s"
-            time.sleep(0.3)
-        worker.send_signal(signal.SIGKILL)
-        worker.wait(timeout=30)
-    finally:
-        if worker.poll() is None:
-            worker.kill()
+    worker = _search_until_a_trial_runs(study_file)
+    worker.send_signal(signal.SIGKILL)
+    worker.communicate(timeout=30)
     time.sleep(3)  # past the grace period: the killed trial's heartbeat is stale
 
     resumed = run_toy_cli("search", str(study_file), "--n-trials", "1", "--no-final-test", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
-    trials = optuna.load_study(study_name="toy", storage=storage).trials
+    trials = optuna.load_study(study_name="toy", storage=f"sqlite:///{tmp_path / 'study.db'}").trials
     killed, retried = trials[0], trials[1]
     assert killed.state.name == "FAIL"
     assert retried.state.name == "COMPLETE"
