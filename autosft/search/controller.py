@@ -15,18 +15,14 @@ from autosft.engine.device import pick_device
 from autosft.evaluate.holdout import FINAL_TEST_ATTR, evaluate_on_test, selected_trial
 from autosft.plugins import get_plugin_manager
 from autosft.registry import collect_registry
+from autosft.search.budget import StudyLock, set_target
 from autosft.search.objective import TrialRunner
 from autosft.search.prepare import PreparedStudy, check_components, prepare_study
 from autosft.search.study import DEFAULT_TRIAL_ATTR, open_study
+from autosft.search.worker import StudyCallback, work
 from autosft.storage import open_storage
 
 __all__ = ["SearchOutcome", "run_search"]
-
-#: After this many failed trials in a row the search stops: the cause is almost never the
-#: sampled values, and burning the budget on it helps nobody.
-MAX_CONSECUTIVE_FAILURES = 5
-
-StudyCallback = Callable[[optuna.Study, optuna.trial.FrozenTrial], None]
 
 
 @dataclass
@@ -40,23 +36,6 @@ class SearchOutcome:
     final_test: dict[str, Any] | None = None
     stopped_reason: str | None = None
     states: dict[str, int] = field(default_factory=dict)
-
-
-class _FailureStreak:
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.streak = 0
-        self.reason: str | None = None
-
-    def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        if trial.state != optuna.trial.TrialState.FAIL:
-            self.streak = 0
-            return
-        self.streak += 1
-        if self.streak >= self.limit:
-            last = trial.user_attrs.get("fail_reason", "see the log")
-            self.reason = f"{self.limit} trials failed in a row; the last said: {last}"
-            study.stop()
 
 
 def run_search(
@@ -89,21 +68,20 @@ def run_search(
         study.enqueue_trial(prepared.space.default_params(), user_attrs={DEFAULT_TRIAL_ATTR: True})
     if on_prepared is not None:
         on_prepared(prepared, study)
-    streak = _FailureStreak(MAX_CONSECUTIVE_FAILURES)
-    study.optimize(
-        TrialRunner(prepared, study_name=config.name, device=setup),
-        n_trials=config.budget.n_trials,
-        timeout=config.budget.timeout,
-        catch=(Exception,),
-        callbacks=[streak, *callbacks],
-    )
+    lock = StudyLock(config.storage, config.name)
+    try:
+        target = set_target(study, lock, config.budget.n_trials)
+        runner = TrialRunner(prepared, study_name=config.name, device=setup)
+        summary = work(study, runner, lock=lock, target=target, timeout=config.budget.timeout, callbacks=callbacks)
+    finally:
+        lock.close()
     trials = study.get_trials(deepcopy=False)
     outcome = SearchOutcome(
         study=study,
         prepared=prepared,
         trial_numbers=[trial.number for trial in trials[existing:]],
         seconds=0.0,
-        stopped_reason=streak.reason,
+        stopped_reason=summary.stopped_reason,
         states=_state_counts(trials),
     )
     if final_test and outcome.states.get("COMPLETE"):

@@ -1,0 +1,118 @@
+"""One worker's loop: take trials of a study within its shared budget and run them until it is spent.
+
+The loop is Optuna's ``ask``/``tell`` with three things ``study.optimize`` cannot give us: the
+budget check and the ``ask`` happen under a study-wide lock (an exact budget across machines), an
+interrupted trial is re-queued with its parameters (preemption loses no sampled configuration),
+and a streak of failures stops the worker with the reason.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+import optuna
+
+from autosft.search.budget import StudyLock, ask_within_budget
+
+__all__ = ["MAX_CONSECUTIVE_FAILURES", "StudyCallback", "WorkSummary", "work"]
+
+logger = logging.getLogger(__name__)
+
+#: After this many failed trials in a row a worker stops: the cause is almost never the sampled
+#: values, and burning the budget on it helps nobody.
+MAX_CONSECUTIVE_FAILURES = 5
+
+StudyCallback = Callable[[optuna.Study, optuna.trial.FrozenTrial], None]
+Objective = Callable[[optuna.Trial], float | Sequence[float]]
+
+
+@dataclass
+class WorkSummary:
+    """What one worker did: its trial numbers and, when it stopped on failures, why."""
+
+    trial_numbers: list[int]
+    stopped_reason: str | None = None
+
+
+@contextlib.contextmanager
+def _heartbeat(storage: optuna.storages.BaseStorage, trial_id: int) -> Iterator[None]:
+    """Beat for a running trial so a dead worker's trial is found stale and retried."""
+    interval = getattr(storage, "get_heartbeat_interval", lambda: None)()
+    if interval is None:
+        yield
+        return
+    stop = threading.Event()
+
+    def beat() -> None:
+        while True:
+            storage.record_heartbeat(trial_id)  # type: ignore[attr-defined]
+            if stop.wait(interval):
+                return
+
+    thread = threading.Thread(target=beat, name=f"autosft-heartbeat-{trial_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def _requeue(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+    """Queue an interrupted trial again with its parameters (bounded like heartbeat retries)."""
+    retry = getattr(study._storage, "get_heartbeat_stale_trial_callback", lambda: None)()
+    if retry is not None:
+        retry(study, trial)
+
+
+def _run_trial(study: optuna.Study, trial: optuna.Trial, objective: Objective) -> optuna.trial.FrozenTrial:
+    with _heartbeat(study._storage, trial._trial_id):
+        try:
+            values = objective(trial)
+        except optuna.TrialPruned:
+            return study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+        except KeyboardInterrupt:
+            _requeue(study, study.tell(trial, state=optuna.trial.TrialState.FAIL))
+            raise
+        except Exception as error:  # the trial fails; the worker goes on with the next one
+            logger.warning("trial %d failed: %s", trial.number, trial.user_attrs.get("fail_reason", repr(error)))
+            return study.tell(trial, state=optuna.trial.TrialState.FAIL)
+    return study.tell(trial, values)
+
+
+def work(
+    study: optuna.Study,
+    objective: Objective,
+    *,
+    lock: StudyLock,
+    target: int,
+    timeout: float | None = None,
+    callbacks: Sequence[StudyCallback] = (),
+) -> WorkSummary:
+    """Run trials until the study holds ``target`` finished or running trials, or ``timeout`` passes."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    summary = WorkSummary([])
+    streak = 0
+    while deadline is None or time.monotonic() < deadline:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            optuna.storages.fail_stale_trials(study)  # a dead worker's trial: FAIL, and queued again
+        trial = ask_within_budget(study, lock, target)
+        if trial is None:
+            break
+        finished = _run_trial(study, trial, objective)
+        summary.trial_numbers.append(finished.number)
+        for callback in callbacks:
+            callback(study, finished)
+        streak = streak + 1 if finished.state == optuna.trial.TrialState.FAIL else 0
+        if streak >= MAX_CONSECUTIVE_FAILURES:
+            last = finished.user_attrs.get("fail_reason", "see the log")
+            summary.stopped_reason = f"{streak} trials failed in a row; the last said: {last}"
+            break
+    return summary
