@@ -6,9 +6,11 @@ only loads Typer and the plugin hooks.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Annotated, Any, TypeVar
 
 import pluggy
@@ -17,7 +19,7 @@ from rich.console import Console
 
 from autosft.errors import AutosftError
 
-__all__ = ["build_app", "console", "errors", "main", "plugin_manager", "reporting_errors"]
+__all__ = ["build_app", "console", "errors", "main", "plugin_manager", "reporting_errors", "sigterm_as_interrupt"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -97,3 +99,18 @@ def main() -> None:
         errors.print(f"[bold red]error:[/] {error}", highlight=False)
         sys.exit(error.exit_code)
     build_app(manager)()
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Within it, SIGTERM (a scheduler's preemption, `kill`) stops like Ctrl-C: the running trial is
+    failed and queued again with its parameters, and the command exits 130."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from autosft.cli import console, errors, plugin_manager
+from autosft.cli import console, errors, plugin_manager, sigterm_as_interrupt
 from autosft.config import DEFAULT_STORAGE
 
 if TYPE_CHECKING:
@@ -42,8 +42,12 @@ def search(
     final_test: Annotated[
         bool, typer.Option("--final-test/--no-final-test", help="Retrain the best trial and score the test split.")
     ] = True,
-    device: Annotated[
-        str | None, typer.Option("--device", help="cpu, cuda, cuda:1, ... [default: first GPU or cpu]")
+    devices: Annotated[
+        str | None, typer.Option("--devices", help="auto, cpu, or cuda:0,cuda:1,... [default: auto]")
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", help="Worker processes sharing the study [default: one per device]."),
     ] = None,
 ) -> None:
     """Search fine-tuning configurations; re-running resumes the study and adds trials."""
@@ -59,9 +63,9 @@ def search(
     # The progress display reports every trial, failures with their reason; Optuna's own
     # per-trial log lines (with tracebacks for failures) would only repeat it.
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    with SearchProgress(config.budget.n_trials, errors) as progress:
+    with sigterm_as_interrupt(), SearchProgress(config.budget.n_trials, errors) as progress:
         outcome = run_search(config, manager=plugin_manager(context), callbacks=[progress], final_test=final_test,
-                             device=device, on_prepared=progress.started)  # fmt: skip
+                             devices=devices, workers=workers, on_prepared=progress.started)  # fmt: skip
     study = outcome.study
     added = ", ".join(f"{count} {state.lower()}" for state, count in sorted(outcome.states.items()))
     console.print(f"study {study.study_name!r} in {mask_url(config.storage)}: {len(study.trials)} trials ({added})")
@@ -80,6 +84,40 @@ def search(
         "held-out test: " + ", ".join(f"{name}={value:.4f}" for name, value in test.items() if value is not None)
     )
     console.print(f"wall time {outcome.seconds:.1f}s; run the same command again to add trials to this study")
+
+
+def worker(
+    context: typer.Context,
+    storage: StorageOption = None,
+    study_name: NameOption = None,
+    device: Annotated[str | None, typer.Option("--device", help="cpu, cuda or cuda:N [default: auto]")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="Print nothing per trial.")] = False,
+) -> None:
+    """Join a study started by `autosft search` and run its trials until its budget is spent.
+
+    Start one per machine or GPU (e.g. as a Slurm array or Kubernetes Job); each needs only the
+    storage URL, the study name, and the same plugins installed.
+    """
+    import optuna
+
+    from autosft.progress import describe_trial
+    from autosft.search.controller import join_study
+    from autosft.storage import mask_url
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    url = storage or DEFAULT_STORAGE
+
+    def announce(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        console.print(describe_trial(trial, "value"), highlight=False)
+
+    with sigterm_as_interrupt():
+        summary = join_study(url, study_name, manager=plugin_manager(context), device=device,
+                             callbacks=[] if quiet else [announce])  # fmt: skip
+    if not quiet:
+        console.print(f"worker done: ran {len(summary.trial_numbers)} trial(s) of {mask_url(url)}")
+    if summary.stopped_reason:
+        errors.print(f"[yellow]worker stopped:[/] {summary.stopped_reason}", highlight=False)
+        raise typer.Exit(1)
 
 
 def _open_study(study: Path | None, storage: str | None, study_name: str | None) -> optuna.Study:
@@ -196,6 +234,7 @@ def schema(context: typer.Context) -> None:
 
 COMMANDS: dict[str, Callable[..., None]] = {
     "search": search,
+    "worker": worker,
     "status": status,
     "best": best,
     "plugins": plugins,

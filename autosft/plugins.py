@@ -6,6 +6,7 @@ managers with different plugin sets side by side.
 
 from __future__ import annotations
 
+import importlib
 import os
 
 import pluggy
@@ -13,11 +14,14 @@ import pluggy
 from autosft import hookspecs
 from autosft.errors import PluginError
 
-__all__ = ["DISABLE_ENV", "ENTRY_POINT_GROUP", "get_plugin_manager"]
+__all__ = ["DISABLE_ENV", "ENTRY_POINT_GROUP", "PLUGINS_ENV", "get_plugin_manager", "load_plugin_object"]
 
 ENTRY_POINT_GROUP = "autosft"
 #: Comma-separated plugin (entry-point) names to skip; ``*`` skips every installed plugin.
 DISABLE_ENV = "AUTOSFT_DISABLE_PLUGINS"
+#: Comma-separated ``module`` or ``module:attribute`` plugins to add without packaging them (a
+#: class is instantiated). Worker processes inherit it, so they see the same plugins.
+PLUGINS_ENV = "AUTOSFT_PLUGINS"
 
 
 def get_plugin_manager(*, load_entry_points: bool = True, plugins: tuple[object, ...] = ()) -> pluggy.PluginManager:
@@ -33,7 +37,8 @@ def get_plugin_manager(*, load_entry_points: bool = True, plugins: tuple[object,
     manager.add_hookspecs(hookspecs)
     for module in default_plugins.MODULES:
         manager.register(module, name=f"autosft.{module.__name__.rsplit('.', 1)[-1]}")
-    for plugin in plugins:
+    extra = [load_plugin_object(spec.strip()) for spec in os.environ.get(PLUGINS_ENV, "").split(",") if spec.strip()]
+    for plugin in (*plugins, *extra):
         manager.register(plugin)
     if load_entry_points:
         blocked = {name.strip() for name in os.environ.get(DISABLE_ENV, "").split(",") if name.strip()}
@@ -49,3 +54,15 @@ def get_plugin_manager(*, load_entry_points: bool = True, plugins: tuple[object,
     except pluggy.PluginValidationError as error:
         raise PluginError(f"plugin {error.plugin!r} implements an unknown hook: {error}") from None
     return manager
+
+
+def load_plugin_object(spec: str) -> object:
+    """Import ``module`` or ``module:attribute``; a class is instantiated."""
+    module_name, _, attribute = spec.partition(":")
+    try:
+        plugin: object = importlib.import_module(module_name)
+        if attribute:
+            plugin = getattr(plugin, attribute)
+    except (ImportError, AttributeError) as error:
+        raise PluginError(f"{PLUGINS_ENV} names {spec!r}, which cannot be loaded: {error}") from None
+    return plugin() if isinstance(plugin, type) else plugin

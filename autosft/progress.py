@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
     from autosft.search.prepare import PreparedStudy
 
-__all__ = ["SearchProgress", "describe_params"]
+__all__ = ["SearchProgress", "describe_params", "describe_trial"]
 
 #: Params shown in one-line trial summaries, in this order, when present.
 KEY_PARAMS = (
@@ -39,6 +39,18 @@ def describe_params(params: dict[str, Any]) -> str:
             shown.append(f"{name.replace('_learning_rate', '_lr').replace('learning_rate', 'lr')}="
                          f"{value:.3g}" if isinstance(value, float) else f"{name}={value}")  # fmt: skip
     return " ".join(shown)
+
+
+def describe_trial(trial: optuna.trial.FrozenTrial, metric: str) -> str:
+    """One line for a finished trial: number, outcome, key parameters, duration (Rich markup)."""
+    seconds = trial.duration.total_seconds() if trial.duration else math.nan
+    if trial.state.name == "COMPLETE":
+        outcome = f"[green]COMPLETE[/] {metric}=" + ", ".join(f"{value:.4f}" for value in trial.values)
+    elif trial.state.name == "PRUNED":
+        outcome = f"[yellow]PRUNED[/] after epoch {trial.last_step}"
+    else:
+        outcome = f"[red]{trial.state.name}[/] {trial.user_attrs.get('fail_reason', '')}"
+    return f"trial {trial.number:>3} {outcome}  {describe_params(trial.params)}  {seconds:.1f}s"
 
 
 class SearchProgress:
@@ -76,16 +88,7 @@ class SearchProgress:
     def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         state = trial.state.name
         self.counts[state] = self.counts.get(state, 0) + 1
-        seconds = trial.duration.total_seconds() if trial.duration else math.nan
-        if state == "COMPLETE":
-            values = ", ".join(f"{value:.4f}" for value in trial.values)
-            outcome = f"[green]COMPLETE[/] {self.metric}={values}"
-        elif state == "PRUNED":
-            outcome = f"[yellow]PRUNED[/] after epoch {trial.last_step}"
-        else:
-            outcome = f"[red]FAIL[/] {trial.user_attrs.get('fail_reason', '')}"
-        self.console.print(f"trial {trial.number:>3} {outcome}  {describe_params(trial.params)}  {seconds:.1f}s",
-                           highlight=False)  # fmt: skip
+        self.console.print(describe_trial(trial, self.metric), highlight=False)
         best = self._best(study)
         description = (
             f"{self.counts['COMPLETE']} complete · {self.counts['PRUNED']} pruned · {self.counts['FAIL']} failed"

@@ -122,7 +122,8 @@ def _search_until_a_trial_runs(study_file: Path) -> subprocess.Popen[str]:
 LONG_TRIALS = {"batch_size": {"value": 16}, "epochs": {"value": 30}, "patience": {"value": 30}}
 
 
-def test_ctrl_c_marks_the_running_trial_and_keeps_the_study(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_interrupting_marks_the_running_trial_and_keeps_the_study(tmp_path: Path, stop: signal.Signals) -> None:
     study_file = _write_study(
         tmp_path,
         dataset={"name": "toy_blobs", "options": {"rows": 20000}},
@@ -132,7 +133,7 @@ def test_ctrl_c_marks_the_running_trial_and_keeps_the_study(tmp_path: Path) -> N
     process = _search_until_a_trial_runs(study_file)
     try:
         time.sleep(1.0)
-        process.send_signal(signal.SIGINT)
+        process.send_signal(stop)
         _, stderr = process.communicate(timeout=60)
     finally:
         process.kill()

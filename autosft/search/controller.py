@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -10,19 +11,28 @@ from typing import Any
 import optuna
 import pluggy
 
-from autosft.config import StudyConfig
+from autosft.config import StudyConfig, parse_study, with_overrides
 from autosft.engine.device import pick_device
+from autosft.errors import ConfigError
 from autosft.evaluate.holdout import FINAL_TEST_ATTR, evaluate_on_test, selected_trial
 from autosft.plugins import get_plugin_manager
 from autosft.registry import collect_registry
-from autosft.search.budget import StudyLock, set_target
+from autosft.search.budget import StudyLock, set_target, trial_target
+from autosft.search.dispatch import THREADS_ENV, WORKER_INDEX_ENV, device_names, dispatch, plan_slots
 from autosft.search.objective import TrialRunner
 from autosft.search.prepare import PreparedStudy, check_components, prepare_study
-from autosft.search.study import DEFAULT_TRIAL_ATTR, open_study
-from autosft.search.worker import StudyCallback, work
+from autosft.search.study import (
+    CONFIG_ATTR,
+    DEFAULT_TRIAL_ATTR,
+    load_existing_study,
+    make_pruner,
+    make_sampler,
+    open_study,
+)
+from autosft.search.worker import StudyCallback, WorkSummary, work
 from autosft.storage import open_storage
 
-__all__ = ["SearchOutcome", "run_search"]
+__all__ = ["SearchOutcome", "join_study", "run_search"]
 
 
 @dataclass
@@ -44,20 +54,27 @@ def run_search(
     manager: pluggy.PluginManager | None = None,
     callbacks: Sequence[StudyCallback] = (),
     final_test: bool = True,
-    device: str | None = None,
+    devices: str | None = None,
+    workers: int | None = None,
     on_prepared: Callable[[PreparedStudy, optuna.Study], None] | None = None,
 ) -> SearchOutcome:
     """Run ``config.budget`` more trials of the study, then evaluate the best one on test once.
 
     Re-running with the same study name and storage resumes the study: finished trials are kept
-    and new ones are added. The default configuration is enqueued as trial 0 of a new study.
+    and new ones are added. The default configuration is enqueued as trial 0 of a new study. With
+    several ``workers`` (or devices), trials run in that many worker processes at once.
     """
     started = time.perf_counter()
     manager = manager or get_plugin_manager()
     # Cheap checks first, then the storage, then the slow part (data, pre-training): a typo or an
     # unreachable database fails in a second, and a bad name never creates a database file.
     check_components(config, collect_registry(manager))
-    setup = pick_device(device)
+    slots = plan_slots(devices, workers)
+    if len(slots) > 1:
+        _require_shared_storage(config.storage)
+    # In-process (one slot): train on the named device. In parallel, this process only runs the
+    # final test, on the first GPU if there is one.
+    setup = pick_device(device_names(devices)[0] if len(slots) == 1 and devices not in (None, "auto") else None)
     storage = open_storage(config.storage, config.heartbeat)
     prepared = prepare_study(config, manager)
     existing = _trial_count(storage, config.name)
@@ -71,8 +88,11 @@ def run_search(
     lock = StudyLock(config.storage, config.name)
     try:
         target = set_target(study, lock, config.budget.n_trials)
-        runner = TrialRunner(prepared, study_name=config.name, device=setup)
-        summary = work(study, runner, lock=lock, target=target, timeout=config.budget.timeout, callbacks=callbacks)
+        if len(slots) > 1:
+            summary = dispatch(study, slots, storage_url=config.storage, callbacks=callbacks)
+        else:
+            runner = TrialRunner(prepared, study_name=config.name, device=setup)
+            summary = work(study, runner, lock=lock, target=target, timeout=config.budget.timeout, callbacks=callbacks)
     finally:
         lock.close()
     trials = study.get_trials(deepcopy=False)
@@ -89,6 +109,60 @@ def run_search(
         study.set_user_attr(FINAL_TEST_ATTR, outcome.final_test)
     outcome.seconds = time.perf_counter() - started
     return outcome
+
+
+def join_study(
+    storage_url: str,
+    study_name: str | None,
+    *,
+    manager: pluggy.PluginManager | None = None,
+    device: str | None = None,
+    callbacks: Sequence[StudyCallback] = (),
+) -> WorkSummary:
+    """Work on an existing study until its budget is spent: what ``autosft worker`` runs.
+
+    The study file is read from the study itself, so a worker on another machine needs only the
+    storage URL and the study name (and the same plugins installed).
+    """
+    manager = manager or get_plugin_manager()
+    found = load_existing_study(open_storage(storage_url, must_exist=True), storage_url, study_name)
+    if CONFIG_ATTR not in found.user_attrs:
+        raise ConfigError(f"study {found.study_name!r} was not created by autosft search: it has no study file")
+    config = with_overrides(parse_study(found.user_attrs[CONFIG_ATTR], where=f"study {found.study_name!r}"),
+                            storage=storage_url)  # fmt: skip
+    check_components(config, collect_registry(manager))
+    setup = pick_device(device)
+    threads = os.environ.get(THREADS_ENV)
+    if threads:
+        import torch
+
+        torch.set_num_threads(int(threads))
+    storage = open_storage(storage_url, config.heartbeat)
+    prepared = prepare_study(config, manager)
+    index = int(os.environ.get(WORKER_INDEX_ENV, os.getpid()))
+    # Workers with one seed would propose the same trials from the same history.
+    seed = config.seed + storage.get_n_trials(found._study_id) + 7919 * (index + 1)
+    study = optuna.load_study(
+        study_name=config.name,
+        storage=storage,
+        sampler=make_sampler(config.sampler, seed=seed),
+        pruner=make_pruner(config.effective_pruner, max_epochs=config.budget.max_epochs),
+    )
+    lock = StudyLock(storage_url, config.name)
+    try:
+        runner = TrialRunner(prepared, study_name=config.name, device=setup)
+        return work(study, runner, lock=lock, target=trial_target(study), timeout=config.budget.timeout,
+                    callbacks=callbacks)  # fmt: skip
+    finally:
+        lock.close()
+
+
+def _require_shared_storage(url: str) -> None:
+    if url.startswith("sqlite"):
+        raise ConfigError(
+            "parallel workers need a database server: SQLite lets one process write at a time, so "
+            "workers would fail on 'database is locked'; use e.g. --storage postgresql+psycopg://user@host/db"
+        )
 
 
 def _trial_count(storage: optuna.storages.BaseStorage, name: str) -> int:

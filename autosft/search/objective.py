@@ -7,6 +7,8 @@ study stays a plain Optuna study that ``optuna.load_study`` and the dashboard ca
 from __future__ import annotations
 
 import math
+import os
+import socket
 from collections.abc import Mapping
 from typing import Any
 
@@ -48,6 +50,7 @@ class TrialRunner:
         prepared = self.prepared
         plan = TrialPlan.from_values(prepared.space.sample(trial), seed=prepared.config.seed)
         trial.set_user_attr("plan", plan.as_dict())
+        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()} on {self.device.device}")
         context = TrialContext(self.study_name, trial.number, plan, prepared.config, str(self.device.device))
         hook = prepared.manager.hook
         hook.autosft_trial_start(context=context)

@@ -1,0 +1,130 @@
+"""Parallel workers on a shared PostgreSQL or MySQL study: an exact budget, and a killed worker
+that loses nothing. Workers are real processes (`autosft worker`), killed with a real SIGKILL."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import optuna
+import psutil
+import pytest
+import sqlalchemy
+import yaml
+
+from autosft.config import parse_study
+from autosft.errors import ConfigError
+from autosft.search.controller import run_search
+from autosft.search.dispatch import THREADS_ENV, plan_slots
+from autosft.testing import toy_manager, toy_study
+
+AUTOSFT = shutil.which("autosft")
+ENV = {**os.environ, "AUTOSFT_PLUGINS": "autosft.testing:ToyPlugin", "HF_HUB_OFFLINE": "1"}
+LONG_TRIALS = {"batch_size": {"value": 16}, "epochs": {"value": 20}, "patience": {"value": 20}}
+
+
+def test_slots_split_the_cpu_and_pin_each_gpu() -> None:
+    cpu = plan_slots("cpu", 2, cpu_count=4)
+    assert [slot.device for slot in cpu] == ["cpu", "cpu"]
+    assert all(slot.env[THREADS_ENV] == "2" and slot.env["CUDA_VISIBLE_DEVICES"] == "" for slot in cpu)
+    gpus = plan_slots("cuda:0,cuda:3", None)
+    assert [slot.env["CUDA_VISIBLE_DEVICES"] for slot in gpus] == ["0", "3"]
+    assert {slot.device for slot in gpus} == {"cuda:0"}  # each worker sees only its own GPU
+    assert len(plan_slots("cuda:0,cuda:1", 4)) == 4
+    with pytest.raises(ConfigError, match="--devices takes auto, cpu or cuda:N"):
+        plan_slots("gpu0", None)
+    with pytest.raises(ConfigError, match="--workers must be at least 1"):
+        plan_slots("cpu", 0)
+
+
+def test_parallel_workers_on_sqlite_are_refused(sqlite_url: str) -> None:
+    config = parse_study(toy_study(sqlite_url), where="t")
+    with pytest.raises(ConfigError, match="parallel workers need a database server"):
+        run_search(config, manager=toy_manager(), workers=2)
+    assert not Path(sqlite_url.removeprefix("sqlite:///")).exists()
+
+
+@pytest.fixture
+def server_url(storage_url: str, study_name: str):
+    if storage_url.startswith("sqlite"):
+        pytest.skip("parallel workers need a database server")
+    yield storage_url
+    with contextlib.suppress(KeyError):  # a test that failed early may not have created it
+        optuna.delete_study(study_name=study_name, storage=storage_url)
+
+
+def _study_file(folder: Path, url: str, name: str, **overrides) -> Path:
+    study = toy_study(url, name=name, heartbeat={"interval": 1, "grace_period": 3, "max_retries": 2}, **overrides)
+    path = folder / "study.yaml"
+    path.write_text(yaml.safe_dump(study))
+    return path
+
+
+def _finished(trials: list[optuna.trial.FrozenTrial]) -> int:
+    return sum(t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED) for t in trials)
+
+
+def test_two_workers_honour_the_budget_exactly(server_url: str, study_name: str, tmp_path: Path) -> None:
+    study_file = _study_file(tmp_path, server_url, study_name, budget={"n_trials": 7, "max_epochs": 3})
+    searched = subprocess.run([AUTOSFT, "search", str(study_file), "--workers", "2"], env=ENV, cwd=tmp_path,
+                              capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert searched.returncode == 0, searched.stderr
+    trials = optuna.load_study(study_name=study_name, storage=server_url).trials
+    assert len(trials) == 7 and _finished(trials) == 7
+    assert len({t.user_attrs["worker"] for t in trials}) == 2  # both workers ran trials
+
+
+def _training_count(url: str, name: str) -> int:
+    # A trial counts once it is training: its plan (all parameters) is stored as a user attribute.
+    query = sqlalchemy.text(
+        "SELECT count(*) FROM trials JOIN studies ON trials.study_id = studies.study_id "
+        "JOIN trial_user_attributes AS attrs ON attrs.trial_id = trials.trial_id "
+        "WHERE studies.study_name = :name AND trials.state = 'RUNNING' AND attrs.key = 'plan'"
+    )
+    engine = sqlalchemy.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return int(connection.execute(query, {"name": name}).scalar_one())
+    except sqlalchemy.exc.SQLAlchemyError:  # tables not created yet
+        return 0
+    finally:
+        engine.dispose()
+
+
+def test_a_killed_worker_is_replaced_and_nothing_is_lost(server_url: str, study_name: str, tmp_path: Path) -> None:
+    n_trials = 4
+    budget = {"n_trials": n_trials, "max_epochs": 30}
+    dataset = {"name": "toy_blobs", "options": {"rows": 800}}
+    study_file = _study_file(tmp_path, server_url, study_name, budget=budget, dataset=dataset, search_space=LONG_TRIALS)
+    search = subprocess.Popen([AUTOSFT, "search", str(study_file), "--workers", "2", "--no-final-test"], env=ENV,
+                              cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    replacement = None
+    try:
+        deadline = time.monotonic() + 180
+        while _training_count(server_url, study_name) < 2:
+            assert time.monotonic() < deadline and search.poll() is None, "two trials never ran at once"
+            time.sleep(0.3)
+        victim = psutil.Process(search.pid).children()[0]
+        victim.send_signal(signal.SIGKILL)
+        replacement = subprocess.Popen([AUTOSFT, "worker", "--storage", server_url, "--study-name", study_name],
+                                       env=ENV, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                       text=True)  # fmt: skip
+        search.communicate(timeout=300)
+        replacement.communicate(timeout=300)
+    finally:
+        for process in (search, replacement):
+            if process is not None and process.poll() is None:
+                process.kill()
+    assert replacement.returncode == 0
+    trials = optuna.load_study(study_name=study_name, storage=server_url).trials
+    assert _finished(trials) == n_trials
+    assert not [t for t in trials if t.state in (optuna.trial.TrialState.RUNNING, optuna.trial.TrialState.WAITING)]
+    killed = [t for t in trials if t.state == optuna.trial.TrialState.FAIL]
+    assert len(killed) == 1
+    retried = [t for t in trials if t.system_attrs.get("failed_trial") == killed[0].number]
+    assert len(retried) == 1 and retried[0].params == killed[0].params and retried[0].state.is_finished()
