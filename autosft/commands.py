@@ -71,6 +71,10 @@ def search(
     console.print(f"study {study.study_name!r} in {mask_url(config.storage)}: {len(study.trials)} trials ({added})")
     if outcome.stopped_reason:
         errors.print(f"[yellow]search stopped early:[/] {outcome.stopped_reason}", highlight=False)
+    if workers == 0:
+        console.print(f"study ready for its workers: autosft worker --storage '{mask_url(config.storage)}' "
+                      f"--study-name {study.study_name}")  # fmt: skip
+        return
     if outcome.final_test is None:
         console.print("no complete trial yet: nothing to report as best")
         return

@@ -70,7 +70,7 @@ def run_search(
     # unreachable database fails in a second, and a bad name never creates a database file.
     check_components(config, collect_registry(manager))
     slots = plan_slots(devices, workers)
-    if len(slots) > 1:
+    if len(slots) != 1:
         _require_shared_storage(config.storage)
     # In-process (one slot): train on the named device. In parallel, this process only runs the
     # final test, on the first GPU if there is one.
@@ -88,7 +88,9 @@ def run_search(
     lock = StudyLock(config.storage, config.name)
     try:
         target = set_target(study, lock, config.budget.n_trials)
-        if len(slots) > 1:
+        if not slots:  # --workers 0: the study and its budget wait for `autosft worker` elsewhere
+            summary = WorkSummary([])
+        elif len(slots) > 1:
             summary = dispatch(study, slots, storage_url=config.storage, callbacks=callbacks)
         else:
             runner = TrialRunner(prepared, study_name=config.name, device=setup)
@@ -104,7 +106,7 @@ def run_search(
         stopped_reason=summary.stopped_reason,
         states=_state_counts(trials),
     )
-    if final_test and outcome.states.get("COMPLETE"):
+    if final_test and slots and outcome.states.get("COMPLETE"):
         outcome.final_test = evaluate_on_test(prepared, selected_trial(study), setup)
         study.set_user_attr(FINAL_TEST_ATTR, outcome.final_test)
     outcome.seconds = time.perf_counter() - started

@@ -42,12 +42,13 @@ def plan_slots(devices: str | None, workers: int | None, *, cpu_count: int | Non
     """Slots for ``--devices`` (auto, cpu, or cuda:0,cuda:1,...) and ``--workers`` (slots in all).
 
     ``auto`` means every visible GPU, or the CPU when there is none. Workers are spread round-robin
-    over the devices; CPU workers share the cores evenly (at least one thread each).
+    over the devices; CPU workers share the cores evenly (at least one thread each). Zero workers
+    is a study prepared for workers started elsewhere (a cluster job).
     """
-    if workers is not None and workers < 1:
-        raise ConfigError(f"--workers must be at least 1, but got {workers}")
+    if workers is not None and workers < 0:
+        raise ConfigError(f"--workers must be 0 or more, but got {workers}")
     names = device_names(devices or "auto")
-    count = workers or len(names)
+    count = len(names) if workers is None else workers
     cores = cpu_count or os.cpu_count() or 1
     cpu_slots = sum(1 for index in range(count) if names[index % len(names)] == "cpu")
     threads = str(max(1, cores // max(1, cpu_slots)))

@@ -38,8 +38,9 @@ def test_slots_split_the_cpu_and_pin_each_gpu() -> None:
     assert len(plan_slots("cuda:0,cuda:1", 4)) == 4
     with pytest.raises(ConfigError, match="--devices takes auto, cpu or cuda:N"):
         plan_slots("gpu0", None)
-    with pytest.raises(ConfigError, match="--workers must be at least 1"):
-        plan_slots("cpu", 0)
+    assert plan_slots("cpu", 0) == []  # the study waits for workers started elsewhere
+    with pytest.raises(ConfigError, match="--workers must be 0 or more"):
+        plan_slots("cpu", -1)
 
 
 def test_parallel_workers_on_sqlite_are_refused(sqlite_url: str) -> None:
@@ -128,3 +129,30 @@ def test_a_killed_worker_is_replaced_and_nothing_is_lost(server_url: str, study_
     assert len(killed) == 1
     retried = [t for t in trials if t.system_attrs.get("failed_trial") == killed[0].number]
     assert len(retried) == 1 and retried[0].params == killed[0].params and retried[0].state.is_finished()
+
+
+def test_a_cluster_study_is_prepared_then_worked_by_joining_workers(
+    server_url: str, study_name: str, tmp_path: Path
+) -> None:
+    study_file = _study_file(tmp_path, server_url, study_name, budget={"n_trials": 5, "max_epochs": 3})
+    prepared = subprocess.run([AUTOSFT, "search", str(study_file), "--workers", "0"], env=ENV, cwd=tmp_path,
+                              capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert prepared.returncode == 0, prepared.stderr
+    assert f"autosft worker --storage '{server_url}' --study-name {study_name}" in prepared.stdout
+    assert [t.state.name for t in optuna.load_study(study_name=study_name, storage=server_url).trials] == ["WAITING"]
+    joined = [
+        subprocess.Popen(
+            [AUTOSFT, "worker", "--storage", server_url, "--study-name", study_name],
+            env=ENV,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outputs = [worker.communicate(timeout=300) for worker in joined]
+    assert [worker.returncode for worker in joined] == [0, 0], outputs
+    trials = optuna.load_study(study_name=study_name, storage=server_url).trials
+    assert len(trials) == 5 and _finished(trials) == 5
+    assert trials[0].user_attrs["autosft_default_configuration"] is True
