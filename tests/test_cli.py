@@ -73,7 +73,9 @@ BAD_INPUTS = [
     ({}, ["--storage", "notaurl"], "malformed storage URL 'notaurl'"),
     ({}, ["--storage", "postgresql+psycopg://user:hunter2@127.0.0.1:1/x"], "cannot open storage"),
     ({}, ["--n-trials", "0"], "budget.n_trials: Input should be greater than or equal to 1"),
-    ({}, ["--device", "banana"], "--device 'banana' is not a device name"),
+    ({}, ["--devices", "banana"], "--devices takes auto, cpu or cuda:N"),
+    ({}, ["--devices", "cuda:7"], "device 'cuda:7': no CUDA device is visible"),
+    ({}, ["--devices", "cpu,cuda:7", "--workers", "2"], "device 'cuda:7': no CUDA device is visible"),
 ]
 
 

@@ -43,13 +43,13 @@ def pick_device(requested: str | None = None) -> DeviceSetup:
         try:
             device = torch.device(requested)
         except RuntimeError:
-            raise ConfigError(f"--device {requested!r} is not a device name; use cpu, cuda or cuda:N") from None
+            raise ConfigError(f"device {requested!r} is not a device name; use cpu, cuda or cuda:N") from None
         if device.type not in {"cpu", "cuda"}:
-            raise ConfigError(f"--device {requested!r}: autosft trains on cpu or cuda devices")
+            raise ConfigError(f"device {requested!r}: autosft trains on cpu or cuda devices")
         if device.type == "cuda" and not torch.cuda.is_available():
-            raise ConfigError(f"--device {requested!r}: no CUDA device is visible on this machine")
+            raise ConfigError(f"device {requested!r}: no CUDA device is visible on this machine")
         if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
-            raise ConfigError(f"--device {requested!r}: only {torch.cuda.device_count()} CUDA device(s) are visible")
+            raise ConfigError(f"device {requested!r}: only {torch.cuda.device_count()} CUDA device(s) are visible")
     if device.type != "cuda":
         return DeviceSetup(device, None)
     dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16

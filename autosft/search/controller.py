@@ -70,6 +70,8 @@ def run_search(
     # unreachable database fails in a second, and a bad name never creates a database file.
     check_components(config, collect_registry(manager))
     slots = plan_slots(devices, workers)
+    for name in set(device_names(devices or "auto")):
+        pick_device(name)  # a GPU that is not there fails now, not in every worker
     if len(slots) != 1:
         _require_shared_storage(config.storage)
     # In-process (one slot): train on the named device. In parallel, this process only runs the
