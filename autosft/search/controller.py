@@ -95,6 +95,7 @@ def run_search(
         elif len(slots) > 1:
             summary = dispatch(study, slots, storage_url=config.storage, callbacks=callbacks)
         else:
+            _limit_threads()
             runner = TrialRunner(prepared, study_name=config.name, device=setup)
             summary = work(study, runner, lock=lock, target=target, timeout=config.budget.timeout, callbacks=callbacks)
     finally:
@@ -136,11 +137,7 @@ def join_study(
                             storage=storage_url)  # fmt: skip
     check_components(config, collect_registry(manager))
     setup = pick_device(device)
-    threads = os.environ.get(THREADS_ENV)
-    if threads:
-        import torch
-
-        torch.set_num_threads(int(threads))
+    _limit_threads()
     storage = open_storage(storage_url, config.heartbeat)
     prepared = prepare_study(config, manager)
     index = int(os.environ.get(WORKER_INDEX_ENV, os.getpid()))
@@ -159,6 +156,15 @@ def join_study(
                     callbacks=callbacks)  # fmt: skip
     finally:
         lock.close()
+
+
+def _limit_threads() -> None:
+    """Apply ``$AUTOSFT_TORCH_THREADS``: the dispatcher splits the cores between CPU workers."""
+    threads = os.environ.get(THREADS_ENV)
+    if threads:
+        import torch
+
+        torch.set_num_threads(int(threads))
 
 
 def _require_shared_storage(url: str) -> None:

@@ -1,0 +1,125 @@
+"""Parallel workers and per-trial overhead, measured side by side in one run.
+
+1. Throughput: the same 16 single-threaded trials (toy MLP, fixed plan) with 1 and with 2 worker
+   processes on PostgreSQL; trials per hour and the speed-up.
+2. Overhead: a zero-cost objective (sample the full autosft search space, return a constant) run
+   through autosft's worker loop (budget lock, heartbeat, stale-trial check, ask/tell) next to a
+   plain ``study.optimize`` loop, on SQLite and PostgreSQL; milliseconds per trial around trial
+   10, 100 and 1,000. The random sampler is used so the sampler's own cost stays out of it.
+
+    python benchmarks/workers.py [--trials 1000]
+
+Needs PostgreSQL at 127.0.0.1:5432 (user postgres, database test).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import optuna
+import yaml
+
+from autosft.config import parse_study
+from autosft.search.budget import StudyLock, set_target
+from autosft.search.prepare import prepare_study
+from autosft.search.worker import work
+from autosft.storage import open_storage
+from autosft.testing import toy_manager, toy_study
+
+POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+FIXED_PLAN = {
+    "adaptation": {"value": "full"},
+    "batch_size": {"value": 16},
+    "epochs": {"value": 6},
+    "patience": {"value": 6},
+    "imbalance": {"value": "none"},
+    "augmentation": {"value": "none"},
+}
+
+
+def throughput(workers: int, trials: int, folder: Path) -> float:
+    """Trials per hour of `autosft search --workers N` on PostgreSQL, each trial single-threaded."""
+    name = f"bench-workers-{uuid.uuid4().hex[:8]}"
+    dataset = {"name": "toy_blobs", "options": {"rows": 4000}}
+    budget = {"n_trials": trials, "max_epochs": 6}
+    study = toy_study(
+        POSTGRES, name=name, dataset=dataset, budget=budget, search_space=FIXED_PLAN, pruner={"name": "none"}
+    )
+    path = folder / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(study))
+    env = {**os.environ, "AUTOSFT_PLUGINS": "autosft.testing:ToyPlugin", "AUTOSFT_TORCH_THREADS": "1"}
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "autosft", "search", str(path), "--workers", str(workers), "--devices",
+                    "cpu", "--no-final-test"], env=env, check=True, capture_output=True)  # fmt: skip
+    seconds = time.perf_counter() - started
+    optuna.delete_study(study_name=name, storage=POSTGRES)
+    return trials / seconds * 3600
+
+
+def overhead(storage_url: str, trials: int, through_autosft: bool) -> dict[int, float]:
+    """Milliseconds per trial in windows ending at trial 10, 100 and 1,000 (or ``trials``)."""
+    config = parse_study(toy_study(storage_url, name=f"bench-overhead-{uuid.uuid4().hex[:8]}",
+                                   sampler={"name": "random"}), where="benchmark")  # fmt: skip
+    prepared = prepare_study(config, toy_manager())
+    stamps: list[float] = []
+
+    def objective(trial: optuna.Trial) -> float:
+        prepared.space.sample(trial)
+        return 0.5
+
+    def stamp(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        stamps.append(time.perf_counter())
+
+    storage = open_storage(storage_url, config.heartbeat if through_autosft else None)
+    study = optuna.create_study(storage=storage, study_name=config.name, direction="maximize",
+                                sampler=optuna.samplers.RandomSampler(seed=0))  # fmt: skip
+    stamps.append(time.perf_counter())
+    if through_autosft:
+        lock = StudyLock(storage_url, config.name)
+        work(study, objective, lock=lock, target=set_target(study, lock, trials), callbacks=[stamp])
+        lock.close()
+    else:
+        study.optimize(objective, n_trials=trials, callbacks=[stamp])
+    optuna.delete_study(study_name=config.name, storage=storage)
+    windows = {}
+    for end in (10, 100, 1000):
+        if end <= trials:
+            start = max(0, end - 10)
+            windows[end] = (stamps[end] - stamps[start]) / (end - start) * 1000
+    return windows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=1000, help="overhead runs go up to this trial")
+    parser.add_argument("--throughput-trials", type=int, default=16)
+    args = parser.parse_args()
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+
+    with tempfile.TemporaryDirectory() as folder:
+        one = throughput(1, args.throughput_trials, Path(folder))
+        two = throughput(2, args.throughput_trials, Path(folder))
+    print(f"throughput, {args.throughput_trials} single-threaded trials on PostgreSQL, 2 cores")
+    print(f"{'workers':>8} | {'trials/hour':>12} | {'speed-up':>8}")
+    print(f"{1:>8} | {one:>12.0f} | {1.0:>8.2f}")
+    print(f"{2:>8} | {two:>12.0f} | {two / one:>8.2f}")
+    print()
+    print("overhead per trial (ms), zero-cost objective over the full autosft space, random sampler")
+    print(f"{'storage':>10} | {'loop':>14} | " + " | ".join(f"{'trial ' + str(n):>10}" for n in (10, 100, 1000)))
+    with tempfile.TemporaryDirectory() as folder:
+        for label, url in (("sqlite", f"sqlite:///{folder}/bench.db"), ("postgresql", POSTGRES)):
+            for loop, through_autosft in (("plain optuna", False), ("autosft", True)):
+                windows = overhead(url, args.trials, through_autosft)
+                cells = " | ".join(f"{windows[n]:>10.1f}" if n in windows else f"{'':>10}" for n in (10, 100, 1000))
+                print(f"{label:>10} | {loop:>14} | {cells}")
+
+
+if __name__ == "__main__":
+    main()
