@@ -1,0 +1,90 @@
+"""autosft plugin for medical images.
+
+Installing ``autosft-healthcare-imaging`` registers, through the ``autosft`` entry-point group:
+
+- datasets ``image_npz`` (MedMNIST-style arrays), ``image_folder`` (``root/<split>/<class>/*``) and
+  ``image_manifest`` (a CSV of path, label, optional split and patient id; patients never span
+  splits), all decoded once with Pillow into normalized (N, C, H, W) float32 inputs of kind ``image``;
+- the model ``hf_image_classifier``: a Hugging Face image classifier from the hub, a local folder,
+  or a config with random weights, with layer groups and LoRA target sets read from its modules;
+- augmentations ``flip_h``, ``flip_hv`` (offered only when a study names it), ``affine``,
+  ``resized_crop``, ``brightness_contrast``, ``gaussian_noise``, ``basic_policy``, ``image_mixup``,
+  ``cutmix``, run batched on the training device with kornia;
+- metrics ``sensitivity_at_specificity_90``, ``specificity_at_sensitivity_90``, ``sensitivity``,
+  ``specificity``, ``worst_class_recall`` and ``ece``.
+
+Class weights, focal loss and the balanced sampler are core imbalance strategies and apply to images
+unchanged. This module holds hook implementations only; each imports its component module inside
+the hook body, so listing plugins or ``autosft --help`` never imports torch, Pillow or transformers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from autosft.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    from autosft.components import Augmentation, DatasetLoader, Metric, ModelBuilder
+    from autosft.config import StudyConfig
+    from autosft.search.space import SearchSpace
+
+__all__ = [
+    "autosft_extend_search_space",
+    "autosft_register_augmentations",
+    "autosft_register_datasets",
+    "autosft_register_metrics",
+    "autosft_register_models",
+]
+
+
+@hookimpl
+def autosft_register_datasets(register: Callable[[DatasetLoader], None]) -> None:
+    from autosft_healthcare_imaging.loaders import FolderDataset, ManifestDataset, NpzDataset
+
+    register(NpzDataset())
+    register(FolderDataset())
+    register(ManifestDataset())
+
+
+@hookimpl
+def autosft_register_models(register: Callable[[ModelBuilder], None]) -> None:
+    from autosft_healthcare_imaging.model import HFImageClassifier
+
+    register(HFImageClassifier())
+
+
+@hookimpl
+def autosft_register_augmentations(register: Callable[[Augmentation], None]) -> None:
+    from autosft_healthcare_imaging.augment import AUGMENTATIONS
+
+    for augmentation in AUGMENTATIONS:
+        register(augmentation())
+
+
+@hookimpl
+def autosft_register_metrics(register: Callable[[Metric], None]) -> None:
+    from autosft_healthcare_imaging.metrics import METRICS
+
+    for metric in METRICS:
+        register(metric)
+
+
+@hookimpl
+def autosft_extend_search_space(space: SearchSpace, study: StudyConfig) -> None:
+    """Leave opt-in augmentations (vertical flips) out of the augmentation choices unless the study names them."""
+    from autosft.search.space import Categorical
+    from autosft_healthcare_imaging.augment import OPT_IN
+
+    dimension = space.dimensions.get("augmentation")
+    if not isinstance(dimension, Categorical) or not OPT_IN & set(dimension.choices):
+        return
+    override = study.search_space.get("augmentation")
+    named: set[object] = set()
+    if override is not None:
+        named = set(override.choices or ()) | ({override.value} if "value" in override.model_fields_set else set())
+    kept = tuple(choice for choice in dimension.choices if choice not in OPT_IN or choice in named)
+    # The study's own choices are checked against this dimension next, so a named opt-in must stay in it.
+    space.dimensions["augmentation"] = dataclasses.replace(dimension, choices=kept)
