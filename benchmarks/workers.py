@@ -44,8 +44,10 @@ FIXED_PLAN = {
 }
 
 
-def throughput(workers: int, trials: int, folder: Path) -> float:
-    """Trials per hour of `autosft search --workers N` on PostgreSQL, each trial single-threaded."""
+def throughput(workers: int, trials: int, folder: Path) -> tuple[float, float]:
+    """Trials per hour of `autosft search --workers N` on PostgreSQL, each trial single-threaded:
+    over the whole command (process start-up included), and from the first trial's start to the
+    last trial's end (steady state)."""
     name = f"bench-workers-{uuid.uuid4().hex[:8]}"
     dataset = {"name": "toy_blobs", "options": {"rows": 4000}}
     budget = {"n_trials": trials, "max_epochs": 6}
@@ -59,8 +61,10 @@ def throughput(workers: int, trials: int, folder: Path) -> float:
     subprocess.run([sys.executable, "-m", "autosft", "search", str(path), "--workers", str(workers), "--devices",
                     "cpu", "--no-final-test"], env=env, check=True, capture_output=True)  # fmt: skip
     seconds = time.perf_counter() - started
+    finished = optuna.load_study(study_name=name, storage=POSTGRES).trials
+    span = max(t.datetime_complete for t in finished) - min(t.datetime_start for t in finished)
     optuna.delete_study(study_name=name, storage=POSTGRES)
-    return trials / seconds * 3600
+    return trials / seconds * 3600, trials / span.total_seconds() * 3600
 
 
 def overhead(storage_url: str, trials: int, through_autosft: bool) -> dict[int, float]:
@@ -99,18 +103,23 @@ def overhead(storage_url: str, trials: int, through_autosft: bool) -> dict[int, 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=1000, help="overhead runs go up to this trial")
-    parser.add_argument("--throughput-trials", type=int, default=16)
+    parser.add_argument("--throughput-trials", type=int, default=24)
+    parser.add_argument("--part", choices=["all", "throughput", "overhead"], default="all")
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.ERROR)
 
-    with tempfile.TemporaryDirectory() as folder:
-        one = throughput(1, args.throughput_trials, Path(folder))
-        two = throughput(2, args.throughput_trials, Path(folder))
-    print(f"throughput, {args.throughput_trials} single-threaded trials on PostgreSQL, 2 cores")
-    print(f"{'workers':>8} | {'trials/hour':>12} | {'speed-up':>8}")
-    print(f"{1:>8} | {one:>12.0f} | {1.0:>8.2f}")
-    print(f"{2:>8} | {two:>12.0f} | {two / one:>8.2f}")
-    print()
+    if args.part in ("all", "throughput"):
+        with tempfile.TemporaryDirectory() as folder:
+            one = throughput(1, args.throughput_trials, Path(folder))
+            two = throughput(2, args.throughput_trials, Path(folder))
+        print(f"throughput, {args.throughput_trials} single-threaded trials on PostgreSQL, 2 cores (trials/hour)")
+        print(f"{'workers':>8} | {'whole command':>13} | {'steady state':>12} | {'speed-up (whole, steady)':>24}")
+        for count, (whole, steady) in ((1, one), (2, two)):
+            ratios = f"{whole / one[0]:.2f}, {steady / one[1]:.2f}"
+            print(f"{count:>8} | {whole:>13.0f} | {steady:>12.0f} | {ratios:>24}")
+        print()
+    if args.part == "throughput":
+        return
     print("overhead per trial (ms), zero-cost objective over the full autosft space, random sampler")
     print(f"{'storage':>10} | {'loop':>14} | " + " | ".join(f"{'trial ' + str(n):>10}" for n in (10, 100, 1000)))
     with tempfile.TemporaryDirectory() as folder:
