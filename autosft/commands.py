@@ -140,16 +140,19 @@ def _open_study(study: Path | None, storage: str | None, study_name: str | None)
 def status(
     context: typer.Context, study: StudyOption = None, storage: StorageOption = None, study_name: NameOption = None
 ) -> None:
-    """Show every trial of a study: state, value, key parameters, duration."""
+    """Show every trial of a study: state, value, key parameters, duration, and which worker ran it."""
+    import datetime
+
     import optuna
 
     from autosft.progress import describe_params
 
     loaded = _open_study(study, storage, study_name)
     table = Table(title=f"study {loaded.study_name!r}")
-    for column in ("trial", "state", "value", "parameters", "seconds", "note"):
+    for column in ("trial", "state", "value", "parameters", "seconds", "worker", "note"):
         table.add_column(column, overflow="fold")
     counts: dict[str, int] = {}
+    now = datetime.datetime.now()
     for trial in loaded.get_trials(deepcopy=False):
         counts[trial.state.name] = counts.get(trial.state.name, 0) + 1
         value = "" if trial.values is None else ", ".join(f"{v:.4f}" for v in trial.values)
@@ -157,7 +160,13 @@ def status(
         note = trial.user_attrs.get("fail_reason", "")
         if trial.state == optuna.trial.TrialState.PRUNED:
             note = f"pruned after epoch {trial.last_step}"
-        table.add_row(str(trial.number), trial.state.name, value, describe_params(trial.params), seconds, note)
+        elif trial.state == optuna.trial.TrialState.RUNNING and trial.datetime_start is not None:
+            epochs = len(trial.user_attrs.get("history", []))
+            note = f"running for {(now - trial.datetime_start).total_seconds():.0f}s, {epochs} epoch(s) done"
+        elif "failed_trial" in trial.system_attrs:
+            note = f"retry of trial {trial.system_attrs['failed_trial']}"
+        worker = trial.user_attrs.get("worker", "")
+        table.add_row(str(trial.number), trial.state.name, value, describe_params(trial.params), seconds, worker, note)
     console.print(table)
     console.print(", ".join(f"{count} {state.lower()}" for state, count in sorted(counts.items())) or "no trials")
 

@@ -174,6 +174,8 @@ def test_a_killed_worker_loses_nothing_and_its_trial_is_retried(tmp_path: Path) 
     assert retried.params == killed.params
     assert retried.system_attrs["failed_trial"] == killed.number
     assert not [t for t in trials if t.state == optuna.trial.TrialState.RUNNING]
+    status = run_toy_cli("status", "--study", str(study_file), cwd=tmp_path)
+    assert f"retry of trial {killed.number}" in status.stdout and "on cpu" in status.stdout
 
 
 def _running(database: Path) -> bool:
