@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 if TYPE_CHECKING:
     import torch
@@ -32,6 +32,7 @@ __all__ = [
     "Metric",
     "ModelBuilder",
     "NoOptions",
+    "SplitOptions",
     "Splits",
     "TaskType",
     "class_counts",
@@ -55,6 +56,28 @@ class NoOptions(BaseModel):
 # --------------------------------------------------------------------------------------------
 # Data
 # --------------------------------------------------------------------------------------------
+
+
+class SplitOptions(BaseModel):
+    """Options of loaders that divide their rows into train, validation and test splits.
+
+    Subclass it for a loader's options; redeclare a field to change its default.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    val_fraction: float = Field(default=0.2, gt=0, lt=1, description="Share of rows for validation.")
+    test_fraction: float = Field(default=0.2, gt=0, lt=1, description="Share of rows for the final test.")
+    split_seed: int | None = Field(default=None, ge=0, description="Seed of the split; defaults to the study seed.")
+
+    @model_validator(mode="after")
+    def _room_for_train(self) -> SplitOptions:
+        if self.val_fraction + self.test_fraction >= 1:
+            raise ValueError(
+                "`val_fraction + test_fraction < 1` must hold, but got "
+                f"val_fraction={self.val_fraction}, test_fraction={self.test_fraction}"
+            )
+        return self
 
 
 @dataclass(frozen=True)

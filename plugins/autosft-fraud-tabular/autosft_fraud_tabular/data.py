@@ -11,35 +11,16 @@ from pathlib import Path
 from typing import ClassVar
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
-from autosft.components import DatasetLoader, Splits, TaskType
+from autosft.components import DatasetLoader, SplitOptions, Splits, TaskType
 from autosft.errors import ConfigError, DataError
 from autosft_fraud_tabular.prepare import TableSpec, fingerprint, prepare_splits
 
-__all__ = ["SUFFIXES", "SplitOptions", "TabularDataset", "TabularOptions", "file_digest", "read_table"]
+__all__ = ["SUFFIXES", "TabularDataset", "TabularOptions", "file_digest", "read_table"]
 
 #: File suffixes ``read_table`` understands, and the reader each maps to.
 SUFFIXES: dict[str, str] = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
-
-
-class SplitOptions(BaseModel):
-    """Split options shared by every loader of this plugin."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    val_fraction: float = Field(default=0.2, gt=0, lt=1, description="Share of target rows for validation.")
-    test_fraction: float = Field(default=0.2, gt=0, lt=1, description="Share of target rows for the final test.")
-    split_seed: int | None = Field(default=None, ge=0, description="Seed of the split; defaults to the study seed.")
-
-    @model_validator(mode="after")
-    def _room_for_train(self) -> SplitOptions:
-        if self.val_fraction + self.test_fraction >= 1:
-            raise ValueError(
-                "`val_fraction + test_fraction < 1` must hold, but got "
-                f"val_fraction={self.val_fraction}, test_fraction={self.test_fraction}"
-            )
-        return self
 
 
 class TabularOptions(SplitOptions):

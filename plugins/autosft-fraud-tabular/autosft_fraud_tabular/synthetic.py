@@ -17,9 +17,8 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field, model_validator
 
-from autosft.components import DatasetLoader, Splits, TaskType
+from autosft.components import DatasetLoader, SplitOptions, Splits, TaskType
 from autosft.errors import ConfigError
-from autosft_fraud_tabular.data import SplitOptions
 from autosft_fraud_tabular.prepare import TableSpec, fingerprint, prepare_splits
 
 __all__ = ["SyntheticFraudDataset", "SyntheticFraudOptions", "generate_fraud_table"]

@@ -9,7 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from autosft.components import SplitOptions as BaseSplitOptions
 
 __all__ = [
     "SPLIT_NAMES",
@@ -105,21 +107,11 @@ class ImageOptions(BaseModel):
         return None if self.class_names is None else [str(name) for name in self.class_names]
 
 
-class SplitOptions(ImageOptions):
+class SplitOptions(ImageOptions, BaseSplitOptions):
     """How rows without a given split are divided (stratified, and by patient when there are ids)."""
 
     val_fraction: float = Field(default=0.15, gt=0, lt=1, description="Share of rows for validation.")
     test_fraction: float = Field(default=0.15, gt=0, lt=1, description="Share of rows for the final test.")
-    split_seed: int | None = Field(default=None, ge=0, description="Seed of the split; defaults to the study seed.")
-
-    @model_validator(mode="after")
-    def _room_for_train(self) -> SplitOptions:
-        if self.val_fraction + self.test_fraction >= 1:
-            raise ValueError(
-                "`val_fraction + test_fraction < 1` must hold, but got "
-                f"val_fraction={self.val_fraction}, test_fraction={self.test_fraction}"
-            )
-        return self
 
 
 class NpzOptions(SplitOptions):
