@@ -185,7 +185,11 @@ def _running(database: Path) -> bool:
         return False
     try:
         with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=5)) as connection:
-            return bool(connection.execute("SELECT count(*) FROM trials WHERE state = 'RUNNING'").fetchone()[0])
+            running = connection.execute(
+                "SELECT count(*) FROM trials JOIN trial_user_attributes AS attrs ON attrs.trial_id = trials.trial_id "
+                "WHERE trials.state = 'RUNNING' AND attrs.key = 'plan'"  # sampled, and training
+            )
+            return bool(running.fetchone()[0])
     except sqlite3.OperationalError:  # tables not created yet, or a writer holds the lock
         return False
 

@@ -104,4 +104,9 @@ def ask_within_budget(study: optuna.Study, lock: StudyLock, target: int) -> optu
         with warnings.catch_warnings():
             # Optuna warns that heartbeats expect study.optimize; our worker loop beats itself.
             warnings.filterwarnings("ignore", message="Heartbeat of storage", category=UserWarning)
-            return study.ask()
+            trial = study.ask()
+        # Beat once at once: a RUNNING trial with no heartbeat yet is never found stale, so a
+        # worker killed before its heartbeat thread starts would leave it RUNNING for ever.
+        if getattr(study._storage, "get_heartbeat_interval", lambda: None)() is not None:
+            study._storage.record_heartbeat(trial._trial_id)  # type: ignore[attr-defined]
+        return trial
