@@ -80,19 +80,19 @@ def test_two_workers_honour_the_budget_exactly(server_url: str, study_name: str,
     assert len({t.user_attrs["worker"] for t in trials}) == 2  # both workers ran trials
 
 
-def _training_count(url: str, name: str) -> int:
-    # A trial counts once it is training: its plan (all parameters) is stored as a user attribute.
+def _training_trials(url: str, name: str) -> set[int]:
+    """Ids of the RUNNING trials that are training: their plan (all parameters) is stored."""
     query = sqlalchemy.text(
-        "SELECT count(*) FROM trials JOIN studies ON trials.study_id = studies.study_id "
+        "SELECT trials.trial_id FROM trials JOIN studies ON trials.study_id = studies.study_id "
         "JOIN trial_user_attributes AS attrs ON attrs.trial_id = trials.trial_id "
         "WHERE studies.study_name = :name AND trials.state = 'RUNNING' AND attrs.key = 'plan'"
     )
     engine = sqlalchemy.create_engine(url)
     try:
         with engine.connect() as connection:
-            return int(connection.execute(query, {"name": name}).scalar_one())
+            return {int(row[0]) for row in connection.execute(query, {"name": name})}
     except sqlalchemy.exc.SQLAlchemyError:  # tables not created yet
-        return 0
+        return set()
     finally:
         engine.dispose()
 
@@ -107,7 +107,7 @@ def test_a_killed_worker_is_replaced_and_nothing_is_lost(server_url: str, study_
     replacement = None
     try:
         deadline = time.monotonic() + 180
-        while _training_count(server_url, study_name) < 2:
+        while len(_training_trials(server_url, study_name)) < 2:
             assert time.monotonic() < deadline and search.poll() is None, "two trials never ran at once"
             time.sleep(0.3)
         victim = psutil.Process(search.pid).children()[0]
@@ -156,3 +156,34 @@ def test_a_cluster_study_is_prepared_then_worked_by_joining_workers(
     trials = optuna.load_study(study_name=study_name, storage=server_url).trials
     assert len(trials) == 5 and _finished(trials) == 5
     assert trials[0].user_attrs["autosft_default_configuration"] is True
+
+
+@pytest.mark.slow
+def test_twenty_kill_cycles_lose_nothing(server_url: str, study_name: str, tmp_path: Path) -> None:
+    """Kill a worker mid-trial 20 times in a row; a last worker then finishes the exact budget."""
+    n_trials = 6
+    budget = {"n_trials": n_trials, "max_epochs": 20}
+    dataset = {"name": "toy_blobs", "options": {"rows": 800}}
+    study_file = _study_file(tmp_path, server_url, study_name, budget=budget, dataset=dataset, search_space=LONG_TRIALS)
+    prepared = subprocess.run([AUTOSFT, "search", str(study_file), "--workers", "0"], env=ENV, cwd=tmp_path,
+                              capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert prepared.returncode == 0, prepared.stderr
+    worker_command = [AUTOSFT, "worker", "--storage", server_url, "--study-name", study_name, "--quiet"]
+    killed: set[int] = set()
+    for cycle in range(20):
+        worker = subprocess.Popen(worker_command, env=ENV, cwd=tmp_path, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)  # fmt: skip
+        deadline = time.monotonic() + 120
+        while not (fresh := _training_trials(server_url, study_name) - killed):
+            assert time.monotonic() < deadline and worker.poll() is None, f"cycle {cycle}: no trial trained"
+            time.sleep(0.2)
+        killed |= fresh
+        worker.kill()
+        worker.wait(timeout=30)
+        time.sleep(3.5)  # past the grace period, so the next worker finds the trial stale
+    final = subprocess.run(worker_command, env=ENV, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert final.returncode == 0, final.stderr
+    trials = optuna.load_study(study_name=study_name, storage=server_url).trials
+    assert _finished(trials) == n_trials
+    assert not [t for t in trials if t.state in (optuna.trial.TrialState.RUNNING, optuna.trial.TrialState.WAITING)]
+    assert sum(t.state == optuna.trial.TrialState.FAIL for t in trials) == 20
