@@ -196,6 +196,9 @@ class Augmentation(ABC):
     description: ClassVar[str] = ""
     #: Input kinds (``Splits.input_kind``) this augmentation understands.
     input_kinds: ClassVar[frozenset[str]]
+    #: Offered only when a study names it in ``search_space.augmentation`` (e.g. vertical flips,
+    #: which are wrong for most medical images).
+    opt_in: ClassVar[bool] = False
 
     @abstractmethod
     def apply(

@@ -21,12 +21,14 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
+from autosft import hookspecs
 from autosft.components import BuiltModel, DatasetLoader, DataSplit, ModelBuilder, Splits, TaskType
 from autosft.errors import ConfigError
-from autosft.hookspecs import hookimpl
+from autosft.hookspecs import PROJECT_NAME, hookimpl
 from autosft.plugins import get_plugin_manager
+from autosft.registry import Registry, collect_registry
 
-__all__ = ["ToyBlobs", "ToyMLP", "ToyPlugin", "toy_manager", "toy_study"]
+__all__ = ["ToyBlobs", "ToyMLP", "ToyPlugin", "registry_of", "toy_manager", "toy_study"]
 
 
 class ToyBlobs(DatasetLoader):
@@ -113,6 +115,15 @@ class ToyPlugin:
     @hookimpl
     def autosft_register_models(self, register: Callable[[ModelBuilder], None]) -> None:
         register(ToyMLP())
+
+
+def registry_of(plugin: object, name: str) -> Registry:
+    """What ``plugin`` alone registers; a hook implementation that matches no spec fails here."""
+    manager = pluggy.PluginManager(PROJECT_NAME)
+    manager.add_hookspecs(hookspecs)
+    manager.register(plugin, name=name)
+    manager.check_pending()
+    return collect_registry(manager)
 
 
 def toy_manager(*extra_plugins: object) -> pluggy.PluginManager:

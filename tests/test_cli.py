@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import signal
 import sqlite3
 import subprocess
@@ -192,7 +191,3 @@ def _running(database: Path) -> bool:
             return bool(running.fetchone()[0])
     except sqlite3.OperationalError:  # tables not created yet, or a writer holds the lock
         return False
-
-
-def test_env_is_offline() -> None:
-    assert os.environ.get("HF_HUB_OFFLINE") == "1"

@@ -68,7 +68,8 @@ def run_search(
     manager = manager or get_plugin_manager()
     # Cheap checks first, then the storage, then the slow part (data, pre-training): a typo or an
     # unreachable database fails in a second, and a bad name never creates a database file.
-    check_components(config, collect_registry(manager))
+    registry = collect_registry(manager)
+    check_components(config, registry)
     slots = plan_slots(devices, workers)
     for name in set(device_names(devices or "auto")):
         pick_device(name)  # a GPU that is not there fails now, not in every worker
@@ -78,7 +79,7 @@ def run_search(
     # final test, on the first GPU if there is one.
     setup = pick_device(device_names(devices)[0] if len(slots) == 1 and devices not in (None, "auto") else None)
     storage = open_storage(config.storage, config.heartbeat)
-    prepared = prepare_study(config, manager)
+    prepared = prepare_study(config, manager, registry)
     existing = _trial_count(storage, config.name)
     # Offset the seed by the trials already run so a resumed random sampler does not replay them.
     study = open_study(config, storage=storage, storage_url=config.storage, directions=prepared.directions,
@@ -130,16 +131,18 @@ def join_study(
     storage URL and the study name (and the same plugins installed).
     """
     manager = manager or get_plugin_manager()
+    # Opened once plainly to read the study file, whose heartbeat settings the worker's storage needs.
     found = load_existing_study(open_storage(storage_url, must_exist=True), storage_url, study_name)
     if CONFIG_ATTR not in found.user_attrs:
         raise ConfigError(f"study {found.study_name!r} was not created by autosft search: it has no study file")
     config = with_overrides(parse_study(found.user_attrs[CONFIG_ATTR], where=f"study {found.study_name!r}"),
                             storage=storage_url)  # fmt: skip
-    check_components(config, collect_registry(manager))
+    registry = collect_registry(manager)
+    check_components(config, registry)
     setup = pick_device(device)
     _limit_threads()
     storage = open_storage(storage_url, config.heartbeat)
-    prepared = prepare_study(config, manager)
+    prepared = prepare_study(config, manager, registry)
     index = int(os.environ.get(WORKER_INDEX_ENV, os.getpid()))
     # Workers with one seed would propose the same trials from the same history.
     seed = config.seed + storage.get_n_trials(found._study_id) + 7919 * (index + 1)

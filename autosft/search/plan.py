@@ -141,11 +141,10 @@ def _add_data_strategies(space: SearchSpace, splits: Splits, registry: Registry)
     )
     if strategies:
         space.add(Categorical("imbalance", strategies, "none" if "none" in strategies else strategies[0]))
-    augmentations = tuple(
-        augmentation.name
-        for augmentation in registry.augmentations.values()
-        if splits.input_kind in augmentation.input_kinds
-    )
-    space.add(Categorical("augmentation", ("none", *augmentations), "none"))
-    if augmentations:
-        space.add(Float("augmentation_strength", 0.0, 1.0, 0.5, condition=Condition("augmentation", augmentations)))
+    fitting = [a for a in registry.augmentations.values() if splits.input_kind in a.input_kinds]
+    offered = tuple(a.name for a in fitting if not a.opt_in)
+    opt_in = tuple(a.name for a in fitting if a.opt_in)
+    space.add(Categorical("augmentation", ("none", *offered), "none", also_allowed=opt_in))
+    if fitting:
+        names = (*offered, *opt_in)
+        space.add(Float("augmentation_strength", 0.0, 1.0, 0.5, condition=Condition("augmentation", names)))

@@ -76,9 +76,14 @@ def check_components(config: StudyConfig, registry: Registry) -> tuple[BaseModel
     return dataset_options, model_options, directions
 
 
-def prepare_study(config: StudyConfig, manager: pluggy.PluginManager) -> PreparedStudy:
-    """Check the study against the installed plugins, load its data and declare its search space."""
-    registry = collect_registry(manager)
+def prepare_study(
+    config: StudyConfig, manager: pluggy.PluginManager, registry: Registry | None = None
+) -> PreparedStudy:
+    """Check the study against the installed plugins, load its data and declare its search space.
+
+    ``registry`` is ``collect_registry(manager)`` when the caller already has it.
+    """
+    registry = registry or collect_registry(manager)
     dataset_options, model_options, directions = check_components(config, registry)
     loader = registry.datasets.get(config.dataset.name)
     builder = registry.models.get(config.model.name)

@@ -78,10 +78,13 @@ class Int:
 
 @dataclass(frozen=True)
 class Categorical:
+    """``also_allowed``: choices left out by default that a study's override may still name."""
+
     name: str
     choices: tuple[Any, ...]
     default: Any
     condition: Condition | None = None
+    also_allowed: tuple[Any, ...] = ()
 
     def suggest(self, trial: optuna.Trial) -> Any:
         return trial.suggest_categorical(self.name, list(self.choices))
@@ -123,9 +126,6 @@ class SearchSpace:
 
     def __iter__(self) -> Iterator[Dimension]:
         return iter(self.dimensions.values())
-
-    def __contains__(self, name: object) -> bool:
-        return name in self.dimensions
 
     def override(self, overrides: Mapping[str, DimensionOverride]) -> None:
         """Apply the study file's ``search_space`` section, checking each against its dimension."""
@@ -169,9 +169,10 @@ def _overridden(dimension: Dimension, spec: DimensionOverride) -> Dimension:
     where = f"search_space.{dimension.name}"
     given = [spec.value] if "value" in spec.model_fields_set else spec.choices
     if given is not None and isinstance(dimension, Categorical) and dimension.name in _CLOSED_CHOICES:
-        unknown = [choice for choice in given if choice not in dimension.choices]
+        allowed = (*dimension.choices, *dimension.also_allowed)
+        unknown = [choice for choice in given if choice not in allowed]
         if unknown:
-            valid = ", ".join(map(str, dimension.choices))
+            valid = ", ".join(map(str, allowed))
             raise ConfigError(f"{where}: unknown choice(s) {unknown}; valid choices here: {valid}")
     if "value" in spec.model_fields_set:
         return Fixed(dimension.name, spec.value, dimension.condition)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import optuna
 import pytest
 
+from autosft.components import Augmentation
 from autosft.config import DimensionOverride, parse_study
 from autosft.errors import ConfigError, PluginError
+from autosft.hookspecs import hookimpl
 from autosft.search.plan import TrialPlan
 from autosft.search.prepare import prepare_study
 from autosft.search.space import Categorical, Condition, Float, SearchSpace
@@ -96,3 +98,34 @@ def test_children_must_follow_their_parent() -> None:
     space.add(Categorical("mode", ("a", "b"), "a"))
     with pytest.raises(PluginError, match="declared twice"):
         space.add(Categorical("mode", ("a",), "a"))
+
+
+class Blur(Augmentation):
+    """A real (trivial) tabular augmentation that studies must ask for by name."""
+
+    name = "blur"
+    input_kinds = frozenset({"tabular"})
+    opt_in = True
+
+    def apply(self, inputs, targets, *, strength, generator):
+        return inputs * (1 - strength), targets
+
+
+class BlurPlugin:
+    @hookimpl
+    def autosft_register_augmentations(self, register) -> None:
+        register(Blur())
+
+
+def test_opt_in_augmentations_are_offered_only_when_named() -> None:
+    config = parse_study(toy_study("sqlite:///unused.db"), where="s")
+    default = prepare_study(config, toy_manager(BlurPlugin())).space.dimensions["augmentation"]
+    assert isinstance(default, Categorical) and "blur" not in default.choices
+    named = parse_study(toy_study("sqlite:///unused.db", search_space={"augmentation": {"choices": ["none", "blur"]}}),
+                        where="s")  # fmt: skip
+    space = prepare_study(named, toy_manager(BlurPlugin())).space
+    assert space.dimensions["augmentation"].choices == ("none", "blur")
+    assert any("augmentation_strength" in values for values in _sample(space, 10))
+    with pytest.raises(ConfigError, match="unknown choice\\(s\\) \\['blurr'\\]; valid choices here: none, blur"):
+        prepare_study(parse_study(toy_study("sqlite:///unused.db", search_space={"augmentation": {"value": "blurr"}}),
+                                  where="s"), toy_manager(BlurPlugin()))  # fmt: skip

@@ -7,10 +7,8 @@ import sys
 from importlib.metadata import entry_points
 
 import autosft_fraud_tabular
-import pluggy
 
-from autosft import hookspecs
-from autosft.registry import collect_registry
+from autosft.testing import registry_of
 
 
 def test_the_entry_point_names_the_package() -> None:
@@ -19,11 +17,7 @@ def test_the_entry_point_names_the_package() -> None:
 
 
 def test_registers_its_components_through_the_hooks() -> None:
-    manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
-    manager.add_hookspecs(hookspecs)
-    manager.register(autosft_fraud_tabular, name="fraud_tabular")
-    manager.check_pending()  # every hookimpl matches a spec
-    registry = collect_registry(manager)
+    registry = registry_of(autosft_fraud_tabular, "fraud_tabular")  # also checks every hookimpl matches a spec
 
     assert registry.datasets.names() == ["tabular", "synthetic_fraud"]
     assert registry.models.names() == ["tabular_mlp"]

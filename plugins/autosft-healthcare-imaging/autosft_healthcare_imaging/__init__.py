@@ -20,7 +20,6 @@ the hook body, so listing plugins or ``autosft --help`` never imports torch, Pil
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -28,11 +27,8 @@ from autosft.hookspecs import hookimpl
 
 if TYPE_CHECKING:
     from autosft.components import Augmentation, DatasetLoader, Metric, ModelBuilder
-    from autosft.config import StudyConfig
-    from autosft.search.space import SearchSpace
 
 __all__ = [
-    "autosft_extend_search_space",
     "autosft_register_augmentations",
     "autosft_register_datasets",
     "autosft_register_metrics",
@@ -70,21 +66,3 @@ def autosft_register_metrics(register: Callable[[Metric], None]) -> None:
 
     for metric in METRICS:
         register(metric)
-
-
-@hookimpl
-def autosft_extend_search_space(space: SearchSpace, study: StudyConfig) -> None:
-    """Leave opt-in augmentations (vertical flips) out of the augmentation choices unless the study names them."""
-    from autosft.search.space import Categorical
-    from autosft_healthcare_imaging.augment import OPT_IN
-
-    dimension = space.dimensions.get("augmentation")
-    if not isinstance(dimension, Categorical) or not OPT_IN & set(dimension.choices):
-        return
-    override = study.search_space.get("augmentation")
-    named: set[object] = set()
-    if override is not None:
-        named = set(override.choices or ()) | ({override.value} if "value" in override.model_fields_set else set())
-    kept = tuple(choice for choice in dimension.choices if choice not in OPT_IN or choice in named)
-    # The study's own choices are checked against this dimension next, so a named opt-in must stay in it.
-    space.dimensions["augmentation"] = dataclasses.replace(dimension, choices=kept)

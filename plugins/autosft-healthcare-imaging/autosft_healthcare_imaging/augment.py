@@ -25,7 +25,6 @@ from autosft.errors import ConfigError
 
 __all__ = [
     "AUGMENTATIONS",
-    "OPT_IN",
     "Affine",
     "BasicPolicy",
     "BrightnessContrast",
@@ -101,6 +100,7 @@ class FlipH(_ImageAugmentation):
 
 class FlipHV(_ImageAugmentation):
     name: ClassVar[str] = "flip_hv"
+    opt_in: ClassVar[bool] = True
     description: ClassVar[str] = "horizontal and vertical flips, each with probability 0.5 * strength (opt-in)"
 
     def _images(self, batch: torch.Tensor, strength: float) -> torch.Tensor:
@@ -233,4 +233,3 @@ AUGMENTATIONS: tuple[type[_ImageAugmentation], ...] = (
     FlipH, FlipHV, Affine, ResizedCrop, BrightnessContrast, GaussianNoise, BasicPolicy, ImageMixup, CutMix,
 )  # fmt: skip
 #: Augmentations offered only to studies that list them in ``search_space.augmentation.choices``.
-OPT_IN: frozenset[str] = frozenset({FlipHV.name})

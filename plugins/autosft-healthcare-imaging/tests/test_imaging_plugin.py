@@ -8,11 +8,9 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 import autosft_healthcare_imaging
-import pluggy
 
-from autosft import hookspecs
 from autosft.config import load_study_file
-from autosft.registry import collect_registry
+from autosft.testing import registry_of
 
 STUDY = Path(__file__).resolve().parents[3] / "studies" / "healthcare-imaging.yaml"
 
@@ -23,11 +21,9 @@ def test_the_entry_point_names_the_package() -> None:
 
 
 def test_registers_its_components_through_the_hooks() -> None:
-    manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
-    manager.add_hookspecs(hookspecs)
-    manager.register(autosft_healthcare_imaging, name="healthcare_imaging")
-    manager.check_pending()  # every hookimpl matches a spec
-    registry = collect_registry(manager)
+    registry = registry_of(
+        autosft_healthcare_imaging, "healthcare_imaging"
+    )  # also checks every hookimpl matches a spec
 
     assert registry.datasets.names() == ["image_npz", "image_folder", "image_manifest"]
     assert registry.models.names() == ["hf_image_classifier"]
