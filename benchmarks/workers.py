@@ -27,10 +27,11 @@ import optuna
 import yaml
 
 from autosft.config import parse_study
-from autosft.search.budget import StudyLock, set_target
+from autosft.search.budget import set_target
 from autosft.search.prepare import prepare_study
 from autosft.search.worker import work
 from autosft.storage import open_storage
+from autosft.storage.lock import StudyLock
 from autosft.testing import toy_manager, toy_study
 
 POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

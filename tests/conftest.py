@@ -36,17 +36,23 @@ def run_toy_cli(*args: str, cwd: Path | None = None, timeout: float = 300) -> su
 
 def _service_url(kind: str) -> str | None:
     """A URL of a reachable local service, or None; in CI a missing service fails the test."""
-    import sqlalchemy
-
     url = {
         "postgresql": "postgresql+psycopg://postgres@127.0.0.1:5432/test",
         "mysql": "mysql+pymysql://root@127.0.0.1:3306/test",
+        "redis": "redis://127.0.0.1:6379/0",
     }[kind]
     try:
-        engine = sqlalchemy.create_engine(url)
-        with engine.connect():
-            pass
-        engine.dispose()
+        if kind == "redis":
+            import redis
+
+            redis.Redis.from_url(url).ping()
+        else:
+            import sqlalchemy
+
+            engine = sqlalchemy.create_engine(url)
+            with engine.connect():
+                pass
+            engine.dispose()
         return url
     except Exception as error:  # any driver or connection problem means "not available here"
         if os.environ.get("CI") == "true":
@@ -54,16 +60,32 @@ def _service_url(kind: str) -> str | None:
         return None
 
 
-@pytest.fixture(params=["sqlite", "postgresql", "mysql"])
+@pytest.fixture(params=["sqlite", "journal", "postgresql", "mysql", "redis"])
 def storage_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """Each real storage backend in turn (like Optuna's STORAGE_MODES); server ones skip when absent."""
+    """Each real storage backend in turn (like Optuna's STORAGE_MODES); server ones skip when absent.
+
+    ``journal`` is Optuna's journal storage on a file, ``redis`` the journal storage on Redis
+    under a key prefix of its own, removed afterwards.
+    """
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'study.db'}"
+        return
+    if request.param == "journal":
+        yield f"journal://{tmp_path / 'study.log'}"
         return
     url = _service_url(request.param)
     if url is None:
         pytest.skip(f"{request.param} is not reachable on this machine")
-    yield url
+    if request.param != "redis":
+        yield url
+        return
+    import redis
+
+    prefix = f"autosft-test-{uuid.uuid4().hex[:12]}"
+    yield f"{url}?prefix={prefix}"
+    client = redis.Redis.from_url(url)
+    for key in client.scan_iter(f"{prefix}:*"):
+        client.delete(key)
 
 
 @pytest.fixture

@@ -8,19 +8,14 @@ queue with the same parameters), and the study ends with exactly the target of f
 
 from __future__ import annotations
 
-import contextlib
-import threading
 import warnings
-import zlib
-from collections.abc import Iterator
 
 import optuna
-import sqlalchemy
-from sqlalchemy.pool import NullPool
 
 from autosft.errors import ConfigError
+from autosft.storage.lock import StudyLock
 
-__all__ = ["TARGET_ATTR", "StudyLock", "ask_within_budget", "set_target", "trial_target"]
+__all__ = ["TARGET_ATTR", "ask_within_budget", "set_target", "trial_target"]
 
 #: Study user attribute: how many finished trials the study is to hold when its workers stop.
 TARGET_ATTR = "autosft_trial_target"
@@ -30,47 +25,6 @@ _COUNTED = (
     optuna.trial.TrialState.PRUNED,
     optuna.trial.TrialState.RUNNING,
 )
-
-
-class StudyLock:
-    """A lock on one study that holds across processes and machines.
-
-    PostgreSQL uses an advisory lock, MySQL/MariaDB ``GET_LOCK``; SQLite serves a single process
-    (parallel workers on SQLite are refused), where a thread lock suffices.
-    """
-
-    def __init__(self, url: str, study_name: str) -> None:
-        self.name = f"autosft:{study_name}"
-        self.backend = sqlalchemy.engine.make_url(url).get_backend_name()
-        self._thread_lock = threading.Lock()
-        self._engine = None if self.backend == "sqlite" else sqlalchemy.create_engine(url, poolclass=NullPool)
-
-    @contextlib.contextmanager
-    def held(self) -> Iterator[None]:
-        with self._thread_lock:
-            if self._engine is None:
-                yield
-                return
-            with self._engine.connect() as connection:
-                if self.backend == "postgresql":
-                    key = zlib.crc32(self.name.encode())
-                    connection.execute(sqlalchemy.text("SELECT pg_advisory_lock(:key)"), {"key": key})
-                    try:
-                        yield
-                    finally:
-                        connection.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:key)"), {"key": key})
-                elif self.backend in {"mysql", "mariadb"}:
-                    connection.execute(sqlalchemy.text("SELECT GET_LOCK(:name, 600)"), {"name": self.name})
-                    try:
-                        yield
-                    finally:
-                        connection.execute(sqlalchemy.text("SELECT RELEASE_LOCK(:name)"), {"name": self.name})
-                else:
-                    raise ConfigError(f"parallel workers need PostgreSQL or MySQL storage, not {self.backend}")
-
-    def close(self) -> None:
-        if self._engine is not None:
-            self._engine.dispose()
 
 
 def _spent(study: optuna.Study) -> int:

@@ -17,7 +17,7 @@ from autosft.errors import ConfigError
 from autosft.evaluate.holdout import FINAL_TEST_ATTR, evaluate_on_test, selected_trial
 from autosft.plugins import get_plugin_manager
 from autosft.registry import collect_registry
-from autosft.search.budget import StudyLock, set_target, trial_target
+from autosft.search.budget import set_target, trial_target
 from autosft.search.dispatch import THREADS_ENV, WORKER_INDEX_ENV, device_names, dispatch, plan_slots
 from autosft.search.objective import TrialRunner
 from autosft.search.prepare import PreparedStudy, check_components, prepare_study
@@ -30,7 +30,8 @@ from autosft.search.study import (
     open_study,
 )
 from autosft.search.worker import StudyCallback, WorkSummary, work
-from autosft.storage import open_storage
+from autosft.storage import open_storage, parse_storage_url
+from autosft.storage.lock import StudyLock
 
 __all__ = ["SearchOutcome", "join_study", "run_search"]
 
@@ -171,7 +172,7 @@ def _limit_threads() -> None:
 
 
 def _require_shared_storage(url: str) -> None:
-    if url.startswith("sqlite"):
+    if not parse_storage_url(url).shared:
         raise ConfigError(
             "parallel workers need a database server: SQLite lets one process write at a time, so "
             "workers would fail on 'database is locked'; use e.g. --storage postgresql+psycopg://user@host/db"

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 import optuna
 
-from autosft.search.budget import StudyLock, ask_within_budget
+from autosft.search.budget import ask_within_budget
+from autosft.storage.lock import StudyLock
 
 __all__ = ["MAX_CONSECUTIVE_FAILURES", "StudyCallback", "WorkSummary", "work"]
 

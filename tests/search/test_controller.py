@@ -35,7 +35,7 @@ def test_search_stores_a_plain_optuna_study_and_resumes(storage_url: str, study_
     first = run_search(config, manager=toy_manager())
     assert first.trial_numbers == [0, 1, 2]
 
-    study = optuna.load_study(study_name=study_name, storage=storage_url)
+    study = optuna.load_study(study_name=study_name, storage=open_storage(storage_url))
     trial0 = study.trials[0]
     assert trial0.user_attrs[DEFAULT_TRIAL_ATTR] is True
     assert trial0.params == first.prepared.space.default_params()
@@ -46,8 +46,8 @@ def test_search_stores_a_plain_optuna_study_and_resumes(storage_url: str, study_
 
     second = run_search(config, manager=toy_manager(), final_test=False)
     assert second.trial_numbers == [3, 4, 5]
-    study = optuna.load_study(study_name=study_name, storage=storage_url)
-    assert len(optuna.get_all_study_names(storage_url)) >= 1
+    study = optuna.load_study(study_name=study_name, storage=open_storage(storage_url))
+    assert len(optuna.get_all_study_names(open_storage(storage_url))) >= 1
     assert [t.number for t in study.trials] == list(range(6))
     assert {t.number: (t.state, t.values) for t in study.trials[:3]} == finished_before
     assert sum(bool(t.user_attrs.get(DEFAULT_TRIAL_ATTR)) for t in study.trials) == 1
@@ -59,7 +59,7 @@ def test_a_study_with_another_direction_is_refused_and_kept(storage_url: str, st
     flipped = _config(storage_url, study_name, objective={"metric": "roc_auc", "direction": "minimize"})
     with pytest.raises(ConfigError, match="already exists with direction\\(s\\) maximize"):
         run_search(flipped, manager=toy_manager())
-    assert len(optuna.load_study(study_name=study_name, storage=storage_url).trials) == 1
+    assert len(optuna.load_study(study_name=study_name, storage=open_storage(storage_url)).trials) == 1
 
 
 def test_hyperband_prunes_weak_trials(sqlite_url: str) -> None:

@@ -1,5 +1,5 @@
-"""Parallel workers on a shared PostgreSQL or MySQL study: an exact budget, and a killed worker
-that loses nothing. Workers are real processes (`autosft worker`), killed with a real SIGKILL."""
+"""Parallel workers on a shared study (PostgreSQL, MySQL, a journal file, Redis): an exact budget,
+and a killed worker that loses nothing. Workers are real processes (`autosft worker`), killed with a real SIGKILL."""
 
 from __future__ import annotations
 
@@ -14,13 +14,13 @@ from pathlib import Path
 import optuna
 import psutil
 import pytest
-import sqlalchemy
 import yaml
 
 from autosft.config import parse_study
 from autosft.errors import ConfigError
 from autosft.search.controller import run_search
 from autosft.search.dispatch import THREADS_ENV, plan_slots
+from autosft.storage import open_storage
 from autosft.testing import toy_manager, toy_study
 
 AUTOSFT = shutil.which("autosft")
@@ -56,11 +56,11 @@ def server_url(storage_url: str, study_name: str):
         pytest.skip("parallel workers need a database server")
     yield storage_url
     with contextlib.suppress(KeyError):  # a test that failed early may not have created it
-        optuna.delete_study(study_name=study_name, storage=storage_url)
+        optuna.delete_study(study_name=study_name, storage=open_storage(storage_url))
 
 
 def _study_file(folder: Path, url: str, name: str, **overrides) -> Path:
-    study = toy_study(url, name=name, heartbeat={"interval": 1, "grace_period": 3, "max_retries": 2}, **overrides)
+    study = toy_study(url, name=name, heartbeat={"interval": 1, "grace_period": 4, "max_retries": 2}, **overrides)
     path = folder / "study.yaml"
     path.write_text(yaml.safe_dump(study))
     return path
@@ -75,26 +75,22 @@ def test_two_workers_honour_the_budget_exactly(server_url: str, study_name: str,
     searched = subprocess.run([AUTOSFT, "search", str(study_file), "--workers", "2"], env=ENV, cwd=tmp_path,
                               capture_output=True, text=True, timeout=600)  # fmt: skip
     assert searched.returncode == 0, searched.stderr
-    trials = optuna.load_study(study_name=study_name, storage=server_url).trials
+    trials = _load(server_url, study_name).trials
     assert len(trials) == 7 and _finished(trials) == 7
     assert len({t.user_attrs["worker"] for t in trials}) == 2  # both workers ran trials
 
 
+def _load(url: str, name: str) -> optuna.Study:
+    return optuna.load_study(study_name=name, storage=open_storage(url))
+
+
 def _training_trials(url: str, name: str) -> set[int]:
     """Ids of the RUNNING trials that are training: their plan (all parameters) is stored."""
-    query = sqlalchemy.text(
-        "SELECT trials.trial_id FROM trials JOIN studies ON trials.study_id = studies.study_id "
-        "JOIN trial_user_attributes AS attrs ON attrs.trial_id = trials.trial_id "
-        "WHERE studies.study_name = :name AND trials.state = 'RUNNING' AND attrs.key = 'plan'"
-    )
-    engine = sqlalchemy.create_engine(url)
     try:
-        with engine.connect() as connection:
-            return {int(row[0]) for row in connection.execute(query, {"name": name})}
-    except sqlalchemy.exc.SQLAlchemyError:  # tables not created yet
+        running = _load(url, name).get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+    except KeyError:  # the study is not created yet
         return set()
-    finally:
-        engine.dispose()
+    return {trial._trial_id for trial in running if "plan" in trial.user_attrs}
 
 
 def test_a_killed_worker_is_replaced_and_nothing_is_lost(server_url: str, study_name: str, tmp_path: Path) -> None:
@@ -122,11 +118,11 @@ def test_a_killed_worker_is_replaced_and_nothing_is_lost(server_url: str, study_
             if process is not None and process.poll() is None:
                 process.kill()
     assert replacement.returncode == 0
-    trials = optuna.load_study(study_name=study_name, storage=server_url).trials
+    trials = _load(server_url, study_name).trials
     assert _finished(trials) == n_trials
     assert not [t for t in trials if t.state in (optuna.trial.TrialState.RUNNING, optuna.trial.TrialState.WAITING)]
     killed = [t for t in trials if t.state == optuna.trial.TrialState.FAIL]
-    assert len(killed) == 1
+    assert len(killed) == 1, [(t.number, t.user_attrs.get("fail_reason"), t.system_attrs) for t in killed]
     retried = [t for t in trials if t.system_attrs.get("failed_trial") == killed[0].number]
     assert len(retried) == 1 and retried[0].params == killed[0].params and retried[0].state.is_finished()
 
@@ -139,7 +135,7 @@ def test_a_cluster_study_is_prepared_then_worked_by_joining_workers(
                               capture_output=True, text=True, timeout=300)  # fmt: skip
     assert prepared.returncode == 0, prepared.stderr
     assert f"autosft worker --storage '{server_url}' --study-name {study_name}" in prepared.stdout
-    assert [t.state.name for t in optuna.load_study(study_name=study_name, storage=server_url).trials] == ["WAITING"]
+    assert [t.state.name for t in _load(server_url, study_name).trials] == ["WAITING"]
     joined = [
         subprocess.Popen(
             [AUTOSFT, "worker", "--storage", server_url, "--study-name", study_name],
@@ -153,7 +149,7 @@ def test_a_cluster_study_is_prepared_then_worked_by_joining_workers(
     ]
     outputs = [worker.communicate(timeout=300) for worker in joined]
     assert [worker.returncode for worker in joined] == [0, 0], outputs
-    trials = optuna.load_study(study_name=study_name, storage=server_url).trials
+    trials = _load(server_url, study_name).trials
     assert len(trials) == 5 and _finished(trials) == 5
     assert trials[0].user_attrs["autosft_default_configuration"] is True
 
@@ -180,10 +176,10 @@ def test_twenty_kill_cycles_lose_nothing(server_url: str, study_name: str, tmp_p
         killed |= fresh
         worker.kill()
         worker.wait(timeout=30)
-        time.sleep(3.5)  # past the grace period, so the next worker finds the trial stale
+        time.sleep(4.5)  # past the grace period, so the next worker finds the trial stale
     final = subprocess.run(worker_command, env=ENV, cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert final.returncode == 0, final.stderr
-    trials = optuna.load_study(study_name=study_name, storage=server_url).trials
+    trials = _load(server_url, study_name).trials
     assert _finished(trials) == n_trials
     assert not [t for t in trials if t.state in (optuna.trial.TrialState.RUNNING, optuna.trial.TrialState.WAITING)]
     assert sum(t.state == optuna.trial.TrialState.FAIL for t in trials) == 20

@@ -1,0 +1,111 @@
+"""Optuna's journal storage (a file, or Redis) with the heartbeats its RDB storage has.
+
+Optuna 5's ``JournalStorage`` keeps no heartbeats, so a worker killed mid-trial would leave its
+trial RUNNING for ever. Here a heartbeat is a trial system attribute holding the worker's clock
+(appended to the journal like any other write), and a RUNNING trial whose last beat is older than
+the grace period is stale: Optuna's ``fail_stale_trials`` then fails it and the retry callback
+queues it again, exactly as on PostgreSQL. Workers' clocks must agree to well within the grace
+period (NTP does that); the default grace period is 90 seconds.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable
+
+import optuna
+from optuna.storages import BaseStorage
+from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock, JournalRedisBackend, JournalStorage
+from optuna.trial import FrozenTrial, TrialState
+
+from autosft.config import HeartbeatConfig
+from autosft.errors import StorageError
+from autosft.storage.retry import stale_trial_retry
+from autosft.storage.urls import StorageUrl, mask_url
+
+try:  # Optuna keeps BaseHeartbeat private but documents it as the way to add heartbeats
+    from optuna.storages._heartbeat import BaseHeartbeat
+except ImportError:  # pragma: no cover - a future Optuna that moves it
+    raise StorageError("this Optuna release has no BaseHeartbeat; install optuna>=5,<6") from None
+
+__all__ = ["HEARTBEAT_ATTR", "HeartbeatJournalStorage", "open_journal"]
+
+#: Trial system attribute ``[trial_id, seconds since the epoch]`` of the last beat. The id is kept
+#: because a retried trial inherits its stale original's system attributes, beat included.
+HEARTBEAT_ATTR = "autosft:heartbeat"
+
+StaleCallback = Callable[[optuna.Study, FrozenTrial], None]
+
+
+class HeartbeatJournalStorage(JournalStorage, BaseHeartbeat):
+    """A journal storage whose running trials beat, so that dead workers' trials are retried."""
+
+    def __init__(
+        self,
+        backend: JournalFileBackend | JournalRedisBackend,
+        *,
+        heartbeat_interval: int | None = None,
+        grace_period: int | None = None,
+        stale_trial_callback: StaleCallback | None = None,
+    ) -> None:
+        super().__init__(backend)
+        self._heartbeat_interval = heartbeat_interval
+        self._grace_period = grace_period
+        self._stale_trial_callback = stale_trial_callback
+
+    def record_heartbeat(self, trial_id: int) -> None:
+        self.set_trial_system_attr(trial_id, HEARTBEAT_ATTR, [trial_id, time.time()])
+
+    def _get_stale_trial_ids(self, study_id: int) -> list[int]:
+        if self._grace_period is None:
+            return []
+        oldest_alive = time.time() - self._grace_period
+        stale = []
+        for trial in self.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,)):
+            beat = trial.system_attrs.get(HEARTBEAT_ATTR)
+            # A trial that never beat itself is never stale, as in Optuna's RDB storage.
+            if beat is not None and beat[0] == trial._trial_id and beat[1] < oldest_alive:
+                stale.append(trial._trial_id)
+        return stale
+
+    def get_heartbeat_interval(self) -> int | None:
+        return self._heartbeat_interval
+
+    def get_heartbeat_stale_trial_callback(self) -> StaleCallback | None:
+        return self._stale_trial_callback
+
+
+def open_journal(location: StorageUrl, heartbeat: HeartbeatConfig | None) -> BaseStorage:
+    """Open the journal file or Redis journal that ``location`` names."""
+    backend: JournalFileBackend | JournalRedisBackend
+    if location.family == "journal-file":
+        assert location.path is not None
+        # The open(O_EXCL) lock works on local disks and on NFSv3+; the file itself is append-only.
+        lock = JournalFileOpenLock(str(location.path))
+        backend = JournalFileBackend(str(location.path), lock_obj=lock)
+    else:
+        backend = _redis_backend(location)
+    return HeartbeatJournalStorage(
+        backend,
+        heartbeat_interval=None if heartbeat is None else heartbeat.interval,
+        grace_period=None if heartbeat is None else heartbeat.grace_period,
+        stale_trial_callback=stale_trial_retry(heartbeat),
+    )
+
+
+def _redis_backend(location: StorageUrl) -> JournalRedisBackend:
+    try:
+        import redis
+    except ImportError:
+        raise StorageError(
+            f"storage {mask_url(location.url)!r} needs the redis client: pip install 'autosft[redis]'"
+        ) from None
+    assert location.redis_url is not None
+    try:  # fail now with the reason, not at the first write of a trial
+        redis.Redis.from_url(location.redis_url).ping()
+    except (redis.exceptions.RedisError, ValueError) as error:
+        raise StorageError(f"cannot open storage {mask_url(location.url)!r}: {mask_url(str(error))}") from None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return JournalRedisBackend(location.redis_url, prefix=location.redis_prefix)
