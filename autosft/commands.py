@@ -124,50 +124,74 @@ def worker(
         raise typer.Exit(1)
 
 
+def _storage_url(study: Path | None, storage: str | None) -> str:
+    """--storage, else the study file's storage, else the default."""
+    from autosft.config import load_study_file
+
+    return storage or (load_study_file(study).storage if study is not None else DEFAULT_STORAGE)
+
+
 def _open_study(study: Path | None, storage: str | None, study_name: str | None) -> optuna.Study:
     from autosft.config import load_study_file
     from autosft.search.study import load_existing_study
     from autosft.storage import open_storage
 
     if study is not None:
-        config = load_study_file(study)
-        storage = storage or config.storage
-        study_name = study_name or config.name
-    url = storage or DEFAULT_STORAGE
+        study_name = study_name or load_study_file(study).name
+    url = _storage_url(study, storage)
     return load_existing_study(open_storage(url, must_exist=True), url, study_name)
 
 
 def status(
     context: typer.Context, study: StudyOption = None, storage: StorageOption = None, study_name: NameOption = None
 ) -> None:
-    """Show every trial of a study: state, value, key parameters, duration, and which worker ran it."""
+    """Show every trial of a study (state, value, parameters, duration, worker), then each worker's share.
+
+    A RUNNING trial whose worker stopped beating is shown as stale: the next worker to start a
+    trial fails it and queues it again with its parameters.
+    """
     import datetime
 
     import optuna
 
     from autosft.progress import describe_params
+    from autosft.search.monitor import stale_trial_numbers, worker_activity
 
     loaded = _open_study(study, storage, study_name)
+    trials = loaded.get_trials(deepcopy=False)
+    stale = stale_trial_numbers(loaded, _storage_url(study, storage))
     table = Table(title=f"study {loaded.study_name!r}")
     for column in ("trial", "state", "value", "parameters", "seconds", "worker", "note"):
         table.add_column(column, overflow="fold")
     counts: dict[str, int] = {}
     now = datetime.datetime.now()
-    for trial in loaded.get_trials(deepcopy=False):
-        counts[trial.state.name] = counts.get(trial.state.name, 0) + 1
+    for trial in trials:
+        state = "RUNNING (stale)" if trial.number in stale else trial.state.name
+        counts[state] = counts.get(state, 0) + 1
         value = "" if trial.values is None else ", ".join(f"{v:.4f}" for v in trial.values)
         seconds = f"{trial.duration.total_seconds():.1f}" if trial.duration else ""
         note = trial.user_attrs.get("fail_reason", "")
         if trial.state == optuna.trial.TrialState.PRUNED:
             note = f"pruned after epoch {trial.last_step}"
+        elif trial.number in stale:
+            note = "no heartbeat: its worker is gone; the next worker to start a trial re-queues it"
         elif trial.state == optuna.trial.TrialState.RUNNING and trial.datetime_start is not None:
             epochs = len(trial.user_attrs.get("history", []))
             note = f"running for {(now - trial.datetime_start).total_seconds():.0f}s, {epochs} epoch(s) done"
         elif "failed_trial" in trial.system_attrs:
             note = f"retry of trial {trial.system_attrs['failed_trial']}"
         worker = trial.user_attrs.get("worker", "")
-        table.add_row(str(trial.number), trial.state.name, value, describe_params(trial.params), seconds, worker, note)
+        table.add_row(str(trial.number), state, value, describe_params(trial.params), seconds, worker, note)
     console.print(table)
+    workers = Table(title="workers")
+    for column in ("worker", "running", "finished", "last seen"):
+        workers.add_column(column, overflow="fold")
+    for activity in worker_activity(trials):
+        running = ", ".join(f"trial {n}" + (" (stale)" if n in stale else "") for n in activity.running) or "idle"
+        finished = ", ".join(f"{count} {state.lower()}" for state, count in sorted(activity.finished.items()))
+        seen = f"{activity.last_seen:%Y-%m-%d %H:%M:%S}" if activity.last_seen else ""
+        workers.add_row(activity.worker, running, finished, seen)
+    console.print(workers)
     console.print(", ".join(f"{count} {state.lower()}" for state, count in sorted(counts.items())) or "no trials")
 
 

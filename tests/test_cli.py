@@ -163,6 +163,10 @@ def test_a_killed_worker_loses_nothing_and_its_trial_is_retried(tmp_path: Path) 
     worker.send_signal(signal.SIGKILL)
     worker.communicate(timeout=30)
     time.sleep(3)  # past the grace period: the killed trial's heartbeat is stale
+    before = run_toy_cli("status", "--study", str(study_file), cwd=tmp_path)
+    assert before.returncode == 0, before.stderr
+    assert "RUNNING (stale)" in before.stdout and "no heartbeat: its worker is gone" in before.stdout
+    assert "trial 0 (stale)" in before.stdout  # the workers table: what the dead worker was running
 
     resumed = run_toy_cli("search", str(study_file), "--n-trials", "1", "--no-final-test", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr

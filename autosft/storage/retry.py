@@ -63,11 +63,12 @@ def call_with_retry(
         try:
             return call(*args, **kwargs)
         except Exception as error:
-            if not is_transient(error) or time.monotonic() + delay > deadline:
+            remaining = deadline - time.monotonic()
+            if not is_transient(error) or remaining <= 0:
                 raise
             reason = str(error.__cause__ or error).strip().splitlines()[0][:200]
-            logger.warning("storage unreachable (%s); retrying in %.2gs", reason, delay)
-            time.sleep(delay)
+            logger.warning("storage unreachable (%s); retrying in %.2gs", reason, min(delay, remaining))
+            time.sleep(min(delay, remaining))  # the last try falls on the deadline
             delay = min(delay * 2, _MAX_DELAY)
 
 
