@@ -49,6 +49,14 @@ def search(
         int | None,
         typer.Option("--workers", help="Worker processes sharing the study [default: one per device]."),
     ] = None,
+    recycle_after: Annotated[
+        int | None,
+        typer.Option(
+            "--recycle-after",
+            help="Replace each worker process after N trials; 0 = never "
+            "[default: GPU workers after every trial, CPU workers never].",
+        ),
+    ] = None,
 ) -> None:
     """Search fine-tuning configurations; re-running resumes the study and adds trials."""
     from autosft.config import load_study_file, with_overrides
@@ -65,7 +73,8 @@ def search(
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     with sigterm_as_interrupt(), SearchProgress(config.budget.n_trials, errors) as progress:
         outcome = run_search(config, manager=plugin_manager(context), callbacks=[progress], final_test=final_test,
-                             devices=devices, workers=workers, on_prepared=progress.started)  # fmt: skip
+                             devices=devices, workers=workers, recycle_after=recycle_after,
+                             on_prepared=progress.started)  # fmt: skip
     study = outcome.study
     added = ", ".join(f"{count} {state.lower()}" for state, count in sorted(outcome.states.items()))
     console.print(f"study {study.study_name!r} in {mask_url(config.storage)}: {len(study.trials)} trials ({added})")
@@ -96,6 +105,13 @@ def worker(
     study_name: NameOption = None,
     device: Annotated[str | None, typer.Option("--device", help="cpu, cuda or cuda:N [default: auto]")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="Print nothing per trial.")] = False,
+    max_trials: Annotated[
+        int | None,
+        typer.Option("--max-trials", min=1, help="Leave after N trials (to be replaced by a fresh process)."),
+    ] = None,
+    timeout: Annotated[
+        float | None, typer.Option("--timeout", min=0, help="Start no trial after SECONDS [default: the study's].")
+    ] = None,
 ) -> None:
     """Join a study started by `autosft search` and run its trials until its budget is spent.
 
@@ -115,8 +131,8 @@ def worker(
         console.print(describe_trial(trial, "value"), highlight=False)
 
     with sigterm_as_interrupt():
-        summary = join_study(url, study_name, manager=plugin_manager(context), device=device,
-                             callbacks=[] if quiet else [announce])  # fmt: skip
+        summary = join_study(url, study_name, manager=plugin_manager(context), device=device, max_trials=max_trials,
+                             timeout=timeout, callbacks=[] if quiet else [announce])  # fmt: skip
     if not quiet:
         console.print(f"worker done: ran {len(summary.trial_numbers)} trial(s) of {mask_url(url)}")
     if summary.stopped_reason:

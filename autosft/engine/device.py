@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,7 +11,7 @@ import torch
 
 from autosft.errors import ConfigError
 
-__all__ = ["DeviceSetup", "pick_device"]
+__all__ = ["DeviceSetup", "pick_device", "release_device_memory"]
 
 
 @dataclass(frozen=True)
@@ -54,3 +55,15 @@ def pick_device(requested: str | None = None) -> DeviceSetup:
         return DeviceSetup(device, None)
     dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return DeviceSetup(device, dtype)
+
+
+def release_device_memory(setup: DeviceSetup) -> None:
+    """Return a finished trial's GPU memory to the driver, for a worker that is not recycled.
+
+    The trial's tensors are garbage once it ends, but reference cycles (optimizer state, autograd
+    graphs held by a traceback) keep them until a collection, and PyTorch's caching allocator keeps
+    freed blocks for itself; both would shrink what the next trial can use.
+    """
+    if setup.device.type == "cuda":
+        gc.collect()
+        torch.cuda.empty_cache()

@@ -15,7 +15,7 @@ import optuna
 from autosft.errors import ConfigError
 from autosft.storage.lock import StudyLock
 
-__all__ = ["TARGET_ATTR", "ask_within_budget", "set_target", "trial_target"]
+__all__ = ["TARGET_ATTR", "ask_within_budget", "budget_left", "set_target", "trial_target"]
 
 #: Study user attribute: how many finished trials the study is to hold when its workers stop.
 TARGET_ATTR = "autosft_trial_target"
@@ -45,6 +45,11 @@ def trial_target(study: optuna.Study) -> int:
     if not isinstance(target, int):
         raise ConfigError(f"study {study.study_name!r} has no trial budget: start it with `autosft search`")
     return target
+
+
+def budget_left(study: optuna.Study) -> int:
+    """Trials the study's workers may still start (running ones count as spent)."""
+    return max(0, trial_target(study) - _spent(study))
 
 
 def ask_within_budget(study: optuna.Study, lock: StudyLock, target: int) -> optuna.Trial | None:

@@ -57,13 +57,15 @@ def run_search(
     final_test: bool = True,
     devices: str | None = None,
     workers: int | None = None,
+    recycle_after: int | None = None,
     on_prepared: Callable[[PreparedStudy, optuna.Study], None] | None = None,
 ) -> SearchOutcome:
     """Run ``config.budget`` more trials of the study, then evaluate the best one on test once.
 
-    Re-running with the same study name and storage resumes the study: finished trials are kept
-    and new ones are added. The default configuration is enqueued as trial 0 of a new study. With
-    several ``workers`` (or devices), trials run in that many worker processes at once.
+        Re-running with the same study name and storage resumes the study: finished trials are kept
+        and new ones are added. The default configuration is enqueued as trial 0 of a new study. With
+        several ``workers`` (or devices), trials run in that many worker processes at once; each is
+    replaced by a fresh process after ``recycle_after`` trials (default: GPU workers after each trial).
     """
     started = time.perf_counter()
     manager = manager or get_plugin_manager()
@@ -71,7 +73,7 @@ def run_search(
     # unreachable database fails in a second, and a bad name never creates a database file.
     registry = collect_registry(manager)
     check_components(config, registry)
-    slots = plan_slots(devices, workers)
+    slots = plan_slots(devices, workers, recycle_after=recycle_after)
     for name in set(device_names(devices or "auto")):
         pick_device(name)  # a GPU that is not there fails now, not in every worker
     if len(slots) != 1:
@@ -95,7 +97,8 @@ def run_search(
         if not slots:  # --workers 0: the study and its budget wait for `autosft worker` elsewhere
             summary = WorkSummary([])
         elif len(slots) > 1:
-            summary = dispatch(study, slots, storage_url=config.storage, callbacks=callbacks)
+            summary = dispatch(study, slots, storage_url=config.storage, callbacks=callbacks,
+                               timeout=config.budget.timeout)  # fmt: skip
         else:
             _limit_threads()
             runner = TrialRunner(prepared, study_name=config.name, device=setup)
@@ -125,11 +128,14 @@ def join_study(
     manager: pluggy.PluginManager | None = None,
     device: str | None = None,
     callbacks: Sequence[StudyCallback] = (),
+    max_trials: int | None = None,
+    timeout: float | None = None,
 ) -> WorkSummary:
     """Work on an existing study until its budget is spent: what ``autosft worker`` runs.
 
     The study file is read from the study itself, so a worker on another machine needs only the
-    storage URL and the study name (and the same plugins installed).
+    storage URL and the study name (and the same plugins installed). The worker leaves after
+    ``max_trials`` trials of its own, or once ``timeout`` (default: the study's) has passed.
     """
     manager = manager or get_plugin_manager()
     # Opened once plainly to read the study file, whose heartbeat settings the worker's storage needs.
@@ -156,8 +162,8 @@ def join_study(
     lock = StudyLock(storage_url, config.name)
     try:
         runner = TrialRunner(prepared, study_name=config.name, device=setup)
-        return work(study, runner, lock=lock, target=trial_target(study), timeout=config.budget.timeout,
-                    callbacks=callbacks)  # fmt: skip
+        return work(study, runner, lock=lock, target=trial_target(study), callbacks=callbacks, max_trials=max_trials,
+                    timeout=config.budget.timeout if timeout is None else timeout)  # fmt: skip
     finally:
         lock.close()
 

@@ -3,7 +3,9 @@ same study through its storage.
 
 Workers are ordinary ``autosft worker`` processes (the same command a cluster job runs), so a
 local parallel search and a search spread over many machines are one mechanism. Each CUDA slot
-sees only its own GPU (``CUDA_VISIBLE_DEVICES``); CPU slots split the cores between them.
+sees only its own GPU (``CUDA_VISIBLE_DEVICES``); CPU slots split the cores between them. A GPU
+worker is recycled: it leaves after ``recycle_after`` trials and a fresh process takes its slot,
+so no allocator cache, fragmented memory or leaked handle of one trial weighs on the next.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from dataclasses import dataclass, field
 import optuna
 
 from autosft.errors import ConfigError
-from autosft.search.worker import StudyCallback, WorkSummary
+from autosft.search.budget import budget_left
+from autosft.search.worker import MAX_CONSECUTIVE_FAILURES, StudyCallback, WorkSummary
 
 __all__ = ["THREADS_ENV", "WORKER_INDEX_ENV", "Slot", "device_names", "dispatch", "plan_slots"]
 
@@ -28,25 +31,36 @@ THREADS_ENV = "AUTOSFT_TORCH_THREADS"
 #: Index of a worker among its siblings; it offsets the sampler seed so workers propose different trials.
 WORKER_INDEX_ENV = "AUTOSFT_WORKER_INDEX"
 POLL_SECONDS = 1.0
+#: Trials a GPU worker runs before a fresh process replaces it. One trial per process is the only
+#: way to be sure nothing of a trial stays on the GPU; its cost is re-reading the (cached) data
+#: and weights, seconds against a GPU trial's minutes.
+GPU_RECYCLE_AFTER = 1
 
 
 @dataclass(frozen=True)
 class Slot:
-    """Where one worker runs: the device it names and the environment that pins it."""
+    """Where one worker runs: the device it names, the environment that pins it, and how many
+    trials each of its processes runs before it is replaced (``None``: one process throughout)."""
 
     device: str
     env: dict[str, str] = field(default_factory=dict)
+    recycle_after: int | None = None
 
 
-def plan_slots(devices: str | None, workers: int | None, *, cpu_count: int | None = None) -> list[Slot]:
+def plan_slots(
+    devices: str | None, workers: int | None, *, cpu_count: int | None = None, recycle_after: int | None = None
+) -> list[Slot]:
     """Slots for ``--devices`` (auto, cpu, or cuda:0,cuda:1,...) and ``--workers`` (slots in all).
 
     ``auto`` means every visible GPU, or the CPU when there is none. Workers are spread round-robin
     over the devices; CPU workers share the cores evenly (at least one thread each). Zero workers
-    is a study prepared for workers started elsewhere (a cluster job).
+    is a study prepared for workers started elsewhere (a cluster job). ``recycle_after`` (0 for
+    never) overrides the default: GPU workers after every trial, CPU workers never.
     """
     if workers is not None and workers < 0:
         raise ConfigError(f"--workers must be 0 or more, but got {workers}")
+    if recycle_after is not None and recycle_after < 0:
+        raise ConfigError(f"--recycle-after must be 0 (never) or more, but got {recycle_after}")
     names = device_names(devices or "auto")
     count = len(names) if workers is None else workers
     cores = cpu_count or os.cpu_count() or 1
@@ -56,10 +70,12 @@ def plan_slots(devices: str | None, workers: int | None, *, cpu_count: int | Non
     for index in range(count):
         name = names[index % len(names)]
         env = {WORKER_INDEX_ENV: str(index)}
+        default = None if name == "cpu" else GPU_RECYCLE_AFTER
+        recycle = default if recycle_after is None else (recycle_after or None)
         if name == "cpu":
-            slots.append(Slot("cpu", {**env, THREADS_ENV: threads, "CUDA_VISIBLE_DEVICES": ""}))
+            slots.append(Slot("cpu", {**env, THREADS_ENV: threads, "CUDA_VISIBLE_DEVICES": ""}, recycle))
         else:
-            slots.append(Slot("cuda:0", {**env, "CUDA_VISIBLE_DEVICES": name.removeprefix("cuda:")}))
+            slots.append(Slot("cuda:0", {**env, "CUDA_VISIBLE_DEVICES": name.removeprefix("cuda:")}, recycle))
     return slots
 
 
@@ -79,19 +95,33 @@ def device_names(devices: str) -> list[str]:
 
 
 def dispatch(
-    study: optuna.Study, slots: Sequence[Slot], *, storage_url: str, callbacks: Sequence[StudyCallback] = ()
+    study: optuna.Study,
+    slots: Sequence[Slot],
+    *,
+    storage_url: str,
+    callbacks: Sequence[StudyCallback] = (),
+    timeout: float | None = None,
 ) -> WorkSummary:
     """Start one worker per slot, report their trials as they finish, and wait for all of them.
 
-    SIGINT or SIGTERM reaches the workers as SIGTERM: each re-queues its running trial and exits.
+    A worker that leaves cleanly to be recycled is replaced while the budget (and ``timeout``)
+    allows and the last trials did not all fail. SIGINT or SIGTERM reaches the workers as SIGTERM:
+    each re-queues its running trial and exits.
     """
+    deadline = None if timeout is None else time.monotonic() + timeout
     seen = {trial.number for trial in study.get_trials(deepcopy=False) if trial.state.is_finished()}
-    processes = [_start(study.study_name, storage_url, slot) for slot in slots]
+    processes = [_start(study.study_name, storage_url, slot, timeout) for slot in slots]
     summary = WorkSummary([])
     try:
         while any(process.poll() is None for process in processes):
             time.sleep(POLL_SECONDS)
             _report(study, seen, summary, callbacks)
+            for index, (slot, process) in enumerate(zip(slots, processes, strict=True)):
+                if process.poll() is None or process.returncode != 0 or slot.recycle_after is None:
+                    continue
+                left = None if deadline is None else deadline - time.monotonic()
+                if (left is None or left > 0) and not _failing(study, summary) and budget_left(study) > 0:
+                    processes[index] = _start(study.study_name, storage_url, slot, left)
     except KeyboardInterrupt:
         for process in processes:
             if process.poll() is None:
@@ -106,12 +136,27 @@ def dispatch(
         summary.stopped_reason = "worker(s) exited with an error: " + ", ".join(
             f"{device} (exit {code})" for device, code in failed
         )
+    elif _failing(study, summary):
+        summary.stopped_reason = f"the last {MAX_CONSECUTIVE_FAILURES} trials failed; workers were not replaced"
     return summary
 
 
-def _start(study_name: str, storage_url: str, slot: Slot) -> subprocess.Popen[bytes]:
+def _failing(study: optuna.Study, summary: WorkSummary) -> bool:
+    """Whether the last trials reported all failed: recycled workers would only fail more."""
+    last = summary.trial_numbers[-MAX_CONSECUTIVE_FAILURES:]
+    if len(last) < MAX_CONSECUTIVE_FAILURES:
+        return False
+    states = {trial.number: trial.state for trial in study.get_trials(deepcopy=False)}
+    return all(states[number] == optuna.trial.TrialState.FAIL for number in last)
+
+
+def _start(study_name: str, storage_url: str, slot: Slot, timeout: float | None) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "autosft", "worker", "--storage", storage_url, "--study-name", study_name,
                "--device", slot.device, "--quiet"]  # fmt: skip
+    if slot.recycle_after is not None:
+        command += ["--max-trials", str(slot.recycle_after)]
+    if timeout is not None:
+        command += ["--timeout", f"{timeout:.3f}"]
     return subprocess.Popen(command, env={**os.environ, **slot.env})
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import optuna
 
-from autosft.engine.device import DeviceSetup
+from autosft.engine.device import DeviceSetup, release_device_memory
 from autosft.engine.loop import Objective, TrainingJob, train
 from autosft.errors import TrialFailure
 from autosft.search.context import TrialContext, json_safe
@@ -68,6 +68,8 @@ class TrialRunner:
             trial.set_user_attr("fail_reason", reason)
             hook.autosft_trial_end(context=context, result=None, state="FAIL")
             raise
+        finally:
+            release_device_memory(self.device)
         result = trained.result
         for key, value in result.as_user_attrs().items():
             trial.set_user_attr(key, _json(value))

@@ -95,12 +95,17 @@ def work(
     target: int,
     timeout: float | None = None,
     callbacks: Sequence[StudyCallback] = (),
+    max_trials: int | None = None,
 ) -> WorkSummary:
-    """Run trials until the study holds ``target`` finished or running trials, or ``timeout`` passes."""
+    """Run trials until the study holds ``target`` finished or running trials, or ``timeout`` passes.
+
+    With ``max_trials`` the worker leaves after that many trials of its own, so that its process
+    can be replaced by a fresh one (the dispatcher recycles GPU workers this way).
+    """
     deadline = None if timeout is None else time.monotonic() + timeout
     summary = WorkSummary([])
     streak = 0
-    while deadline is None or time.monotonic() < deadline:
+    while (deadline is None or time.monotonic() < deadline) and len(summary.trial_numbers) != max_trials:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             optuna.storages.fail_stale_trials(study)  # a dead worker's trial: FAIL, and queued again

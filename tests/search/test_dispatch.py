@@ -39,6 +39,10 @@ def test_slots_split_the_cpu_and_pin_each_gpu() -> None:
     with pytest.raises(ConfigError, match="--devices takes auto, cpu or cuda:N"):
         plan_slots("gpu0", None)
     assert plan_slots("cpu", 0) == []  # the study waits for workers started elsewhere
+    assert [slot.recycle_after for slot in (*cpu, *gpus)] == [None, None, 1, 1]  # GPU workers: one trial each
+    assert [slot.recycle_after for slot in plan_slots("cuda:0,cpu", 2, recycle_after=0)] == [None, None]
+    with pytest.raises(ConfigError, match="--recycle-after must be 0"):
+        plan_slots("cpu", 1, recycle_after=-2)
     with pytest.raises(ConfigError, match="--workers must be 0 or more"):
         plan_slots("cpu", -1)
 
@@ -72,12 +76,15 @@ def _finished(trials: list[optuna.trial.FrozenTrial]) -> int:
 
 def test_two_workers_honour_the_budget_exactly(server_url: str, study_name: str, tmp_path: Path) -> None:
     study_file = _study_file(tmp_path, server_url, study_name, budget={"n_trials": 7, "max_epochs": 3})
-    searched = subprocess.run([AUTOSFT, "search", str(study_file), "--workers", "2"], env=ENV, cwd=tmp_path,
-                              capture_output=True, text=True, timeout=600)  # fmt: skip
+    # Workers recycled after 3 trials each, as GPU workers are after every trial.
+    searched = subprocess.run([AUTOSFT, "search", str(study_file), "--workers", "2", "--recycle-after", "3"], env=ENV,
+                              cwd=tmp_path, capture_output=True, text=True, timeout=600)  # fmt: skip
     assert searched.returncode == 0, searched.stderr
     trials = _load(server_url, study_name).trials
     assert len(trials) == 7 and _finished(trials) == 7
-    assert len({t.user_attrs["worker"] for t in trials}) == 2  # both workers ran trials
+    processes = {t.user_attrs["worker"] for t in trials}
+    assert len(processes) >= 3  # 7 trials, at most 3 per process
+    assert all(sum(t.user_attrs["worker"] == p for t in trials) <= 3 for p in processes)
 
 
 def _load(url: str, name: str) -> optuna.Study:
