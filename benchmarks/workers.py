@@ -4,12 +4,13 @@
    processes on PostgreSQL; trials per hour and the speed-up.
 2. Overhead: a zero-cost objective (sample the full autosft search space, return a constant) run
    through autosft's worker loop (budget lock, heartbeat, stale-trial check, ask/tell) next to a
-   plain ``study.optimize`` loop, on SQLite and PostgreSQL; milliseconds per trial around trial
-   10, 100 and 1,000. The random sampler is used so the sampler's own cost stays out of it.
+   plain ``study.optimize`` loop on Optuna's own storage, on SQLite, PostgreSQL and the Redis
+   journal; milliseconds per trial around trial 10, 100 and 1,000. The random sampler is used so
+   the sampler's own cost stays out of it.
 
     python benchmarks/workers.py [--trials 1000]
 
-Needs PostgreSQL at 127.0.0.1:5432 (user postgres, database test).
+Needs PostgreSQL at 127.0.0.1:5432 (user postgres, database test) and Redis at 127.0.0.1:6379.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import sys
 import tempfile
 import time
 import uuid
+import warnings
 from pathlib import Path
 
 import optuna
@@ -30,11 +32,12 @@ from autosft.config import parse_study
 from autosft.search.budget import set_target
 from autosft.search.prepare import prepare_study
 from autosft.search.worker import work
-from autosft.storage import open_storage
+from autosft.storage import open_storage, parse_storage_url
 from autosft.storage.lock import StudyLock
 from autosft.testing import toy_manager, toy_study
 
 POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+REDIS = "redis://127.0.0.1:6379/0"
 FIXED_PLAN = {
     "adaptation": {"value": "full"},
     "batch_size": {"value": 16},
@@ -82,7 +85,7 @@ def overhead(storage_url: str, trials: int, through_autosft: bool) -> dict[int, 
     def stamp(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         stamps.append(time.perf_counter())
 
-    storage = open_storage(storage_url, config.heartbeat if through_autosft else None)
+    storage = open_storage(storage_url, config.heartbeat) if through_autosft else _plain_storage(storage_url)
     study = optuna.create_study(storage=storage, study_name=config.name, direction="maximize",
                                 sampler=optuna.samplers.RandomSampler(seed=0))  # fmt: skip
     stamps.append(time.perf_counter())
@@ -101,6 +104,19 @@ def overhead(storage_url: str, trials: int, through_autosft: bool) -> dict[int, 
     return windows
 
 
+def _plain_storage(url: str) -> optuna.storages.BaseStorage:
+    """What a hand-written Optuna loop would open for ``url``: no retries, no heartbeats."""
+    location = parse_storage_url(url)
+    if location.family != "redis":
+        return optuna.storages.get_storage(url)
+    backend = optuna.storages.journal.JournalRedisBackend(location.redis_url, prefix=location.redis_prefix)
+    return optuna.storages.journal.JournalStorage(backend)
+
+
+def _redis_url() -> str:
+    return f"{REDIS}?prefix=bench-{uuid.uuid4().hex[:8]}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=1000, help="overhead runs go up to this trial")
@@ -108,6 +124,7 @@ def main() -> None:
     parser.add_argument("--part", choices=["all", "throughput", "overhead"], default="all")
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.ERROR)
+    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
 
     if args.part in ("all", "throughput"):
         with tempfile.TemporaryDirectory() as folder:
@@ -124,9 +141,9 @@ def main() -> None:
     print("overhead per trial (ms), zero-cost objective over the full autosft space, random sampler")
     print(f"{'storage':>10} | {'loop':>14} | " + " | ".join(f"{'trial ' + str(n):>10}" for n in (10, 100, 1000)))
     with tempfile.TemporaryDirectory() as folder:
-        for label, url in (("sqlite", f"sqlite:///{folder}/bench.db"), ("postgresql", POSTGRES)):
+        for label, url in (("sqlite", f"sqlite:///{folder}/bench.db"), ("postgresql", POSTGRES), ("redis", None)):
             for loop, through_autosft in (("plain optuna", False), ("autosft", True)):
-                windows = overhead(url, args.trials, through_autosft)
+                windows = overhead(url or _redis_url(), args.trials, through_autosft)
                 cells = " | ".join(f"{windows[n]:>10.1f}" if n in windows else f"{'':>10}" for n in (10, 100, 1000))
                 print(f"{label:>10} | {loop:>14} | {cells}")
 

@@ -6,6 +6,7 @@ create a fresh database.
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING
 
 from autosft.config import HeartbeatConfig
@@ -38,13 +39,15 @@ def open_rdb(location: StorageUrl, heartbeat: HeartbeatConfig | None) -> optuna.
         # pre_ping replaces connections a database restart killed before a query fails on them.
         engine_kwargs = {"pool_pre_ping": True, "pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW}
     try:
-        return optuna.storages.RDBStorage(
-            location.url,
-            engine_kwargs=engine_kwargs,
-            heartbeat_interval=None if heartbeat is None else heartbeat.interval,
-            grace_period=None if heartbeat is None else heartbeat.grace_period,
-            heartbeat_stale_trial_callback=stale_trial_retry(heartbeat),
-        )
+        with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna since 2.9
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(
+                location.url,
+                engine_kwargs=engine_kwargs,
+                heartbeat_interval=None if heartbeat is None else heartbeat.interval,
+                grace_period=None if heartbeat is None else heartbeat.grace_period,
+                heartbeat_stale_trial_callback=stale_trial_retry(heartbeat),
+            )
     except (ImportError, sqlalchemy.exc.NoSuchModuleError):
         raise StorageError(
             f"no database driver for {mask_url(location.url)!r}: install one, e.g. pip install 'autosft[postgres]' "
