@@ -6,6 +6,8 @@ create a fresh database.
 
 from __future__ import annotations
 
+import os
+import socket
 import warnings
 from typing import TYPE_CHECKING
 
@@ -17,13 +19,18 @@ from autosft.storage.urls import StorageUrl, mask_url
 if TYPE_CHECKING:
     import optuna
 
-__all__ = ["open_rdb"]
+__all__ = ["POOL_OVERFLOW", "POOL_SIZE", "application_name", "open_rdb"]
 
 #: Connections one worker process holds: the trial's writes and its heartbeat thread each need
 #: one; the overflow absorbs a status query. A hundred workers then stay within a default
 #: PostgreSQL's max_connections of 100 only with a pooler; the README says so.
 POOL_SIZE = 2
 POOL_OVERFLOW = 2
+
+
+def application_name() -> str:
+    """How this process's PostgreSQL connections introduce themselves."""
+    return f"autosft {socket.gethostname()[:40]}:{os.getpid()}"
 
 
 def open_rdb(location: StorageUrl, heartbeat: HeartbeatConfig | None) -> optuna.storages.RDBStorage:
@@ -38,6 +45,8 @@ def open_rdb(location: StorageUrl, heartbeat: HeartbeatConfig | None) -> optuna.
     else:
         # pre_ping replaces connections a database restart killed before a query fails on them.
         engine_kwargs = {"pool_pre_ping": True, "pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW}
+        if location.backend == "postgresql":  # pg_stat_activity then says which worker holds what
+            engine_kwargs["connect_args"] = {"application_name": application_name()}
     try:
         with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna since 2.9
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
