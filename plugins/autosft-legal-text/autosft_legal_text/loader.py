@@ -47,7 +47,7 @@ def read_table(path: Path, format: str) -> pd.DataFrame:
             # Only an empty field is missing: "NA" or "null" in a legal text is text.
             return pd.read_csv(path, keep_default_na=False, na_values=[""])
         if format == "jsonl":
-            return pd.read_json(path, lines=True, dtype=False, convert_dates=False)
+            return pd.read_json(path, lines=True, dtype=False)
         return pd.read_parquet(path)
     except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as error:
         raise DataError(f"text_table: cannot read {path.name!r} as {format}: {str(error).splitlines()[0]}") from None
