@@ -150,7 +150,7 @@ class ActivationCache:
     def __contains__(self, key: Hashable) -> bool:
         return key in self._entries
 
-    def keys(self) -> list[Hashable]:
+    def lru_order(self) -> list[Hashable]:
         """Keys from least to most recently used."""
         return list(self._entries)
 

@@ -9,10 +9,11 @@ import numpy as np
 import pandas as pd
 
 #: The tiny model's whole vocabulary after the special tokens; generated texts use only these words.
-WORDS = (
-    "we may terminate your account at any time without notice you agree to these terms and our liability is "
-    "limited the contract law of ireland shall apply privacy data content remove change"
-).split()
+WORDS = [
+    "we", "may", "terminate", "your", "account", "at", "any", "time", "without", "notice", "you", "agree", "to",
+    "these", "terms", "and", "our", "liability", "is", "limited", "the", "contract", "law", "of", "ireland", "shall",
+    "apply", "privacy", "data", "content", "remove", "change",
+]  # fmt: skip
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 #: Words that make a generated clause unfair, and the category each stands for (multilabel).
 CATEGORIES = {"terminate": "termination", "liability": "liability", "law": "choice_of_law"}

@@ -9,15 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from autosft_legal_text.augment import TokenDeletion, TokenSwap
+from autosft_legal_text.metrics import class_score, worst_class_f1
+from autosft_legal_text.model import HFTextClassifier, HFTextClassifierOptions, resolve_model
+from autosft_legal_text.tokens import truncate
 from legal_helpers import SPECIALS, WORDS
 from sklearn.metrics import f1_score, precision_score, recall_score
 
 from autosft.components import DataSplit, Splits
 from autosft.errors import ConfigError
-from autosft_legal_text.augment import TokenDeletion, TokenSwap
-from autosft_legal_text.metrics import class_score, worst_class_f1
-from autosft_legal_text.model import HFTextClassifier, HFTextClassifierOptions, resolve_model
-from autosft_legal_text.tokens import truncate
 
 TEXTS = np.array(["we may terminate your account", "privacy data", "you agree to these terms and our liability"])
 

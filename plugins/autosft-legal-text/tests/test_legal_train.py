@@ -20,8 +20,8 @@ from legal_helpers import clauses, write_table
 
 from autosft.config import parse_study
 from autosft.engine.cache import activation_cache
-from autosft.engine.device import pick_device
 from autosft.engine.data import to_device_split
+from autosft.engine.device import pick_device
 from autosft.engine.loop import TrainedModel, predict, train
 from autosft.plugins import get_plugin_manager
 from autosft.search.objective import training_job
@@ -53,8 +53,11 @@ def prepared(tiny_bert: Path, clauses_csv: Path) -> PreparedStudy:
     return prepare_study(parse_study(_study(clauses_csv, tiny_bert), where="test"), get_plugin_manager())
 
 
-def _train(prepared: PreparedStudy, *, cache: bool = True, **changes: Any) -> tuple[dict[str, torch.Tensor], TrainedModel]:
-    job = dataclasses.replace(training_job(prepared, dataclasses.replace(PLAN, **changes), CPU), cache_activations=cache)
+def _train(
+    prepared: PreparedStudy, *, cache: bool = True, **changes: Any
+) -> tuple[dict[str, torch.Tensor], TrainedModel]:
+    plan = dataclasses.replace(PLAN, **changes)
+    job = dataclasses.replace(training_job(prepared, plan, CPU), cache_activations=cache)
     before = {name: value.detach().clone() for name, value in job.built.module.state_dict().items()}
     return before, train(job)
 
@@ -133,14 +136,14 @@ def test_trials_the_cache_cannot_serve_fall_back_to_the_whole_model(
 ) -> None:
     _, trained = _train(prepared, epochs=3, **changes)
     assert not any(note.startswith("trained on cached") for note in trained.result.notes)
-    assert activation_cache().keys() == []
+    assert activation_cache().lru_order() == []
 
 
 def test_a_deeper_trial_starts_from_the_shallower_cached_depth(prepared: PreparedStudy) -> None:
     _train(prepared, adaptation="freeze", freeze_depth=2, epochs=2)
     _train(prepared, adaptation="freeze", freeze_depth=4, epochs=2)
-    depths = sorted({key[-1] for key in activation_cache().keys()})  # type: ignore[index]
-    assert depths == [2, 4] and {key[2] for key in activation_cache().keys()} == {"train", "val"}  # type: ignore[index]
+    depths = sorted({key[-1] for key in activation_cache().lru_order()})  # type: ignore[index]
+    assert depths == [2, 4] and {key[2] for key in activation_cache().lru_order()} == {"train", "val"}  # type: ignore[index]
     hits = activation_cache().hits
     _train(prepared, adaptation="freeze", freeze_depth=4, epochs=2, learning_rate=1e-3)
     assert activation_cache().hits == hits + 2  # train and validation rows served from the cache
@@ -168,8 +171,12 @@ def _autosft(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 @pytest.mark.skipif(AUTOSFT is None, reason="the autosft console script is not installed")
 def test_autosft_search_runs_and_refuses_a_bad_table_in_one_line(tiny_bert: Path, tmp_path: Path) -> None:
     table = write_table(clauses(documents=10), tmp_path / "clauses.csv")
-    study = {**_study(table, tiny_bert), "storage": f"sqlite:///{tmp_path / 'study.db'}",
-             "budget": {"n_trials": 3, "max_epochs": 2}, "search_space": {"adaptation": {"choices": ["freeze"]}}}  # fmt: skip
+    study = {
+        **_study(table, tiny_bert),
+        "storage": f"sqlite:///{tmp_path / 'study.db'}",
+        "budget": {"n_trials": 3, "max_epochs": 2},
+        "search_space": {"adaptation": {"choices": ["freeze"]}},
+    }
     (tmp_path / "study.yaml").write_text(yaml.safe_dump(study))
     done = _autosft("search", "study.yaml", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
