@@ -65,10 +65,11 @@ def load_once(key: Hashable, load: Callable[[], T]) -> T:
 
 
 def clear_caches() -> None:
-    """Forget everything held in this process (disk files stay)."""
+    """Forget everything held in this process (disk files stay); the next activation cache reads its budget anew."""
+    global _ACTIVATIONS
     _ONCE.clear()
     _ENCODED.clear()
-    activation_cache().clear()
+    _ACTIVATIONS = None
 
 
 # --------------------------------------------------------------------------------------------
