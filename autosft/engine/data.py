@@ -18,7 +18,15 @@ import torch
 
 from autosft.components import DataSplit
 
-__all__ = ["BUCKET_BATCHES", "DeviceSplit", "iterate_batches", "to_device_split", "trim_padding"]
+__all__ = [
+    "BUCKET_BATCHES",
+    "DeviceSplit",
+    "in_length_order",
+    "iterate_batches",
+    "restore_order",
+    "to_device_split",
+    "trim_padding",
+]
 
 #: Length bucketing sorts windows of this many batches by length: batches stay random, rows alike.
 BUCKET_BATCHES = 32
@@ -123,3 +131,27 @@ def _bucketed(
         batches.extend(torch.split(chunk, batch_size))
     shuffled = torch.randperm(len(batches), generator=generator)
     return [batches[i] for i in shuffled.tolist()]
+
+
+def in_length_order(split: DeviceSplit, chunk_rows: int) -> Iterator[tuple[torch.Tensor, Any]]:
+    """``(row indices, inputs)`` chunks covering every row once, shortest first, for inference.
+
+    Sequence rows sorted by length pad each chunk only to its own longest row; callers put the
+    results back in stored order with the indices. Other inputs come in stored order.
+    """
+    lengths = split.lengths()
+    if lengths is None:
+        order = torch.arange(len(split), device=split.labels.device)
+    else:
+        order = torch.argsort(lengths, stable=True)
+    for start in range(0, len(split), chunk_rows):
+        index = order[start : start + chunk_rows]
+        yield index, split.rows(index)
+
+
+def restore_order(indices: list[torch.Tensor], chunks: list[torch.Tensor]) -> torch.Tensor:
+    """Rows of ``chunks`` (computed for ``indices``) put back in stored order."""
+    stacked = torch.cat(chunks)
+    ordered = torch.empty_like(stacked)
+    ordered[torch.cat(indices)] = stacked
+    return ordered

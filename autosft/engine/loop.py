@@ -27,7 +27,7 @@ from autosft.components import (
     Splits,
     class_counts,
 )
-from autosft.engine.data import DeviceSplit, iterate_batches, to_device_split
+from autosft.engine.data import DeviceSplit, in_length_order, iterate_batches, restore_order, to_device_split
 from autosft.engine.device import DeviceSetup
 from autosft.engine.losses import cross_entropy, soft_targets
 from autosft.engine.model import AdaptedModel, adapt_model
@@ -291,9 +291,10 @@ def predict(
     """
     module.eval()
     forward = forward or functools.partial(model_logits, module)
-    chunks = []
-    for inputs, _ in iterate_batches(rows, EVAL_BATCH_SIZE):
+    indices, chunks = [], []
+    for index, inputs in in_length_order(rows, EVAL_BATCH_SIZE):
         with device.autocast():
             logits = forward(inputs).float()
+        indices.append(index)
         chunks.append(torch.sigmoid(logits) if task == "multilabel" else torch.softmax(logits, dim=-1))
-    return torch.cat(chunks).cpu().double().numpy()
+    return restore_order(indices, chunks).cpu().double().numpy()

@@ -23,7 +23,7 @@ from torch import nn
 
 from autosft.components import DataSplit, StagedForward
 from autosft.engine.cache import activation_cache
-from autosft.engine.data import MASK, DeviceSplit, to_device_split
+from autosft.engine.data import MASK, DeviceSplit, in_length_order, restore_order, to_device_split
 from autosft.engine.staging import stages_agree
 from autosft.search.plan import TrialPlan
 
@@ -106,34 +106,32 @@ class FrozenPrefix:
             return cached
         start = next((depth for depth in range(self.depth - 1, 0, -1) if (*base, depth) in cache), 0)
         previous = cache.get((*base, start)) if start else None
+        inputs = {name: tensor for name, tensor in rows.inputs.items() if name != STATE}
+        if previous is not None:
+            inputs[STATE] = previous
         training = module.training
         module.eval()
+        indices, chunks = [], []
         try:
-            chunks = [
-                self._chunk(module, rows, torch.arange(begin, min(begin + CHUNK_ROWS, len(rows))), previous, start)
-                for begin in range(0, len(rows), CHUNK_ROWS)
-            ]
+            for index, batch in in_length_order(DeviceSplit(inputs, rows.labels), CHUNK_ROWS):
+                indices.append(index)
+                chunks.append(self._chunk(module, batch, start, split_mask=rows.inputs.get(MASK)))
         finally:
             module.train(training)
-        state = torch.cat(chunks)
+        state = restore_order(indices, chunks)
         if not cache.put((*base, self.depth), state):
             logger.warning("activation cache: %s activations of %d MiB exceed the budget", part, state.nbytes >> 20)
         logger.info("activation cache: %s split after group %d computed from group %d", part, self.depth, start)
         return state
 
     def _chunk(
-        self, module: nn.Module, rows: DeviceSplit, index: torch.Tensor, previous: torch.Tensor | None, start: int
+        self, module: nn.Module, batch: dict[str, Any], start: int, split_mask: torch.Tensor | None
     ) -> torch.Tensor:
-        inputs = {name: tensor for name, tensor in rows.inputs.items() if name != STATE}
-        if previous is not None:
-            inputs[STATE] = previous
-        batch = DeviceSplit(inputs, rows.labels).rows(index.to(rows.labels.device))
         with self.job.device.autocast():
             state = self.stages.run(module, _inputs(batch), batch.get(STATE), start, self.depth)
-        # Rows were trimmed to the chunk's longest; pad per-token outputs back to the split's width.
-        mask = rows.inputs.get(MASK)
-        if mask is not None and state.ndim >= 2 and state.shape[1] == batch[MASK].shape[1] < mask.shape[1]:
-            pad = [0, 0] * (state.ndim - 2) + [0, mask.shape[1] - state.shape[1]]
+        # The chunk was trimmed to its longest row; pad per-token outputs back to the split's width.
+        if split_mask is not None and state.ndim >= 2 and state.shape[1] == batch[MASK].shape[1] < split_mask.shape[1]:
+            pad = [0, 0] * (state.ndim - 2) + [0, split_mask.shape[1] - state.shape[1]]
             state = F.pad(state, pad)
         return state
 
