@@ -14,7 +14,11 @@ from autosft_legal_text.options import TextTableOptions
 from legal_helpers import clauses, write_table
 
 from autosft.components import Splits
+from autosft.config import load_study_file
 from autosft.errors import AutosftError, ConfigError, DataError
+from autosft.plugins import get_plugin_manager
+from autosft.registry import collect_registry
+from autosft.search.prepare import check_components
 
 REPO = Path(__file__).resolve().parents[3]
 CLAUDETTE = REPO.parent / "shared" / "data" / "legal" / "claudette_tos_en" / "claudette_tos_en_sentences.csv"
@@ -171,3 +175,10 @@ def test_the_claudette_table_loads_split_by_document() -> None:
     assert splits.info["class_counts"]["train"] == {"0": 10529 - 834, "1": 834}
     multilabel = _load(CLAUDETTE, "multilabel", split_column="split", group_column="doc", empty_labels="keep")
     assert len(multilabel.class_names) == 8 and multilabel.train.labels.shape == (10529, 8)
+
+
+def test_the_study_file_names_valid_components_and_options() -> None:
+    config = load_study_file(REPO / "studies" / "legal-text.yaml")
+    dataset_options, model_options, directions = check_components(config, collect_registry(get_plugin_manager()))
+    assert isinstance(dataset_options, TextTableOptions) and dataset_options.group_column == "doc"
+    assert model_options.model_dump()["name_or_path"] == "minilm" and directions == ["maximize"]
