@@ -39,7 +39,7 @@ from autosft.evaluate.scoring import score
 from autosft.search.context import TrialResult
 from autosft.search.plan import TrialPlan
 
-__all__ = ["Objective", "TrainedModel", "TrainingJob", "predict", "seed_everything", "train"]
+__all__ = ["EpochCallback", "Objective", "TrainedModel", "TrainingJob", "predict", "seed_everything", "train"]
 
 #: Gradients are clipped to this global norm: fine-tuning at a too-high rate then degrades
 #: instead of diverging, which keeps the search's view of that rate informative.
@@ -76,6 +76,9 @@ class TrainingJob:
     device: DeviceSetup
     #: Train on cached activations of frozen layer groups when the plan allows (see engine.prefix).
     cache_activations: bool = True
+    #: Micro-batches per batch: gradients of each are accumulated before one optimizer step, so the
+    #: effective batch stays ``plan.batch_size`` while peak memory shrinks (see engine.memory).
+    accumulation: int = 1
 
 
 @dataclass
@@ -188,7 +191,8 @@ def train(job: TrainingJob, *, on_epoch: EpochCallback | None = None, restore_be
         tick = time.perf_counter()
         train_loss = _train_epoch(job, adapted, data, optimizer, scheduler, scaler, generator, epoch)
         tock = time.perf_counter()
-        probabilities = predict(adapted.module, data.val_rows, job.device, splits.task, forward=data.forward)
+        probabilities = predict(adapted.module, data.val_rows, job.device, splits.task, forward=data.forward,
+                                batch_size=max(1, EVAL_BATCH_SIZE // job.accumulation))  # fmt: skip
         metrics = score(job.metrics, splits.val.labels, probabilities)
         timings["train_seconds"] += tock - tick
         timings["eval_seconds"] += time.perf_counter() - tock
@@ -256,14 +260,12 @@ def _train_epoch(
         if job.augmentation is not None and plan.augmentation_strength > 0:
             inputs, targets = job.augmentation.apply(inputs, targets, strength=plan.augmentation_strength,
                                                      generator=generator)  # fmt: skip
-        with job.device.autocast():
-            loss = data.loss_fn(data.forward(inputs), targets)
-        if not torch.isfinite(loss):
+        loss = _accumulate_gradients(job, data, inputs, targets, scaler)
+        if not math.isfinite(loss):
             raise TrialFailure(
-                f"training loss became {loss.item()} at epoch {epoch}, batch {batches + 1} "
+                f"training loss became {loss} at epoch {epoch}, batch {batches + 1} "
                 f"(learning_rate={plan.learning_rate:.3g}); the trial is failed, the search goes on"
             )
-        scaler.scale(loss).backward()
         scaler.unscale_(optimizer)
         torch.nn.utils.clip_grad_norm_([p for p in adapted.module.parameters() if p.grad is not None], MAX_GRAD_NORM)
         scaler.step(optimizer)
@@ -271,9 +273,37 @@ def _train_epoch(
         scheduler.step()
         # Free the gradients now rather than at the next backward: peak memory drops by their size.
         optimizer.zero_grad(set_to_none=True)
-        total += loss.item()
+        total += loss
         batches += 1
     return total / max(batches, 1)
+
+
+def _accumulate_gradients(
+    job: TrainingJob, data: _TrainingData, inputs: Any, targets: torch.Tensor, scaler: torch.amp.GradScaler
+) -> float:
+    """Backpropagate one batch in ``job.accumulation`` micro-batches; return the batch's mean loss.
+
+    Each micro-batch's (row-mean) loss is weighted by its share of the rows, so the accumulated
+    gradient is the whole batch's; a non-finite loss is returned before any backward pass.
+    """
+    rows = len(targets)
+    micro = math.ceil(rows / job.accumulation)
+    total = 0.0
+    for start in range(0, rows, micro):
+        part = slice(start, start + micro)
+        with job.device.autocast():
+            loss = data.loss_fn(data.forward(_rows(inputs, part)), targets[part]) * (len(targets[part]) / rows)
+        if not torch.isfinite(loss):
+            return float(loss.item())
+        scaler.scale(loss).backward()
+        total += loss.item()
+    return total
+
+
+def _rows(inputs: Any, part: slice) -> Any:
+    if isinstance(inputs, Mapping):
+        return {name: tensor[part] for name, tensor in inputs.items()}
+    return inputs[part]
 
 
 @torch.no_grad()
@@ -284,15 +314,16 @@ def predict(
     task: str,
     *,
     forward: Callable[[Any], torch.Tensor] | None = None,
+    batch_size: int = EVAL_BATCH_SIZE,
 ) -> np.ndarray:
-    """Class probabilities (rows, classes) in stored order, in eval mode.
+    """Class probabilities (rows, classes) in stored order, in eval mode, ``batch_size`` rows at a time.
 
     ``forward`` replaces ``module(inputs)`` (e.g. to start after a cached frozen prefix).
     """
     module.eval()
     forward = forward or functools.partial(model_logits, module)
     indices, chunks = [], []
-    for index, inputs in in_length_order(rows, EVAL_BATCH_SIZE):
+    for index, inputs in in_length_order(rows, batch_size):
         with device.autocast():
             logits = forward(inputs).float()
         indices.append(index)

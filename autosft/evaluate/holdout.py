@@ -13,11 +13,11 @@ import optuna
 
 from autosft.engine.data import to_device_split
 from autosft.engine.device import DeviceSetup
-from autosft.engine.loop import predict, train
+from autosft.engine.loop import predict
 from autosft.errors import ConfigError
 from autosft.evaluate.scoring import score
 from autosft.search.context import json_safe
-from autosft.search.objective import training_job
+from autosft.search.objective import train_plan
 from autosft.search.plan import TrialPlan
 from autosft.search.prepare import PreparedStudy
 
@@ -40,7 +40,7 @@ def evaluate_on_test(prepared: PreparedStudy, trial: optuna.trial.FrozenTrial, d
     started = time.perf_counter()
     plan_record = dict(trial.user_attrs["plan"])
     plan = TrialPlan(**plan_record)
-    trained = train(training_job(prepared, plan, device), restore_best=True)
+    trained = train_plan(prepared, plan, device, restore_best=True)
     test_rows = to_device_split(prepared.splits.test, device.device)
     probabilities = predict(trained.module, test_rows, device, prepared.splits.task)
     return {

@@ -15,17 +15,20 @@ from typing import Any
 import optuna
 
 from autosft.engine.device import DeviceSetup, release_device_memory
-from autosft.engine.loop import Objective, TrainingJob, train
+from autosft.engine.loop import EpochCallback, Objective, TrainedModel, TrainingJob, train
+from autosft.engine.memory import retry_out_of_memory
 from autosft.errors import TrialFailure
 from autosft.search.context import TrialContext, json_safe
 from autosft.search.plan import TrialPlan
 from autosft.search.prepare import PreparedStudy
 
-__all__ = ["TrialRunner", "training_job"]
+__all__ = ["TrialRunner", "train_plan", "training_job"]
 
 
-def training_job(prepared: PreparedStudy, plan: TrialPlan, device: DeviceSetup) -> TrainingJob:
-    """A training job for ``plan`` with a freshly built model."""
+def training_job(
+    prepared: PreparedStudy, plan: TrialPlan, device: DeviceSetup, *, accumulation: int = 1
+) -> TrainingJob:
+    """A training job for ``plan`` with a freshly built model, in ``accumulation`` micro-batches per batch."""
     return TrainingJob(
         splits=prepared.splits,
         built=prepared.build_model(plan),
@@ -35,7 +38,31 @@ def training_job(prepared: PreparedStudy, plan: TrialPlan, device: DeviceSetup) 
         metrics=prepared.metrics,
         objectives=[Objective(m, d) for m, d in zip(prepared.objective_metrics, prepared.directions, strict=True)],
         device=device,
+        accumulation=accumulation,
     )
+
+
+def train_plan(
+    prepared: PreparedStudy,
+    plan: TrialPlan,
+    device: DeviceSetup,
+    *,
+    on_epoch: EpochCallback | None = None,
+    restore_best: bool = False,
+) -> TrainedModel:
+    """Train ``plan`` on a fresh model; out of GPU memory, again in smaller micro-batches.
+
+    ``on_epoch`` may then see an epoch again: the retry starts over from epoch 1.
+    """
+    notes: list[str] = []
+
+    def attempt(accumulation: int) -> TrainedModel:
+        job = training_job(prepared, plan, device, accumulation=accumulation)
+        return train(job, on_epoch=on_epoch, restore_best=restore_best)
+
+    trained = retry_out_of_memory(attempt, batch_size=plan.batch_size, notes=notes)
+    trained.result.notes[:0] = notes
+    return trained
 
 
 class TrialRunner:
@@ -55,7 +82,7 @@ class TrialRunner:
         hook = prepared.manager.hook
         hook.autosft_trial_start(context=context)
         try:
-            trained = train(training_job(prepared, plan, self.device), on_epoch=self._reporter(trial, context))
+            trained = train_plan(prepared, plan, self.device, on_epoch=self._reporter(trial, context))
         except optuna.TrialPruned:
             hook.autosft_trial_end(context=context, result=None, state="PRUNED")
             raise
@@ -80,15 +107,19 @@ class TrialRunner:
         primary = self.prepared.objective_metrics[0]
         single_objective = len(self.prepared.directions) == 1
         history: list[dict[str, Any]] = []
+        trial_reported: set[int] = set()  # Optuna keeps the first value reported for a step
 
         def on_epoch(epoch: int, metrics: Mapping[str, float]) -> None:
+            # An out-of-memory retry starts over: its epochs replace the failed run's.
+            del history[epoch - 1 :]
             history.append(json_safe(metrics))
             # Stored every epoch so a pruned or killed trial still shows its learning curve.
             trial.set_user_attr("history", history)
             self.prepared.manager.hook.autosft_epoch_end(context=context, epoch=epoch, metrics=metrics)
             value = metrics[primary]
-            if not single_objective or math.isnan(value):
+            if not single_objective or math.isnan(value) or epoch in trial_reported:
                 return
+            trial_reported.add(epoch)
             trial.report(value, epoch)
             if trial.should_prune():
                 raise optuna.TrialPruned(f"pruned after epoch {epoch} with {primary}={value:.4f}")
