@@ -61,7 +61,11 @@ class Objective:
 
 @dataclass
 class TrainingJob:
-    """What one training run needs: data, a fresh model, the plan and the chosen strategies."""
+    """What one training run needs: data, a fresh model, the plan and the chosen strategies.
+
+    ``loss`` is the model builder's training loss for the plan (``ModelBuilder.training_loss``);
+    ``None`` trains with the task's cross-entropy.
+    """
 
     splits: Splits
     built: BuiltModel
@@ -71,6 +75,7 @@ class TrainingJob:
     metrics: Sequence[Metric]
     objectives: Sequence[Objective]
     device: DeviceSetup
+    loss: LossFunction | None = None
 
 
 @dataclass
@@ -108,7 +113,7 @@ def _training_data(job: TrainingJob) -> _TrainingData:
     return _TrainingData(
         train_rows=to_device_split(train_split, job.device.device),
         val_rows=to_device_split(splits.val, job.device.device),
-        loss_fn=loss_fn or cross_entropy(task=splits.task),
+        loss_fn=loss_fn or job.loss or cross_entropy(task=splits.task),
         sampling_weights=None if weights is None else torch.as_tensor(weights, dtype=torch.float64),
     )
 

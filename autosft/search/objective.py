@@ -25,7 +25,7 @@ __all__ = ["TrialRunner", "training_job"]
 
 
 def training_job(prepared: PreparedStudy, plan: TrialPlan, device: DeviceSetup) -> TrainingJob:
-    """A training job for ``plan`` with a freshly built model."""
+    """A training job for ``plan`` with a freshly built model and the builder's loss for it."""
     return TrainingJob(
         splits=prepared.splits,
         built=prepared.build_model(plan),
@@ -35,6 +35,7 @@ def training_job(prepared: PreparedStudy, plan: TrialPlan, device: DeviceSetup) 
         metrics=prepared.metrics,
         objectives=[Objective(m, d) for m, d in zip(prepared.objective_metrics, prepared.directions, strict=True)],
         device=device,
+        loss=prepared.builder.training_loss(prepared.model_options, prepared.splits, plan, device=device.device),
     )
 
 
