@@ -79,7 +79,7 @@ class _Block(nn.Module):
 
     def forward(self, x: torch.Tensor, keep: torch.Tensor, *, newest_only: bool = False) -> torch.Tensor:
         """``newest_only``: attend from the newest position alone (the last block needs no other)."""
-        batch, length, dim = x.shape
+        batch, _, dim = x.shape
         h = self.attention_norm(x)
         queries = h[:, -1:] if newest_only else h
         if newest_only:
