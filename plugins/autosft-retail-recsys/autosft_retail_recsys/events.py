@@ -186,6 +186,9 @@ def _parse_times(series: pd.Series, column: str, source: str) -> pd.Series:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # "could not infer format": failures are reported below
             times = pd.to_datetime(series, errors="coerce")
+            retry = times.isna() & series.notna()
+            if retry.any():  # the format inferred from the first value does not fit them all
+                times[retry] = pd.to_datetime(series[retry], errors="coerce", format="mixed")
     bad = times.isna()
     if bad.any():
         examples = series[bad & series.notna()]

@@ -79,13 +79,15 @@ def target_users(events: pd.DataFrame, options: InteractionOptions) -> tuple[set
 
 
 def _groups(user_events: pd.DataFrame, holdout: str) -> list[tuple[Any, list[str]]]:
-    """(time, items) per basket, oldest first; each event alone with ``holdout: event``."""
+    """(time, items) per basket, oldest first; each event alone with ``holdout: event``.
+
+    Baskets (invoices) of one user with the same timestamp are one visit and form one group: with
+    no order between them, neither may serve as the other's history.
+    """
     if holdout == "event":
         return [(time, [item]) for time, item in zip(user_events["time"], user_events["item"], strict=True)]
-    grouped = user_events.groupby("basket", sort=False, observed=True)
-    baskets = [(part["time"].iloc[0], part["order"].iloc[0], list(part["item"])) for _, part in grouped]
-    baskets.sort(key=lambda basket: (basket[0], basket[1]))
-    return [(time, items) for time, _, items in baskets]
+    grouped = user_events.groupby("time", sort=True, observed=True)["item"]
+    return [(time, list(dict.fromkeys(items))) for time, items in grouped]
 
 
 def _parts(groups: int, size: int) -> list[str]:
