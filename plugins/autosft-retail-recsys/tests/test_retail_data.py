@@ -119,7 +119,9 @@ def test_single_event_users_and_unseen_items_are_counted_not_fatal(tmp_path: Pat
 def test_unparseable_timestamps_are_one_line_errors(tmp_path: Path) -> None:
     frame = make_log()
     frame.loc[5, "timestamp"] = "next tuesday"
-    with pytest.raises(DataError, match=r"'timestamp' .* 1 values that are missing or not times \(e.g. 'next tuesday'\)"):
+    with pytest.raises(
+        DataError, match=r"'timestamp' .* 1 values that are missing or not times \(e.g. 'next tuesday'\)"
+    ):
         load_interactions(InteractionOptions(**log_options(_write(tmp_path, frame))), task="ranking")
 
 
