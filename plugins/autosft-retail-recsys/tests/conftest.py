@@ -29,9 +29,10 @@ def make_log(users: int = 40, items: int = 30, seed: int = 0) -> pd.DataFrame:
         for basket in range(int(rng.integers(3, 7))):
             day += int(rng.integers(1, 20))
             chosen = rng.choice(favourites, size=int(rng.integers(1, 5)), replace=False)
+            time = str(start + pd.Timedelta(days=day))
             for item in chosen:
                 rows.append({"user": f"u{user:03d}", "item": f"i{item:03d}", "basket": f"{user}-{basket}",
-                             "timestamp": str(start + pd.Timedelta(days=day)), "quantity": 1, "country": country})  # fmt: skip
+                             "timestamp": time, "quantity": 1, "country": country})  # fmt: skip
     return pd.DataFrame(rows)
 
 
