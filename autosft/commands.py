@@ -273,7 +273,9 @@ def validate(context: typer.Context, study_file: StudyFile) -> None:
     sizes = ", ".join(f"{name} {len(getattr(splits, name))}" for name in ("train", "val", "test"))
     pretrain = f", pretrain {len(splits.pretrain)}" if splits.pretrain is not None else ""
     objectives = ", ".join(f"{o.metric} ({d})" for o, d in zip(config.objectives, prepared.directions, strict=True))
-    console.print(f"{study_file}: valid. rows: {sizes}{pretrain}; classes: {', '.join(splits.class_names)}; "
+    names = splits.class_names
+    classes = ", ".join(names) if len(names) <= 20 else f"{len(names)} ({', '.join(names[:5])}, …)"  # ranking: items
+    console.print(f"{study_file}: valid. rows: {sizes}{pretrain}; classes: {classes}; "
                   f"objective: {objectives}")  # fmt: skip
     console.print(f"search space: {', '.join(dimension.name for dimension in prepared.space)}")
 

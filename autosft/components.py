@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
+    from autosft.search.plan import TrialPlan
+
 __all__ = [
     "TASK_TYPES",
     "Augmentation",
@@ -40,9 +42,12 @@ __all__ = [
     "class_counts",
 ]
 
-TaskType = Literal["binary", "multiclass", "multilabel"]
+TaskType = Literal["binary", "multiclass", "multilabel", "ranking"]
 #: Task types the engine trains today; the study file rejects any other with this list.
-TASK_TYPES: tuple[str, ...] = ("binary", "multiclass", "multilabel")
+#: ``ranking`` (next-item or candidate scoring) is trained and predicted like ``multiclass``: the
+#: model scores every item (class) per row and the label is the index of the held-out item, so
+#: softmax, soft targets and prediction need no special case; only its metrics differ.
+TASK_TYPES: tuple[str, ...] = ("binary", "multiclass", "multilabel", "ranking")
 
 #: ``loss(logits, targets) -> scalar``; targets are per-class probabilities (soft labels), so
 #: label smoothing and mixup need no special case in any loss.
@@ -87,8 +92,8 @@ class DataSplit:
     """One split: inputs and labels with the same number of rows.
 
     ``inputs`` is a float/int array (rows first) or a mapping of such arrays (e.g. ``input_ids`` and
-    ``attention_mask``). ``labels`` holds class indices for binary/multiclass and a 0/1 matrix of
-    shape (rows, classes) for multilabel.
+    ``attention_mask``). ``labels`` holds class indices for binary/multiclass, a 0/1 matrix of
+    shape (rows, classes) for multilabel, and the index of the held-out item for ranking.
     """
 
     inputs: Any
@@ -230,6 +235,17 @@ class ModelBuilder(ABC):
 
         Called once when a study is prepared, before the first :meth:`build`; every build then sees
         the encoded splits. Raise :class:`autosft.ConfigError` for options the data cannot meet.
+        """
+        return None
+
+    def training_loss(
+        self, options: BaseModel, splits: Splits, plan: TrialPlan, *, device: torch.device
+    ) -> LossFunction | None:
+        """The loss a trial trains with, or ``None`` for the task's default cross-entropy.
+
+        For models whose training objective is itself a choice (e.g. a recommender trained with
+        full softmax, sampled softmax or BPR, with a number of negatives from ``plan.extra``).
+        An imbalance strategy's loss, where one is chosen, still takes precedence.
         """
         return None
 

@@ -7,6 +7,6 @@ components by registering their own under different names.
 
 from __future__ import annotations
 
-from autosft.default_plugins import imbalance, metrics
+from autosft.default_plugins import imbalance, metrics, ranking
 
-MODULES = (metrics, imbalance)
+MODULES = (metrics, ranking, imbalance)

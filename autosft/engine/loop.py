@@ -64,7 +64,11 @@ class Objective:
 
 @dataclass
 class TrainingJob:
-    """What one training run needs: data, a fresh model, the plan and the chosen strategies."""
+    """What one training run needs: data, a fresh model, the plan and the chosen strategies.
+
+    ``loss`` is the model builder's training loss for the plan (``ModelBuilder.training_loss``);
+    ``None`` trains with the task's cross-entropy.
+    """
 
     splits: Splits
     built: BuiltModel
@@ -74,6 +78,8 @@ class TrainingJob:
     metrics: Sequence[Metric]
     objectives: Sequence[Objective]
     device: DeviceSetup
+    #: The model builder's loss for this plan, if it has one (``ModelBuilder.training_loss``).
+    loss: LossFunction | None = None
     #: Train on cached activations of frozen layer groups when the plan allows (see engine.prefix).
     cache_activations: bool = True
     #: Micro-batches per batch: gradients of each are accumulated before one optimizer step, so the
@@ -130,7 +136,7 @@ def _training_data(job: TrainingJob, adapted: AdaptedModel) -> _TrainingData:
     return _TrainingData(
         train_rows=train_rows,
         val_rows=val_rows,
-        loss_fn=loss_fn or cross_entropy(task=splits.task),
+        loss_fn=loss_fn or job.loss or cross_entropy(task=splits.task),
         sampling_weights=None if weights is None else torch.as_tensor(weights, dtype=torch.float64),
         forward=forward,
         prefix_depth=0 if prefix is None else prefix.depth,

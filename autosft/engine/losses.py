@@ -1,7 +1,7 @@
 """Losses over soft targets, so label smoothing and mixup need no special case anywhere.
 
-Single-label tasks get per-class probabilities (rows sum to 1); multilabel tasks get independent
-0..1 targets per class.
+Single-label tasks (binary, multiclass, and ranking, whose classes are the catalogue's items) get
+per-class probabilities (rows sum to 1); multilabel tasks get independent 0..1 targets per class.
 """
 
 from __future__ import annotations

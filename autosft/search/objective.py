@@ -28,7 +28,8 @@ __all__ = ["TrialRunner", "train_plan", "training_job"]
 def training_job(
     prepared: PreparedStudy, plan: TrialPlan, device: DeviceSetup, *, accumulation: int = 1
 ) -> TrainingJob:
-    """A training job for ``plan`` with a freshly built model, in ``accumulation`` micro-batches per batch."""
+    """A training job for ``plan`` with a freshly built model and the builder's loss for it, in
+    ``accumulation`` micro-batches per batch."""
     return TrainingJob(
         splits=prepared.splits,
         built=prepared.build_model(plan),
@@ -38,6 +39,7 @@ def training_job(
         metrics=prepared.metrics,
         objectives=[Objective(m, d) for m, d in zip(prepared.objective_metrics, prepared.directions, strict=True)],
         device=device,
+        loss=prepared.builder.training_loss(prepared.model_options, prepared.splits, plan, device=device.device),
         accumulation=accumulation,
     )
 

@@ -1,18 +1,13 @@
 """The ``tabular_mlp`` model: an MLP backbone pre-trained once on the source population.
 
 Pre-training depends on the data, the options and the seed, never on the trial, so it runs once
-per study (per machine) and every trial starts from the cached weights: a memory cache inside a
-worker process, a file cache across processes and runs. Files are written to a temporary name and
-renamed, so a worker never reads a half-written file another worker is still saving.
+per study (per machine) and every trial starts from the cached weights
+(:mod:`autosft.engine.pretrained`: in memory per worker process, in files across processes and runs).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import os
-import tempfile
 from itertools import pairwise
 from pathlib import Path
 from typing import ClassVar
@@ -24,18 +19,18 @@ from torch import nn
 from torch.nn import functional as F
 
 from autosft.components import BuiltModel, DataSplit, ModelBuilder, Splits
+from autosft.engine.pretrained import CACHE_ENV, cache_file, clear_memory_cache, state_key
+from autosft.engine.pretrained import pretrained_state as cached_pretrained_state
 from autosft.errors import ConfigError
 
-__all__ = ["CACHE_ENV", "TabularMLP", "TabularMLPBuilder", "TabularMLPOptions", "clear_memory_cache"]
+__all__ = ["TabularMLP", "TabularMLPBuilder", "TabularMLPOptions", "cache_path", "clear_memory_cache"]
 
 logger = logging.getLogger(__name__)
 
-#: Environment variable naming the cache folder; ``~/.cache/autosft`` when unset.
-CACHE_ENV = "AUTOSFT_CACHE_DIR"
+CACHE_NAMESPACE = "tabular_mlp"
 #: Bumped whenever the architecture or the pre-training recipe changes, to orphan old cache files.
 CACHE_VERSION = 1
 
-_MEMORY: dict[str, dict[str, torch.Tensor]] = {}
 _ANNOUNCED: set[str] = set()
 
 
@@ -57,11 +52,6 @@ class TabularMLPOptions(BaseModel):
     cache_dir: Path | None = Field(
         default=None, description=f"Weights cache; default ${CACHE_ENV} or ~/.cache/autosft."
     )
-
-    def resolved_cache_dir(self) -> Path:
-        if self.cache_dir is not None:
-            return self.cache_dir
-        return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "autosft")
 
 
 class _Block(nn.Module):
@@ -128,46 +118,35 @@ class TabularMLPBuilder(ModelBuilder):
         )
 
 
-def clear_memory_cache() -> None:
-    """Forget pre-trained weights held in this process (the file cache stays)."""
-    _MEMORY.clear()
-
-
 def cache_key(options: TabularMLPOptions, splits: Splits, seed: int) -> str:
     """What pre-trained weights depend on: data, architecture, recipe and seed (not the cache folder)."""
-    recipe = options.model_dump(mode="json", exclude={"cache_dir"})
-    parts = {"data": splits.fingerprint, "recipe": recipe, "seed": seed, "version": CACHE_VERSION}
-    parts["in_features"] = _feature_count(splits.train, splits.input_kind)
-    parts["classes"] = list(splits.class_names)
-    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:24]
+    return state_key(
+        data=splits.fingerprint,
+        recipe=options.model_dump(mode="json", exclude={"cache_dir"}),
+        seed=seed,
+        version=CACHE_VERSION,
+        in_features=_feature_count(splits.train, splits.input_kind),
+        classes=list(splits.class_names),
+    )
 
 
 def cache_path(options: TabularMLPOptions, splits: Splits, seed: int) -> Path:
     """The file holding the pre-trained ``state_dict`` for these options, data and seed."""
-    return options.resolved_cache_dir() / "tabular_mlp" / f"{cache_key(options, splits, seed)}.pt"
+    return cache_file(CACHE_NAMESPACE, cache_key(options, splits, seed), cache_dir=options.cache_dir)
 
 
 def pretrained_state(options: TabularMLPOptions, splits: Splits, *, seed: int) -> dict[str, torch.Tensor]:
     """Pre-trained weights from memory, else from the file cache, else trained now and saved."""
-    key = cache_key(options, splits, seed)
-    if key in _MEMORY:
-        return _MEMORY[key]
-    path = cache_path(options, splits, seed)
-    state = None
-    if path.is_file():
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-            logger.info("tabular_mlp: loaded pre-trained weights from %s", path)
-        except Exception as error:  # a corrupt or foreign file is rebuilt, never fatal
-            logger.warning("tabular_mlp: ignoring unreadable cache file %s (%s)", path, error)
-    if state is None:
-        assert splits.pretrain is not None
-        if _feature_count(splits.pretrain, splits.input_kind) != _feature_count(splits.train, splits.input_kind):
-            raise ConfigError("model tabular_mlp needs pretrain and train inputs with the same columns")
-        state = _pretrain(options, splits.pretrain, splits.num_classes, seed)
-        _save_atomically(state, path)
-    _MEMORY[key] = state
-    return state
+    pretrain = splits.pretrain
+    assert pretrain is not None
+    if _feature_count(pretrain, splits.input_kind) != _feature_count(splits.train, splits.input_kind):
+        raise ConfigError("model tabular_mlp needs pretrain and train inputs with the same columns")
+    return cached_pretrained_state(
+        CACHE_NAMESPACE,
+        cache_key(options, splits, seed),
+        lambda: _pretrain(options, pretrain, splits.num_classes, seed),
+        cache_dir=options.cache_dir,
+    )
 
 
 def _pretrain(options: TabularMLPOptions, data: DataSplit, num_classes: int, seed: int) -> dict[str, torch.Tensor]:
@@ -223,19 +202,6 @@ def _fit(
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-
-
-def _save_atomically(state: dict[str, torch.Tensor], path: Path) -> None:
-    """Write to a temporary file in the same folder, then rename: readers see all or nothing."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            torch.save(state, file)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def _new_module(options: TabularMLPOptions, in_features: int, num_classes: int, seed: int) -> TabularMLP:

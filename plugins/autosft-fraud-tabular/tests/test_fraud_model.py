@@ -129,7 +129,7 @@ def test_the_cache_file_is_reused_across_processes(
     written = path.stat().st_mtime_ns
 
     clear_memory_cache()  # as a fresh worker process would start
-    with caplog.at_level(logging.INFO, logger="autosft_fraud_tabular.model"):
+    with caplog.at_level(logging.INFO):
         second = weights(builder.build(options, fraud_splits, seed=0).module)
     assert path.stat().st_mtime_ns == written
     assert "loaded pre-trained weights" in caplog.text
@@ -145,11 +145,13 @@ def test_a_corrupt_cache_file_is_rebuilt(options: TabularMLPOptions, fraud_split
     assert torch.load(path, weights_only=True)["head.weight"].shape == (2, 16)
 
 
-def test_cache_dir_defaults_to_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_cache_dir_defaults_to_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fraud_splits: Splits
+) -> None:
     monkeypatch.setenv("AUTOSFT_CACHE_DIR", str(tmp_path))
-    assert TabularMLPOptions().resolved_cache_dir() == tmp_path
+    assert cache_path(TabularMLPOptions(), fraud_splits, 0).parent == tmp_path / "tabular_mlp"
     monkeypatch.delenv("AUTOSFT_CACHE_DIR")
-    assert TabularMLPOptions().resolved_cache_dir() == Path.home() / ".cache" / "autosft"
+    assert cache_path(TabularMLPOptions(), fraud_splits, 0).parent == Path.home() / ".cache" / "autosft" / "tabular_mlp"
 
 
 def test_without_pretrain_the_model_is_seeded_and_says_so(
@@ -161,7 +163,7 @@ def test_without_pretrain_the_model_is_seeded_and_says_so(
         second = TabularMLPBuilder().build(options, splits, seed=1).module
     assert caplog.text.count("no pretrain split") == 1
     assert torch.equal(first.head.weight, second.head.weight)
-    assert not (options.resolved_cache_dir()).exists()
+    assert options.cache_dir is not None and not options.cache_dir.exists()
 
 
 def test_a_different_class_count_gets_a_fresh_head(options: TabularMLPOptions, fraud_splits: Splits) -> None:

@@ -1,0 +1,86 @@
+"""Pre-trained weights computed once and reused: in memory per process, in files across processes.
+
+Pre-training on a source population depends on the data, the model's options and the seed, never
+on the trial, so a model builder keys it by those and asks here: the first build in a process
+loads the file another worker or an earlier run saved, or trains and saves it; later builds get the
+copy held in memory. Files are written under a temporary name and renamed, so a worker never reads
+a half-written file another worker is still saving, and an unreadable file is retrained, not fatal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+__all__ = ["CACHE_ENV", "cache_file", "cache_root", "clear_memory_cache", "pretrained_state", "state_key"]
+
+logger = logging.getLogger(__name__)
+
+#: Environment variable naming the cache folder; ``~/.cache/autosft`` when unset.
+CACHE_ENV = "AUTOSFT_CACHE_DIR"
+
+State = dict[str, torch.Tensor]
+_MEMORY: dict[tuple[str, str], State] = {}
+
+
+def cache_root(cache_dir: Path | None = None) -> Path:
+    """``cache_dir`` when given, else ``$AUTOSFT_CACHE_DIR``, else ``~/.cache/autosft``."""
+    if cache_dir is not None:
+        return cache_dir
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "autosft")
+
+
+def cache_file(namespace: str, key: str, *, cache_dir: Path | None = None) -> Path:
+    """The file that holds (or will hold) the weights of ``key``."""
+    return cache_root(cache_dir) / namespace / f"{key}.pt"
+
+
+def state_key(**parts: Any) -> str:
+    """A stable 24-hex-character key over JSON-able ``parts`` (data fingerprint, recipe, seed, version)."""
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:24]
+
+
+def clear_memory_cache() -> None:
+    """Forget pre-trained weights held in this process (the files stay)."""
+    _MEMORY.clear()
+
+
+def pretrained_state(namespace: str, key: str, train: Callable[[], State], *, cache_dir: Path | None = None) -> State:
+    """The ``state_dict`` under ``<cache root>/<namespace>/<key>.pt``: from memory, else the file,
+    else ``train()`` now and saved. Callers copy it into a module (``load_state_dict`` copies)."""
+    if (namespace, key) in _MEMORY:
+        return _MEMORY[namespace, key]
+    path = cache_file(namespace, key, cache_dir=cache_dir)
+    state = None
+    if path.is_file():
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            logger.info("%s: loaded pre-trained weights from %s", namespace, path)
+        except Exception as error:  # a corrupt or foreign file is rebuilt, never fatal
+            logger.warning("%s: ignoring unreadable cache file %s (%s)", namespace, path, error)
+    if state is None:
+        state = train()
+        _save_atomically(state, path)
+    _MEMORY[namespace, key] = state
+    return state
+
+
+def _save_atomically(state: State, path: Path) -> None:
+    """Write to a temporary file in the same folder, then rename: readers see all or nothing."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            torch.save(state, file)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
