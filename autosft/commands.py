@@ -1,4 +1,4 @@
-"""The built-in commands: search, status, best, plugins, validate, schema.
+"""The built-in commands: search, worker, status, best, plugins, validate, check-data, schema.
 
 Each imports what it needs when it runs, which keeps ``autosft --help`` free of torch and optuna.
 """
@@ -49,9 +49,13 @@ def search(
         int | None,
         typer.Option("--workers", help="Worker processes sharing the study [default: one per device]."),
     ] = None,
+    skip_data_check: Annotated[
+        bool, typer.Option("--skip-data-check", help="Search even when `autosft check-data` finds errors.")
+    ] = False,
 ) -> None:
     """Search fine-tuning configurations; re-running resumes the study and adds trials."""
     from autosft.config import load_study_file, with_overrides
+    from autosft.evaluate.datacheck import DataReport
     from autosft.progress import SearchProgress, describe_params
     from autosft.search.controller import run_search
     from autosft.storage import mask_url
@@ -63,9 +67,15 @@ def search(
     # The progress display reports every trial, failures with their reason; Optuna's own
     # per-trial log lines (with tracebacks for failures) would only repeat it.
     optuna.logging.set_verbosity(optuna.logging.ERROR)
+
+    def warn(report: DataReport) -> None:
+        for finding in report.warnings:
+            errors.print(f"[yellow]data warning:[/] {finding.check}: {finding.message}", highlight=False)
+
     with sigterm_as_interrupt(), SearchProgress(config.budget.n_trials, errors) as progress:
         outcome = run_search(config, manager=plugin_manager(context), callbacks=[progress], final_test=final_test,
-                             devices=devices, workers=workers, on_prepared=progress.started)  # fmt: skip
+                             devices=devices, workers=workers, on_prepared=progress.started,
+                             check_data=not skip_data_check, on_data_checked=warn)  # fmt: skip
     study = outcome.study
     added = ", ".join(f"{count} {state.lower()}" for state, count in sorted(outcome.states.items()))
     console.print(f"study {study.study_name!r} in {mask_url(config.storage)}: {len(study.trials)} trials ({added})")
@@ -238,6 +248,30 @@ def validate(context: typer.Context, study_file: StudyFile) -> None:
     console.print(f"search space: {', '.join(dimension.name for dimension in prepared.space)}")
 
 
+def check_data(
+    context: typer.Context,
+    study_file: StudyFile,
+    out: Annotated[Path | None, typer.Option("--out", help="Also write the report as JSON to FILE.")] = None,
+) -> None:
+    """Check a study's data: leakage across splits, duplicates, missing values, label conflicts,
+    single-class splits, class balance and likely label errors. Exit 1 on errors, 0 otherwise."""
+    from autosft.config import load_study_file
+    from autosft.evaluate.datacheck import check_splits, render
+    from autosft.registry import collect_registry
+    from autosft.search.prepare import load_splits
+
+    config = load_study_file(study_file)
+    report = check_splits(load_splits(config, collect_registry(plugin_manager(context))), seed=config.seed)
+    for table in render(report):
+        console.print(table)
+    if out is not None:
+        report.write(out)
+    console.print(f"{study_file}: {len(report.errors)} error(s), {len(report.warnings)} warning(s)"
+                  + (f"; report written to {out}" if out is not None else ""))  # fmt: skip
+    if report.errors:
+        raise typer.Exit(1)
+
+
 def schema(context: typer.Context) -> None:
     """Print the JSON Schema of study files (for editors and CI checks)."""
     from autosft.config import StudyConfig
@@ -252,5 +286,6 @@ COMMANDS: dict[str, Callable[..., None]] = {
     "best": best,
     "plugins": plugins,
     "validate": validate,
+    "check-data": check_data,
     "schema": schema,
 }

@@ -14,6 +14,7 @@ import pluggy
 from autosft.config import StudyConfig, parse_study, with_overrides
 from autosft.engine.device import pick_device
 from autosft.errors import ConfigError
+from autosft.evaluate.datacheck import DATA_CHECK_ATTR, DataReport, check_splits, refuse_errors
 from autosft.evaluate.holdout import FINAL_TEST_ATTR, evaluate_on_test, selected_trial
 from autosft.plugins import get_plugin_manager
 from autosft.registry import collect_registry
@@ -44,6 +45,7 @@ class SearchOutcome:
     trial_numbers: list[int]
     seconds: float
     final_test: dict[str, Any] | None = None
+    data_check: DataReport | None = None
     stopped_reason: str | None = None
     states: dict[str, int] = field(default_factory=dict)
 
@@ -57,12 +59,18 @@ def run_search(
     devices: str | None = None,
     workers: int | None = None,
     on_prepared: Callable[[PreparedStudy, optuna.Study], None] | None = None,
+    check_data: bool = True,
+    on_data_checked: Callable[[DataReport], None] | None = None,
 ) -> SearchOutcome:
     """Run ``config.budget`` more trials of the study, then evaluate the best one on test once.
 
     Re-running with the same study name and storage resumes the study: finished trials are kept
     and new ones are added. The default configuration is enqueued as trial 0 of a new study. With
     several ``workers`` (or devices), trials run in that many worker processes at once.
+
+    Unless ``check_data`` is false, the data is checked first (:mod:`autosft.evaluate.datacheck`):
+    errors raise :class:`~autosft.errors.DataError` before the study is opened, and the report
+    (warnings included) goes to ``on_data_checked`` and into the study's user attributes.
     """
     started = time.perf_counter()
     manager = manager or get_plugin_manager()
@@ -80,12 +88,20 @@ def run_search(
     setup = pick_device(device_names(devices)[0] if len(slots) == 1 and devices not in (None, "auto") else None)
     storage = open_storage(config.storage, config.heartbeat)
     prepared = prepare_study(config, manager, registry)
+    report = None
+    if check_data:
+        report = check_splits(prepared.splits, seed=config.seed)
+        if on_data_checked is not None:
+            on_data_checked(report)
+        refuse_errors(report)
     existing = _trial_count(storage, config.name)
     # Offset the seed by the trials already run so a resumed random sampler does not replay them.
     study = open_study(config, storage=storage, storage_url=config.storage, directions=prepared.directions,
                        sampler_seed=config.seed + existing)  # fmt: skip
     if existing == 0:
         study.enqueue_trial(prepared.space.default_params(), user_attrs={DEFAULT_TRIAL_ATTR: True})
+    if report is not None:
+        study.set_user_attr(DATA_CHECK_ATTR, report.as_dict())
     if on_prepared is not None:
         on_prepared(prepared, study)
     lock = StudyLock(config.storage, config.name)
@@ -107,6 +123,7 @@ def run_search(
         prepared=prepared,
         trial_numbers=[trial.number for trial in trials[existing:]],
         seconds=0.0,
+        data_check=report,
         stopped_reason=summary.stopped_reason,
         states=_state_counts(trials),
     )
