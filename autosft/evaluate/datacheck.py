@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-
 from rich.table import Table
 
 from autosft.components import DataSplit, Splits, class_counts
