@@ -1,4 +1,5 @@
-"""`autosft search` as a function: prepare the study, open or resume it, run trials, test the winner."""
+"""`autosft search` as a function: check the data, open or resume the study, run trials, re-run the
+best with more seeds, test the winner."""
 
 from __future__ import annotations
 
@@ -12,14 +13,15 @@ import optuna
 import pluggy
 
 from autosft.config import StudyConfig, parse_study, with_overrides
-from autosft.engine.device import pick_device
+from autosft.engine.device import DeviceSetup, pick_device
 from autosft.errors import ConfigError
 from autosft.evaluate.datacheck import DATA_CHECK_ATTR, DataReport, check_splits, refuse_errors
 from autosft.evaluate.holdout import FINAL_TEST_ATTR, evaluate_on_test, selected_trial
+from autosft.evaluate.selection import SELECTION_ATTR, enqueue_reruns, summarize_selection
 from autosft.plugins import get_plugin_manager
 from autosft.registry import collect_registry
 from autosft.search.budget import StudyLock, set_target, trial_target
-from autosft.search.dispatch import THREADS_ENV, WORKER_INDEX_ENV, device_names, dispatch, plan_slots
+from autosft.search.dispatch import THREADS_ENV, WORKER_INDEX_ENV, Slot, device_names, dispatch, plan_slots
 from autosft.search.objective import TrialRunner
 from autosft.search.prepare import PreparedStudy, check_components, prepare_study
 from autosft.search.study import (
@@ -46,6 +48,7 @@ class SearchOutcome:
     seconds: float
     final_test: dict[str, Any] | None = None
     data_check: DataReport | None = None
+    selection: dict[str, Any] | None = None
     stopped_reason: str | None = None
     states: dict[str, int] = field(default_factory=dict)
 
@@ -71,6 +74,10 @@ def run_search(
     Unless ``check_data`` is false, the data is checked first (:mod:`autosft.evaluate.datacheck`):
     errors raise :class:`~autosft.errors.DataError` before the study is opened, and the report
     (warnings included) goes to ``on_data_checked`` and into the study's user attributes.
+
+    With ``select.seeds`` set, the best configurations are then re-run with more seeds, by the
+    same workers, and chosen by mean score (:mod:`autosft.evaluate.selection`); the final test
+    uses that choice.
     """
     started = time.perf_counter()
     manager = manager or get_plugin_manager()
@@ -106,17 +113,24 @@ def run_search(
         on_prepared(prepared, study)
     lock = StudyLock(config.storage, config.name)
     try:
-        target = set_target(study, lock, config.budget.n_trials)
-        if not slots:  # --workers 0: the study and its budget wait for `autosft worker` elsewhere
-            summary = WorkSummary([])
-        elif len(slots) > 1:
-            summary = dispatch(study, slots, storage_url=config.storage, callbacks=callbacks)
-        else:
-            _limit_threads()
-            runner = TrialRunner(prepared, study_name=config.name, device=setup)
-            summary = work(study, runner, lock=lock, target=target, timeout=config.budget.timeout, callbacks=callbacks)
+        run = _TrialRun(study, prepared, slots, setup, lock, callbacks)
+        summary = run(config.budget.n_trials)
+        select = config.select
+        if select.seeds and slots and summary.stopped_reason is None:
+            # The re-runs are trials like any other: the same workers (in-process or dispatched)
+            # take them from the queue, within a budget raised by exactly their number.
+            queued = enqueue_reruns(study, top_k=select.top_k, seeds=select.seeds, study_seed=config.seed)
+            if queued:
+                reruns = run(queued)
+                summary = WorkSummary(summary.trial_numbers + reruns.trial_numbers, reruns.stopped_reason)
     finally:
         lock.close()
+    selection = None
+    if slots:  # the selection reflects this run's settings: none when they turn it off
+        if config.select.seeds:
+            selection = summarize_selection(study, top_k=config.select.top_k, seeds=config.select.seeds,
+                                            study_seed=config.seed, metric=prepared.objective_metrics[0])  # fmt: skip
+        study.set_user_attr(SELECTION_ATTR, selection)
     trials = study.get_trials(deepcopy=False)
     outcome = SearchOutcome(
         study=study,
@@ -124,6 +138,7 @@ def run_search(
         trial_numbers=[trial.number for trial in trials[existing:]],
         seconds=0.0,
         data_check=report,
+        selection=selection,
         stopped_reason=summary.stopped_reason,
         states=_state_counts(trials),
     )
@@ -132,6 +147,30 @@ def run_search(
         study.set_user_attr(FINAL_TEST_ATTR, outcome.final_test)
     outcome.seconds = time.perf_counter() - started
     return outcome
+
+
+@dataclass
+class _TrialRun:
+    """Runs a number of trials more on the study: in this process, or in dispatched workers."""
+
+    study: optuna.Study
+    prepared: PreparedStudy
+    slots: list[Slot]
+    setup: DeviceSetup
+    lock: StudyLock
+    callbacks: Sequence[StudyCallback]
+
+    def __call__(self, n_trials: int) -> WorkSummary:
+        config = self.prepared.config
+        target = set_target(self.study, self.lock, n_trials)
+        if not self.slots:  # --workers 0: the study and its budget wait for `autosft worker` elsewhere
+            return WorkSummary([])
+        if len(self.slots) > 1:
+            return dispatch(self.study, self.slots, storage_url=config.storage, callbacks=self.callbacks)
+        _limit_threads()
+        runner = TrialRunner(self.prepared, study_name=config.name, device=self.setup)
+        return work(self.study, runner, lock=self.lock, target=target, timeout=config.budget.timeout,
+                    callbacks=self.callbacks)  # fmt: skip
 
 
 def join_study(
