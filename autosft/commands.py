@@ -56,6 +56,7 @@ def search(
     """Search fine-tuning configurations; re-running resumes the study and adds trials."""
     from autosft.config import load_study_file, with_overrides
     from autosft.evaluate.datacheck import DataReport
+    from autosft.evaluate.selection import selection_table
     from autosft.progress import SearchProgress, describe_params
     from autosft.search.controller import run_search
     from autosft.storage import mask_url
@@ -88,9 +89,13 @@ def search(
     if outcome.final_test is None:
         console.print("no complete trial yet: nothing to report as best")
         return
+    if outcome.selection is not None:
+        console.print(selection_table(outcome.selection))
     best = study.trials[outcome.final_test["trial"]]
     metric_names = ", ".join(o.metric for o in config.objectives)
-    console.print(f"best trial {best.number}: validation {metric_names} = {', '.join(f'{v:.4f}' for v in best.values)}")
+    chosen = "selected (best mean over seeds)" if outcome.selection and outcome.selection["selected_trial"] else "best"
+    console.print(f"{chosen} trial {best.number}: validation {metric_names} = "
+                  f"{', '.join(f'{v:.4f}' for v in best.values)}")  # fmt: skip
     console.print(f"  {describe_params(best.params)}")
     console.print_json(json.dumps(best.params))
     test = outcome.final_test["test_metrics"]
@@ -155,6 +160,7 @@ def status(
 
     import optuna
 
+    from autosft.evaluate.selection import SELECTION_ATTR, rerun_tag, selection_table
     from autosft.progress import describe_params
 
     loaded = _open_study(study, storage, study_name)
@@ -175,10 +181,15 @@ def status(
             note = f"running for {(now - trial.datetime_start).total_seconds():.0f}s, {epochs} epoch(s) done"
         elif "failed_trial" in trial.system_attrs:
             note = f"retry of trial {trial.system_attrs['failed_trial']}"
+        rerun = rerun_tag(trial)
+        if rerun is not None:
+            note = f"re-run of trial {rerun['of']} with seed {rerun['seed']}" + (f"; {note}" if note else "")
         worker = trial.user_attrs.get("worker", "")
         table.add_row(str(trial.number), trial.state.name, value, describe_params(trial.params), seconds, worker, note)
     console.print(table)
     console.print(", ".join(f"{count} {state.lower()}" for state, count in sorted(counts.items())) or "no trials")
+    if loaded.user_attrs.get(SELECTION_ATTR):
+        console.print(selection_table(loaded.user_attrs[SELECTION_ATTR]))
 
 
 def best(
@@ -188,11 +199,14 @@ def best(
     study_name: NameOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
 ) -> None:
-    """Show the best trial: objective value(s), every parameter, every metric, and the test score."""
+    """Show the selected trial (the seed-robust choice when the study made one, else the best):
+    objective value(s), every parameter, every metric, and the test score."""
     from autosft.evaluate.holdout import FINAL_TEST_ATTR, selected_trial
+    from autosft.evaluate.selection import SELECTION_ATTR, selection_table
 
     loaded = _open_study(study, storage, study_name)
     trial = selected_trial(loaded)
+    selection = loaded.user_attrs.get(SELECTION_ATTR)
     record: dict[str, Any] = {
         "study": loaded.study_name,
         "trial": trial.number,
@@ -203,11 +217,15 @@ def best(
         "plan": trial.user_attrs.get("plan", {}),
         "timings": trial.user_attrs.get("timings", {}),
         "final_test": loaded.user_attrs.get(FINAL_TEST_ATTR),
+        "selection": selection,
     }
     if as_json:
         print(json.dumps(record, indent=2, default=str))
         return
-    console.print(f"best trial {trial.number} of study {loaded.study_name!r}: values {trial.values}")
+    if selection:
+        console.print(selection_table(selection))
+    chosen = "selected trial (best mean over seeds)" if selection and selection["selected_trial"] else "best trial"
+    console.print(f"{chosen} {trial.number} of study {loaded.study_name!r}: values {trial.values}")
     console.print_json(json.dumps({key: record[key] for key in ("params", "metrics", "final_test")}, default=str))
 
 

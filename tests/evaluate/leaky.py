@@ -1,4 +1,4 @@
-"""A toy dataset with planted problems, as a plugin, for the data-check tests (also in subprocesses)."""
+"""A toy dataset with planted train-test leakage, as a plugin, for the data-check tests."""
 
 from __future__ import annotations
 
@@ -11,10 +11,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from autosft.components import DatasetLoader, DataSplit, Splits, TaskType
 from autosft.hookspecs import hookimpl
 from autosft.testing import ToyBlobs, toy_manager
-
-LEAKY_CLI = (
-    "from autosft.cli import build_app; from tests.evaluate.leaky import leaky_manager; build_app(leaky_manager())()"
-)
 
 
 class LeakyBlobs(DatasetLoader):

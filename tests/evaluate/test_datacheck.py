@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,15 +10,16 @@ import numpy as np
 import optuna
 import pytest
 import yaml
+from typer.testing import CliRunner
 
+from autosft.cli import build_app
 from autosft.components import DataSplit, Splits
 from autosft.config import parse_study
 from autosft.errors import DataError
 from autosft.evaluate.datacheck import DataReport, check_splits
 from autosft.search.controller import run_search
 from autosft.testing import ToyBlobs, toy_study
-from tests.conftest import REPO
-from tests.evaluate.leaky import LEAKY_CLI, copy_rows, leaky_manager
+from tests.evaluate.leaky import copy_rows, leaky_manager
 
 
 def _blobs(rows: int = 300, separation: float = 1.5, classes: int = 2, seed: int = 0) -> Splits:
@@ -157,21 +155,21 @@ def _leaky_study(tmp_path: Path, leaked: int) -> Path:
     return path
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "200", "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, "-c", LEAKY_CLI, *args], capture_output=True, text=True, cwd=REPO,
-                          env=env, timeout=120)  # fmt: skip
+def _cli(*args: str):  # type: ignore[no-untyped-def]
+    return CliRunner().invoke(build_app(leaky_manager()), list(args))
 
 
 def test_cli_exit_codes_and_json(tmp_path: Path) -> None:
     bad = _cli("check-data", str(_leaky_study(tmp_path, leaked=10)), "--out", str(tmp_path / "bad.json"))
-    assert bad.returncode == 1, bad.stderr
+    assert bad.exit_code == 1, bad.output
     assert "leakage" in bad.stdout and "1 error(s)" in bad.stdout
     record = json.loads((tmp_path / "bad.json").read_text())
     assert record["errors"] == 1 and record["findings"][0]["rows"] == {"test": list(range(10))}
     good = _cli("check-data", str(_leaky_study(tmp_path, leaked=0)))
-    assert good.returncode == 0, good.stdout + good.stderr
+    assert good.exit_code == 0, good.output
     assert "0 error(s)" in good.stdout
+    searched = _cli("search", str(_leaky_study(tmp_path, leaked=10)))
+    assert searched.exit_code == 2 and "the data check found 1 error(s): test: 10 of 150" in searched.stderr
 
 
 def test_search_refuses_data_errors_before_creating_the_study(tmp_path: Path) -> None:

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import optuna
 import pytest
+import yaml
 from scipy import stats
+from typer.testing import CliRunner
 
+from autosft import cli
+from autosft.cli import build_app
 from autosft.config import parse_study
 from autosft.errors import ConfigError
 from autosft.evaluate.holdout import selected_trial
@@ -158,3 +164,23 @@ def test_select_options_are_validated() -> None:
     two = [{"metric": "roc_auc"}, {"metric": "log_loss"}]
     with pytest.raises(ConfigError, match="seed-robust selection ranks configurations by one objective"):
         parse_study(toy_study("sqlite://", objective=two, pruner={"name": "none"}, select={"seeds": 2}), where="t")
+
+
+def test_cli_search_status_and_best_show_the_selection(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for shown in (cli.console, cli.errors):
+        monkeypatch.setattr(shown, "width", 250)  # table cells unfolded, so notes read whole
+    study = toy_study(f"sqlite:///{tmp_path / 'study.db'}", budget=FAST, pruner={"name": "none"},
+                      select={"top_k": 1, "seeds": 2})  # fmt: skip
+    study_file = tmp_path / "study.yaml"
+    study_file.write_text(yaml.safe_dump(study))
+    app = build_app(toy_manager())
+    searched = CliRunner().invoke(app, ["search", str(study_file)])
+    assert searched.exit_code == 0, searched.output
+    assert "seed-robust selection: roc_auc over 3 seeds" in searched.stdout
+    assert "selected (best mean over seeds) trial" in searched.stdout
+    assert searched.stderr.count("re-run of trial") == 2
+    status = CliRunner().invoke(app, ["status", "--study", str(study_file)])
+    assert status.stdout.count("re-run of trial") == 2 and "95% CI" in status.stdout
+    best = json.loads(CliRunner().invoke(app, ["best", "--study", str(study_file), "--json"]).stdout)
+    assert best["trial"] == best["selection"]["selected_trial"] == best["final_test"]["trial"]
+    assert best["selection"]["configurations"][0]["n"] == 3
