@@ -122,7 +122,7 @@ class SelectConfig(_Strict):
     """Seed-robust selection: after the budget, re-run the best configurations with other seeds and
     pick the one with the best mean validation score (off while ``seeds`` is 0)."""
 
-    top_k: int = Field(default=3, ge=1, description="Best distinct complete configurations to re-run.")
+    top_k: int = Field(default=3, ge=1, le=20, description="Best distinct complete configurations to re-run.")
     seeds: int = Field(default=0, ge=0, le=100, description="Extra seeds per configuration; 0 turns selection off.")
 
 

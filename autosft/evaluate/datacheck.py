@@ -304,6 +304,8 @@ def _run_checks(
     findings += _check_conflicts(named, keys)
     inputs = [getattr(splits, name).inputs for name in EVALUATED]
     vectors = dict(zip(EVALUATED, embed(inputs, seed=seed), strict=True))
+    if vectors["train"].shape[1] == 0:  # nothing varies: the constant-split error says it all
+        return
     findings += _check_near(vectors, keys, near_ratio)
     findings += _check_label_errors(splits, vectors, seed, report)
 

@@ -21,6 +21,8 @@ __all__ = ["MAX_DIMENSIONS", "TOKEN_BUCKETS", "embed", "missing_rows", "row_keys
 MAX_DIMENSIONS = 64
 #: Flattened arrays wider than this are average-pooled to it first (a 224x224x3 image has 150k values).
 MAX_RAW_WIDTH = 4096
+#: Rows pooled at a time.
+POOL_BLOCK = 1024
 #: Hash buckets of the bag of tokens.
 TOKEN_BUCKETS = 1024
 #: Mapping keys holding token ids, and those that describe them rather than the content.
@@ -65,20 +67,27 @@ def missing_rows(inputs: Any) -> tuple[np.ndarray, list[str]]:
 
 def _bag_of_tokens(ids: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
     ids = ids.reshape(len(ids), -1).astype(np.int64)
-    weights = np.ones(ids.shape, dtype=np.float64) if mask is None else mask.reshape(ids.shape).astype(np.float64)
-    counts = np.zeros((len(ids), TOKEN_BUCKETS))
+    weights = np.ones(ids.shape, dtype=np.float32) if mask is None else mask.reshape(ids.shape).astype(np.float32)
+    counts = np.zeros((len(ids), TOKEN_BUCKETS), dtype=np.float32)
     rows = np.repeat(np.arange(len(ids)), ids.shape[1])
     np.add.at(counts, (rows, ids.ravel() % TOKEN_BUCKETS), weights.ravel())
     return np.log1p(counts)
 
 
 def _flat(array: np.ndarray) -> np.ndarray:
-    flat = array.reshape(len(array), -1).astype(np.float64)
-    if flat.shape[1] > MAX_RAW_WIDTH:
-        # Contiguous chunks of a C-ordered image are runs of neighbouring pixels: a crude pooling.
-        starts = np.linspace(0, flat.shape[1], MAX_RAW_WIDTH, endpoint=False).astype(np.int64)
-        flat = np.add.reduceat(flat, starts, axis=1) / np.diff(np.append(starts, flat.shape[1]))
-    return flat
+    rows = array.reshape(len(array), -1)
+    width = rows.shape[1]
+    if width <= MAX_RAW_WIDTH:
+        return rows.astype(np.float32)
+    # Contiguous chunks of a C-ordered image are runs of neighbouring pixels: a crude pooling,
+    # a block of rows at a time so a large image set is never held whole as floats.
+    starts = np.linspace(0, width, MAX_RAW_WIDTH, endpoint=False).astype(np.int64)
+    sizes = np.diff(np.append(starts, width)).astype(np.float32)
+    pooled = np.empty((len(rows), MAX_RAW_WIDTH), dtype=np.float32)
+    for begin in range(0, len(rows), POOL_BLOCK):
+        block = rows[begin : begin + POOL_BLOCK].astype(np.float32)
+        pooled[begin : begin + POOL_BLOCK] = np.add.reduceat(block, starts, axis=1) / sizes
+    return pooled
 
 
 def _raw_features(inputs: Any) -> np.ndarray:

@@ -94,12 +94,21 @@ def test_missing_values_conflicts_and_single_class_splits() -> None:
     assert report.findings[0].severity == "error"  # errors come first
 
 
-def test_images_with_a_leaked_and_a_re_encoded_copy() -> None:
+def test_constant_inputs_are_an_error_not_a_crash() -> None:
+    splits = _blobs()
+    flat = {name: DataSplit(np.ones_like(getattr(splits, name).inputs), getattr(splits, name).labels)
+            for name in ("train", "val", "test")}  # fmt: skip
+    report = check_splits(replace(splits, **flat))
+    assert {f.check for f in report.errors} == {"constant split", "leakage"}
+
+
+@pytest.mark.parametrize("side", [16, 80])  # 80x80 is wider than the raw width: pooled first
+def test_images_with_a_leaked_and_a_re_encoded_copy(side: int) -> None:
     rng = np.random.default_rng(1)
     labels = {name: rng.integers(0, 2, rows) for name, rows in (("train", 120), ("val", 40), ("test", 40))}
-    # Class-dependent blobs on noise: 1x16x16 images, as an image plugin would hand them over.
-    pattern = rng.normal(0, 1, (2, 1, 16, 16))
-    images = {name: (pattern[y] + rng.normal(0, 1, (len(y), 1, 16, 16))).astype(np.float32)
+    # Class-dependent patterns on noise: 1-channel images, as an image plugin would hand them over.
+    pattern = rng.normal(0, 1, (2, 1, side, side))
+    images = {name: (pattern[y] + rng.normal(0, 1, (len(y), 1, side, side))).astype(np.float32)
               for name, y in labels.items()}  # fmt: skip
     images["test"][0] = images["train"][0]
     images["test"][1] = copy_rows(images["train"], np.array([1]), noise=0.01)[0]
