@@ -72,8 +72,8 @@ def run_search(
     several ``workers`` (or devices), trials run in that many worker processes at once.
 
     Unless ``check_data`` is false, the data is checked first (:mod:`autosft.evaluate.datacheck`):
-    errors raise :class:`~autosft.errors.DataError` before the study is opened, and the report
-    (warnings included) goes to ``on_data_checked`` and into the study's user attributes.
+    errors raise :class:`~autosft.errors.DataError` before the study is opened; once it is open, the
+    report (warnings included) goes to ``on_data_checked`` and into the study's user attributes.
 
     With ``select.seeds`` set, the best configurations are then re-run with more seeds, by the
     same workers, and chosen by mean score (:mod:`autosft.evaluate.selection`); the final test
@@ -98,8 +98,6 @@ def run_search(
     report = None
     if check_data:
         report = check_splits(prepared.splits, seed=config.seed)
-        if on_data_checked is not None:
-            on_data_checked(report)
         refuse_errors(report)
     existing = _trial_count(storage, config.name)
     # Offset the seed by the trials already run so a resumed random sampler does not replay them.
@@ -107,8 +105,10 @@ def run_search(
                        sampler_seed=config.seed + existing)  # fmt: skip
     if existing == 0:
         study.enqueue_trial(prepared.space.default_params(), user_attrs={DEFAULT_TRIAL_ATTR: True})
-    if report is not None:
+    if report is not None:  # warnings are shown once the search is sure to start: a refusal stays one line
         study.set_user_attr(DATA_CHECK_ATTR, report.as_dict())
+        if on_data_checked is not None:
+            on_data_checked(report)
     if on_prepared is not None:
         on_prepared(prepared, study)
     lock = StudyLock(config.storage, config.name)
