@@ -104,19 +104,23 @@ def _examples(rows: np.ndarray | list[int]) -> list[int]:
 
 
 def _check_labels(splits: Splits, named: dict[str, DataSplit]) -> Iterator[Finding]:
-    """Labels the engine cannot train on: wrong shape, out-of-range classes, non-finite values."""
+    """Labels the engine cannot train on: wrong shape, classes out of range, non-finite values."""
+    classes = splits.num_classes
+    multilabel = splits.task == "multilabel"
+    valid = f"a 0/1 matrix with {classes} columns" if multilabel else f"class indices 0..{classes - 1}"
     for name, split in named.items():
-        labels = split.labels
-        if splits.task == "multilabel":
-            bad = ~np.isin(labels, (0, 1)).all(axis=1) if labels.ndim == 2 else np.ones(len(labels), bool)
-            valid = f"0/1 in {splits.num_classes} columns"
+        labels = np.asarray(split.labels)
+        if labels.ndim != (2 if multilabel else 1) or (multilabel and labels.shape[1] != classes):
+            yield Finding("error", "labels", f"{name}: labels shaped {labels.shape}, but {splits.task} needs {valid}")
+            continue
+        if multilabel:
+            bad = ~np.isin(labels, (0, 1)).all(axis=1)
         else:
-            finite = np.isfinite(labels) if np.issubdtype(labels.dtype, np.floating) else np.ones(len(labels), bool)
-            bad = ~finite | (labels < 0) | (labels >= splits.num_classes) | (np.round(labels) != labels)
-            valid = f"class indices 0..{splits.num_classes - 1}"
-        if labels.ndim != (2 if splits.task == "multilabel" else 1) or bad.any():
-            count = int(bad.sum()) if labels.ndim == (2 if splits.task == "multilabel" else 1) else len(labels)
-            yield Finding("error", "labels", f"{name}: {count} labels are not {valid}", count,
+            values = labels.astype(np.float64)
+            with np.errstate(invalid="ignore"):
+                bad = ~np.isfinite(values) | (values < 0) | (values >= classes) | (np.round(values) != values)
+        if bad.any():
+            yield Finding("error", "labels", f"{name}: {int(bad.sum())} labels are not {valid}", int(bad.sum()),
                           {name: _examples(np.flatnonzero(bad))})  # fmt: skip
 
 
@@ -314,18 +318,14 @@ def check_splits(splits: Splits, *, seed: int = 0, near_ratio: float = NEAR_RATI
     """Run every check on ``splits``; errors first in the report's findings."""
     started = time.perf_counter()
     named = _named(splits)
-    counts = {name: class_counts(split.labels, splits.num_classes) for name, split in named.items()}
-    report = DataReport(
-        fingerprint=splits.fingerprint,
-        class_names=tuple(splits.class_names),
-        rows={name: len(split) for name, split in named.items()},
-        class_counts={name: [int(count) for count in counts[name]] for name in EVALUATED},
-    )
+    report = DataReport(splits.fingerprint, tuple(splits.class_names), {name: len(s) for name, s in named.items()}, {})
     findings = list(_check_labels(splits, named))
-    # One BLAS thread: these matrices are small, and on a shared machine threads only contend
-    # (BreastMNIST: 0.2 s with one thread, over 5 s with the default pool on two busy cores).
-    with threadpool_limits(limits=1):
-        if not findings:  # the rest assumes labels the engine could train on
+    if not findings:  # the rest assumes labels the engine could train on
+        counts = {name: class_counts(split.labels, splits.num_classes) for name, split in named.items()}
+        report.class_counts = {name: [int(count) for count in counts[name]] for name in EVALUATED}
+        # One BLAS thread: these matrices are small, and on a shared machine threads only contend
+        # (BreastMNIST: 0.2 s with one thread, over 5 s with the default pool on two busy cores).
+        with threadpool_limits(limits=1):
             _run_checks(splits, named, counts, seed, near_ratio, findings, report)
     order = {"error": 0, "warning": 1, "info": 2}
     report.findings = sorted(findings, key=lambda finding: order[finding.severity])

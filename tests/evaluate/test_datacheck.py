@@ -94,6 +94,17 @@ def test_missing_values_conflicts_and_single_class_splits() -> None:
     assert report.findings[0].severity == "error"  # errors come first
 
 
+def test_labels_outside_the_classes_stop_the_other_checks() -> None:
+    splits = _blobs()
+    labels = splits.val.labels.copy()
+    labels[[4, 8]] = [2, -1]
+    report = check_splits(replace(splits, val=DataSplit(splits.val.inputs, labels)))
+    assert [(f.check, f.rows) for f in report.findings] == [("labels", {"val": [4, 8]})]
+    assert "class indices 0..1" in report.findings[0].message
+    shaped = check_splits(replace(splits, test=DataSplit(splits.test.inputs, np.eye(2)[splits.test.labels])))
+    assert [f.message for f in shaped.errors] == ["test: labels shaped (150, 2), but binary needs class indices 0..1"]
+
+
 def test_constant_inputs_are_an_error_not_a_crash() -> None:
     splits = _blobs()
     flat = {name: DataSplit(np.ones_like(getattr(splits, name).inputs), getattr(splits, name).labels)
