@@ -38,6 +38,7 @@ __all__ = [
     "selection_table",
     "summarize_selection",
     "trial_seed",
+    "waiting_reruns",
 ]
 
 #: Trial user attribute of a seed re-run: ``{"of": original trial number, "seed": seed}``.
@@ -102,6 +103,12 @@ def enqueue_reruns(study: optuna.Study, *, top_k: int, seeds: int, study_seed: i
         for seed in extra_seeds(study_seed, seeds):
             if (trial.number, seed) not in attempts:
                 study.enqueue_trial(trial.params, user_attrs={RERUN_ATTR: {"of": trial.number, "seed": seed}})
+    return waiting_reruns(study)
+
+
+def waiting_reruns(study: optuna.Study) -> int:
+    """Re-runs queued and not started (e.g. left by an interrupted run); they are owed on top of a
+    run's budget, never taken out of it."""
     waiting = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.WAITING,))
     return sum(rerun_tag(trial) is not None for trial in waiting)
 

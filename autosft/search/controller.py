@@ -17,7 +17,7 @@ from autosft.engine.device import DeviceSetup, pick_device
 from autosft.errors import ConfigError
 from autosft.evaluate.datacheck import DATA_CHECK_ATTR, DataReport, check_splits, refuse_errors
 from autosft.evaluate.holdout import FINAL_TEST_ATTR, evaluate_on_test, selected_trial
-from autosft.evaluate.selection import SELECTION_ATTR, enqueue_reruns, summarize_selection
+from autosft.evaluate.selection import SELECTION_ATTR, enqueue_reruns, summarize_selection, waiting_reruns
 from autosft.plugins import get_plugin_manager
 from autosft.registry import collect_registry
 from autosft.search.budget import StudyLock, set_target, trial_target
@@ -114,7 +114,8 @@ def run_search(
     lock = StudyLock(config.storage, config.name)
     try:
         run = _TrialRun(study, prepared, slots, setup, lock, callbacks)
-        summary = run(config.budget.n_trials)
+        # The queue is served first: re-runs an interrupted run left there come on top of the budget.
+        summary = run(config.budget.n_trials + waiting_reruns(study))
         select = config.select
         if select.seeds and slots and summary.stopped_reason is None:
             # The re-runs are trials like any other: the same workers (in-process or dispatched)

@@ -113,6 +113,7 @@ def test_re_running_the_search_repeats_no_re_run(storage_url: str, study_name: s
     assert all(len(tries) == 1 for tries in after.values()), Counter({k: len(v) for k, v in after.items()})
     assert {key: [t.number for t in after[key]] for key in before} == before  # seed 1 re-runs kept as they were
     assert not study.get_trials(states=(optuna.trial.TrialState.WAITING,))
+    assert sum(rerun_tag(t) is None for t in study.trials) == 3 + 1  # the queued re-runs took no budget
     record = _check_record(study, seeds=2)
     assert len(record["configurations"]) == 3 and outcome.selection == record
 
