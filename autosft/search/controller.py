@@ -65,7 +65,7 @@ def run_search(
     check_data: bool = True,
     on_data_checked: Callable[[DataReport], None] | None = None,
 ) -> SearchOutcome:
-    """Run ``config.budget`` more trials of the study, then evaluate the best one on test once.
+    """Run ``config.budget`` more trials of the study, then evaluate the selected one on test once.
 
     Re-running with the same study name and storage resumes the study: finished trials are kept
     and new ones are added. The default configuration is enqueued as trial 0 of a new study. With
