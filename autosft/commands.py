@@ -1,4 +1,4 @@
-"""The built-in commands: search, status, best, plugins, validate, schema.
+"""The built-in commands: search, worker, status, best, plugins, validate, check-data, schema.
 
 Each imports what it needs when it runs, which keeps ``autosft --help`` free of torch and optuna.
 """
@@ -57,9 +57,14 @@ def search(
             "[default: GPU workers after every trial, CPU workers never].",
         ),
     ] = None,
+    skip_data_check: Annotated[
+        bool, typer.Option("--skip-data-check", help="Search even when `autosft check-data` finds errors.")
+    ] = False,
 ) -> None:
     """Search fine-tuning configurations; re-running resumes the study and adds trials."""
     from autosft.config import load_study_file, with_overrides
+    from autosft.evaluate.datacheck import DataReport
+    from autosft.evaluate.selection import selection_table
     from autosft.progress import SearchProgress, describe_params
     from autosft.search.controller import run_search
     from autosft.storage import mask_url
@@ -71,10 +76,16 @@ def search(
     # The progress display reports every trial, failures with their reason; Optuna's own
     # per-trial log lines (with tracebacks for failures) would only repeat it.
     optuna.logging.set_verbosity(optuna.logging.ERROR)
+
+    def warn(report: DataReport) -> None:
+        for finding in report.warnings:
+            errors.print(f"[yellow]data warning:[/] {finding.check}: {finding.message}", highlight=False)
+
     with sigterm_as_interrupt(), SearchProgress(config.budget.n_trials, errors) as progress:
         outcome = run_search(config, manager=plugin_manager(context), callbacks=[progress], final_test=final_test,
                              devices=devices, workers=workers, recycle_after=recycle_after,
-                             on_prepared=progress.started)  # fmt: skip
+                             on_prepared=progress.started, check_data=not skip_data_check,
+                             on_data_checked=warn)  # fmt: skip
     study = outcome.study
     added = ", ".join(f"{count} {state.lower()}" for state, count in sorted(outcome.states.items()))
     console.print(f"study {study.study_name!r} in {mask_url(config.storage)}: {len(study.trials)} trials ({added})")
@@ -87,9 +98,13 @@ def search(
     if outcome.final_test is None:
         console.print("no complete trial yet: nothing to report as best")
         return
+    if outcome.selection is not None:
+        console.print(selection_table(outcome.selection))
     best = study.trials[outcome.final_test["trial"]]
     metric_names = ", ".join(o.metric for o in config.objectives)
-    console.print(f"best trial {best.number}: validation {metric_names} = {', '.join(f'{v:.4f}' for v in best.values)}")
+    chosen = "selected (best mean over seeds)" if outcome.selection and outcome.selection["selected_trial"] else "best"
+    console.print(f"{chosen} trial {best.number}: validation {metric_names} = "
+                  f"{', '.join(f'{v:.4f}' for v in best.values)}")  # fmt: skip
     console.print(f"  {describe_params(best.params)}")
     console.print_json(json.dumps(best.params))
     test = outcome.final_test["test_metrics"]
@@ -170,6 +185,7 @@ def status(
 
     import optuna
 
+    from autosft.evaluate.selection import SELECTION_ATTR, rerun_tag, selection_table
     from autosft.progress import describe_params
     from autosft.search.monitor import stale_trial_numbers, worker_activity
 
@@ -196,6 +212,9 @@ def status(
             note = f"running for {(now - trial.datetime_start).total_seconds():.0f}s, {epochs} epoch(s) done"
         elif "failed_trial" in trial.system_attrs:
             note = f"retry of trial {trial.system_attrs['failed_trial']}"
+        rerun = rerun_tag(trial)
+        if rerun is not None:
+            note = f"re-run of trial {rerun['of']} with seed {rerun['seed']}" + (f"; {note}" if note else "")
         worker = trial.user_attrs.get("worker", "")
         table.add_row(str(trial.number), state, value, describe_params(trial.params), seconds, worker, note)
     console.print(table)
@@ -209,6 +228,8 @@ def status(
         workers.add_row(activity.worker, running, finished, seen)
     console.print(workers)
     console.print(", ".join(f"{count} {state.lower()}" for state, count in sorted(counts.items())) or "no trials")
+    if loaded.user_attrs.get(SELECTION_ATTR):
+        console.print(selection_table(loaded.user_attrs[SELECTION_ATTR]))
 
 
 def best(
@@ -218,11 +239,14 @@ def best(
     study_name: NameOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
 ) -> None:
-    """Show the best trial: objective value(s), every parameter, every metric, and the test score."""
+    """Show the selected trial (the seed-robust choice when the study made one, else the best):
+    objective value(s), every parameter, every metric, and the test score."""
     from autosft.evaluate.holdout import FINAL_TEST_ATTR, selected_trial
+    from autosft.evaluate.selection import SELECTION_ATTR, selection_table
 
     loaded = _open_study(study, storage, study_name)
     trial = selected_trial(loaded)
+    selection = loaded.user_attrs.get(SELECTION_ATTR)
     record: dict[str, Any] = {
         "study": loaded.study_name,
         "trial": trial.number,
@@ -233,11 +257,15 @@ def best(
         "plan": trial.user_attrs.get("plan", {}),
         "timings": trial.user_attrs.get("timings", {}),
         "final_test": loaded.user_attrs.get(FINAL_TEST_ATTR),
+        "selection": selection,
     }
     if as_json:
         print(json.dumps(record, indent=2, default=str))
         return
-    console.print(f"best trial {trial.number} of study {loaded.study_name!r}: values {trial.values}")
+    if selection:
+        console.print(selection_table(selection))
+    chosen = "selected trial (best mean over seeds)" if selection and selection["selected_trial"] else "best trial"
+    console.print(f"{chosen} {trial.number} of study {loaded.study_name!r}: values {trial.values}")
     console.print_json(json.dumps({key: record[key] for key in ("params", "metrics", "final_test")}, default=str))
 
 
@@ -280,6 +308,30 @@ def validate(context: typer.Context, study_file: StudyFile) -> None:
     console.print(f"search space: {', '.join(dimension.name for dimension in prepared.space)}")
 
 
+def check_data(
+    context: typer.Context,
+    study_file: StudyFile,
+    out: Annotated[Path | None, typer.Option("--out", help="Also write the report as JSON to FILE.")] = None,
+) -> None:
+    """Check a study's data: leakage across splits, duplicates, missing values, label conflicts,
+    single-class splits, class balance and likely label errors. Exit 1 on errors, 0 otherwise."""
+    from autosft.config import load_study_file
+    from autosft.evaluate.datacheck import check_splits, render
+    from autosft.registry import collect_registry
+    from autosft.search.prepare import load_splits
+
+    config = load_study_file(study_file)
+    report = check_splits(load_splits(config, collect_registry(plugin_manager(context))), seed=config.seed)
+    for table in render(report):
+        console.print(table)
+    if out is not None:
+        report.write(out)
+    console.print(f"{study_file}: {len(report.errors)} error(s), {len(report.warnings)} warning(s)"
+                  + (f"; report written to {out}" if out is not None else ""))  # fmt: skip
+    if report.errors:
+        raise typer.Exit(1)
+
+
 def schema(context: typer.Context) -> None:
     """Print the JSON Schema of study files (for editors and CI checks)."""
     from autosft.config import StudyConfig
@@ -294,5 +346,6 @@ COMMANDS: dict[str, Callable[..., None]] = {
     "best": best,
     "plugins": plugins,
     "validate": validate,
+    "check-data": check_data,
     "schema": schema,
 }

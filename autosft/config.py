@@ -24,6 +24,7 @@ __all__ = [
     "ObjectiveConfig",
     "PrunerConfig",
     "SamplerConfig",
+    "SelectConfig",
     "StudyConfig",
     "format_validation_error",
     "load_study_file",
@@ -117,6 +118,14 @@ class HeartbeatConfig(_Strict):
         return self
 
 
+class SelectConfig(_Strict):
+    """Seed-robust selection: after the budget, re-run the best configurations with other seeds and
+    pick the one with the best mean validation score (off while ``seeds`` is 0)."""
+
+    top_k: int = Field(default=3, ge=1, le=20, description="Best distinct complete configurations to re-run.")
+    seeds: int = Field(default=0, ge=0, le=100, description="Extra seeds per configuration; 0 turns selection off.")
+
+
 class StudyConfig(_Strict):
     """A whole study file. Relative paths in component options resolve against the working directory."""
 
@@ -137,6 +146,7 @@ class StudyConfig(_Strict):
     )
     storage: str = Field(default=DEFAULT_STORAGE, description="SQLAlchemy URL of the study database.")
     heartbeat: HeartbeatConfig = Field(default_factory=HeartbeatConfig)
+    select: SelectConfig = Field(default_factory=SelectConfig)
     seed: int = Field(default=0, ge=0, description="Seeds the sampler, the splits and every trial.")
 
     @model_validator(mode="after")
@@ -145,6 +155,11 @@ class StudyConfig(_Strict):
             raise ValueError(f"task must be one of {', '.join(TASK_TYPES)}, but got {self.task!r}")
         if self.is_multi_objective and self.pruner is not None and self.pruner.name != "none":
             raise ValueError("Optuna cannot prune multi-objective studies: set `pruner: {name: none}`")
+        if self.is_multi_objective and self.select.seeds:
+            raise ValueError(
+                "seed-robust selection ranks configurations by one objective: set `select.seeds: 0` "
+                f"for a study with {len(self.objectives)} objectives"
+            )
         return self
 
     @property

@@ -50,7 +50,11 @@ def describe_trial(trial: optuna.trial.FrozenTrial, metric: str) -> str:
         outcome = f"[yellow]PRUNED[/] after epoch {trial.last_step}"
     else:
         outcome = f"[red]{trial.state.name}[/] {trial.user_attrs.get('fail_reason', '')}"
-    return f"trial {trial.number:>3} {outcome}  {describe_params(trial.params)}  {seconds:.1f}s"
+    from autosft.evaluate.selection import rerun_tag
+
+    rerun = rerun_tag(trial)
+    note = f"  (re-run of trial {rerun['of']} with seed {rerun['seed']})" if rerun is not None else ""
+    return f"trial {trial.number:>3} {outcome}  {describe_params(trial.params)}  {seconds:.1f}s{note}"
 
 
 class SearchProgress:
@@ -94,13 +98,18 @@ class SearchProgress:
             f"{self.counts['COMPLETE']} complete · {self.counts['PRUNED']} pruned · {self.counts['FAIL']} failed"
             + (f" · best {self.metric} {best}" if best else "")
         )
-        self.progress.update(self.task, advance=1, description=description)
+        done = self.progress.tasks[0].completed + 1
+        # Seed re-runs come after the budget: the bar grows with them rather than overflow.
+        self.progress.update(self.task, advance=1, description=description, total=max(self.n_trials, done))
 
     @staticmethod
     def _best(study: optuna.Study) -> str:
+        """The best value the search proposed; a seed re-run's luck is no configuration's score."""
+        from autosft.evaluate.selection import rerun_tag
+
         if len(study.directions) > 1:
             return ""
-        try:
-            return f"{study.best_value:.4f}"
-        except ValueError:  # no complete trial yet
+        values = [t.values[0] for t in study.get_trials(deepcopy=False) if t.values and rerun_tag(t) is None]
+        if not values:
             return ""
+        return f"{max(values) if study.direction.name == 'MAXIMIZE' else min(values):.4f}"

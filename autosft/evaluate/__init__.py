@@ -1,1 +1,2 @@
-"""Evaluation: scoring predictions with registered metrics, and the held-out test of the winner."""
+"""Evaluation: data checks before a search, scoring with registered metrics, seed-robust selection,
+and the held-out test of the selected configuration."""

@@ -16,6 +16,7 @@ from autosft.engine.device import DeviceSetup
 from autosft.engine.loop import predict
 from autosft.errors import ConfigError
 from autosft.evaluate.scoring import score
+from autosft.evaluate.selection import SELECTION_ATTR, rerun_tag
 from autosft.search.context import json_safe
 from autosft.search.objective import train_plan
 from autosft.search.plan import TrialPlan
@@ -28,11 +29,24 @@ FINAL_TEST_ATTR = "autosft_final_test"
 
 
 def selected_trial(study: optuna.Study) -> optuna.trial.FrozenTrial:
-    """The best complete trial (for several objectives, the first of the Pareto front)."""
-    complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    """The selected configuration's trial: the seed-robust choice when the study has one, else the
+    best complete trial the search proposed (for several objectives, the first of the Pareto front).
+
+    Seed re-runs (:mod:`autosft.evaluate.selection`) never stand for themselves: a lucky re-run
+    seed is exactly the noise that selection by mean averages out.
+    """
+    trials = study.get_trials(deepcopy=False)
+    record = study.user_attrs.get(SELECTION_ATTR)
+    if isinstance(record, dict) and record.get("selected_trial") is not None:
+        return trials[record["selected_trial"]]
+    complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE and rerun_tag(t) is None]
     if not complete:
         raise ConfigError(f"study {study.study_name!r} has no complete trial yet")
-    return study.best_trials[0] if len(study.directions) > 1 else study.best_trial
+    if len(study.directions) > 1:
+        front = [t for t in study.best_trials if rerun_tag(t) is None]
+        return front[0] if front else complete[0]
+    sign = -1 if study.direction == optuna.study.StudyDirection.MAXIMIZE else 1
+    return min(complete, key=lambda trial: (sign * trial.values[0], trial.number))
 
 
 def evaluate_on_test(prepared: PreparedStudy, trial: optuna.trial.FrozenTrial, device: DeviceSetup) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""`autosft search` as a function: prepare the study, open or resume it, run trials, test the winner."""
+"""`autosft search` as a function: check the data, open or resume the study, run trials, re-run the
+best with more seeds, test the winner."""
 
 from __future__ import annotations
 
@@ -12,13 +13,15 @@ import optuna
 import pluggy
 
 from autosft.config import StudyConfig, parse_study, with_overrides
-from autosft.engine.device import pick_device
+from autosft.engine.device import DeviceSetup, pick_device
 from autosft.errors import ConfigError
+from autosft.evaluate.datacheck import DATA_CHECK_ATTR, DataReport, check_splits, refuse_errors
 from autosft.evaluate.holdout import FINAL_TEST_ATTR, evaluate_on_test, selected_trial
+from autosft.evaluate.selection import SELECTION_ATTR, enqueue_reruns, summarize_selection, waiting_reruns
 from autosft.plugins import get_plugin_manager
 from autosft.registry import collect_registry
 from autosft.search.budget import set_target, trial_target
-from autosft.search.dispatch import THREADS_ENV, WORKER_INDEX_ENV, device_names, dispatch, plan_slots
+from autosft.search.dispatch import THREADS_ENV, WORKER_INDEX_ENV, Slot, device_names, dispatch, plan_slots
 from autosft.search.objective import TrialRunner
 from autosft.search.prepare import PreparedStudy, check_components, prepare_study
 from autosft.search.study import (
@@ -45,6 +48,8 @@ class SearchOutcome:
     trial_numbers: list[int]
     seconds: float
     final_test: dict[str, Any] | None = None
+    data_check: DataReport | None = None
+    selection: dict[str, Any] | None = None
     stopped_reason: str | None = None
     states: dict[str, int] = field(default_factory=dict)
 
@@ -59,13 +64,23 @@ def run_search(
     workers: int | None = None,
     recycle_after: int | None = None,
     on_prepared: Callable[[PreparedStudy, optuna.Study], None] | None = None,
+    check_data: bool = True,
+    on_data_checked: Callable[[DataReport], None] | None = None,
 ) -> SearchOutcome:
-    """Run ``config.budget`` more trials of the study, then evaluate the best one on test once.
+    """Run ``config.budget`` more trials of the study, then evaluate the selected one on test once.
 
-        Re-running with the same study name and storage resumes the study: finished trials are kept
-        and new ones are added. The default configuration is enqueued as trial 0 of a new study. With
-        several ``workers`` (or devices), trials run in that many worker processes at once; each is
+    Re-running with the same study name and storage resumes the study: finished trials are kept
+    and new ones are added. The default configuration is enqueued as trial 0 of a new study. With
+    several ``workers`` (or devices), trials run in that many worker processes at once; each is
     replaced by a fresh process after ``recycle_after`` trials (default: GPU workers after each trial).
+
+    Unless ``check_data`` is false, the data is checked first (:mod:`autosft.evaluate.datacheck`):
+    errors raise :class:`~autosft.errors.DataError` before the study is opened; once it is open, the
+    report (warnings included) goes to ``on_data_checked`` and into the study's user attributes.
+
+    With ``select.seeds`` set, the best configurations are then re-run with more seeds, by the
+    same workers, and chosen by mean score (:mod:`autosft.evaluate.selection`); the final test
+    uses that choice.
     """
     started = time.perf_counter()
     manager = manager or get_plugin_manager()
@@ -83,34 +98,51 @@ def run_search(
     setup = pick_device(device_names(devices)[0] if len(slots) == 1 and devices not in (None, "auto") else None)
     storage = open_storage(config.storage, config.heartbeat)
     prepared = prepare_study(config, manager, registry)
+    report = None
+    if check_data:
+        report = check_splits(prepared.splits, seed=config.seed)
+        refuse_errors(report)
     existing = _trial_count(storage, config.name)
     # Offset the seed by the trials already run so a resumed random sampler does not replay them.
     study = open_study(config, storage=storage, storage_url=config.storage, directions=prepared.directions,
                        sampler_seed=config.seed + existing)  # fmt: skip
     if existing == 0:
         study.enqueue_trial(prepared.space.default_params(), user_attrs={DEFAULT_TRIAL_ATTR: True})
+    if report is not None:  # warnings are shown once the search is sure to start: a refusal stays one line
+        study.set_user_attr(DATA_CHECK_ATTR, report.as_dict())
+        if on_data_checked is not None:
+            on_data_checked(report)
     if on_prepared is not None:
         on_prepared(prepared, study)
     lock = StudyLock(config.storage, config.name)
     try:
-        target = set_target(study, lock, config.budget.n_trials)
-        if not slots:  # --workers 0: the study and its budget wait for `autosft worker` elsewhere
-            summary = WorkSummary([])
-        elif len(slots) > 1:
-            summary = dispatch(study, slots, storage_url=config.storage, callbacks=callbacks,
-                               timeout=config.budget.timeout)  # fmt: skip
-        else:
-            _limit_threads()
-            runner = TrialRunner(prepared, study_name=config.name, device=setup)
-            summary = work(study, runner, lock=lock, target=target, timeout=config.budget.timeout, callbacks=callbacks)
+        run = _TrialRun(study, prepared, slots, setup, lock, callbacks)
+        # The queue is served first: re-runs an interrupted run left there come on top of the budget.
+        summary = run(config.budget.n_trials + waiting_reruns(study))
+        select = config.select
+        if select.seeds and slots and summary.stopped_reason is None:
+            # The re-runs are trials like any other: the same workers (in-process or dispatched)
+            # take them from the queue, within a budget raised by exactly their number.
+            queued = enqueue_reruns(study, top_k=select.top_k, seeds=select.seeds, study_seed=config.seed)
+            if queued:
+                reruns = run(queued)
+                summary = WorkSummary(summary.trial_numbers + reruns.trial_numbers, reruns.stopped_reason)
     finally:
         lock.close()
+    selection = None
+    if slots:  # the selection reflects this run's settings: none when they turn it off
+        if config.select.seeds:
+            selection = summarize_selection(study, top_k=config.select.top_k, seeds=config.select.seeds,
+                                            study_seed=config.seed, metric=prepared.objective_metrics[0])  # fmt: skip
+        study.set_user_attr(SELECTION_ATTR, selection)
     trials = study.get_trials(deepcopy=False)
     outcome = SearchOutcome(
         study=study,
         prepared=prepared,
         trial_numbers=[trial.number for trial in trials[existing:]],
         seconds=0.0,
+        data_check=report,
+        selection=selection,
         stopped_reason=summary.stopped_reason,
         states=_state_counts(trials),
     )
@@ -119,6 +151,31 @@ def run_search(
         study.set_user_attr(FINAL_TEST_ATTR, outcome.final_test)
     outcome.seconds = time.perf_counter() - started
     return outcome
+
+
+@dataclass
+class _TrialRun:
+    """Runs a number of trials more on the study: in this process, or in dispatched workers."""
+
+    study: optuna.Study
+    prepared: PreparedStudy
+    slots: list[Slot]
+    setup: DeviceSetup
+    lock: StudyLock
+    callbacks: Sequence[StudyCallback]
+
+    def __call__(self, n_trials: int) -> WorkSummary:
+        config = self.prepared.config
+        target = set_target(self.study, self.lock, n_trials)
+        if not self.slots:  # --workers 0: the study and its budget wait for `autosft worker` elsewhere
+            return WorkSummary([])
+        if len(self.slots) > 1:
+            return dispatch(self.study, self.slots, storage_url=config.storage, callbacks=self.callbacks,
+                            timeout=config.budget.timeout)  # fmt: skip
+        _limit_threads()
+        runner = TrialRunner(self.prepared, study_name=config.name, device=self.setup)
+        return work(self.study, runner, lock=self.lock, target=target, timeout=config.budget.timeout,
+                    callbacks=self.callbacks)  # fmt: skip
 
 
 def join_study(

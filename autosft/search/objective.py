@@ -18,6 +18,7 @@ from autosft.engine.device import DeviceSetup, release_device_memory
 from autosft.engine.loop import EpochCallback, Objective, TrainedModel, TrainingJob, train
 from autosft.engine.memory import retry_out_of_memory
 from autosft.errors import TrialFailure
+from autosft.evaluate.selection import rerun_tag, trial_seed
 from autosft.search.context import TrialContext, json_safe
 from autosft.search.plan import TrialPlan
 from autosft.search.prepare import PreparedStudy
@@ -77,14 +78,15 @@ class TrialRunner:
 
     def __call__(self, trial: optuna.Trial) -> float | list[float]:
         prepared = self.prepared
-        plan = TrialPlan.from_values(prepared.space.sample(trial), seed=prepared.config.seed)
+        plan = TrialPlan.from_values(prepared.space.sample(trial), seed=trial_seed(trial, prepared.config.seed))
         trial.set_user_attr("plan", plan.as_dict())
         trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()} on {self.device.device}")
         context = TrialContext(self.study_name, trial.number, plan, prepared.config, str(self.device.device))
         hook = prepared.manager.hook
         hook.autosft_trial_start(context=context)
         try:
-            trained = train_plan(prepared, plan, self.device, on_epoch=self._reporter(trial, context))
+            on_epoch = self._reporter(trial, context, prune=rerun_tag(trial) is None)
+            trained = train_plan(prepared, plan, self.device, on_epoch=on_epoch)
         except optuna.TrialPruned:
             hook.autosft_trial_end(context=context, result=None, state="PRUNED")
             raise
@@ -105,7 +107,9 @@ class TrialRunner:
         hook.autosft_trial_end(context=context, result=result, state="COMPLETE")
         return result.values[0] if len(result.values) == 1 else result.values
 
-    def _reporter(self, trial: optuna.Trial, context: TrialContext) -> Any:
+    def _reporter(self, trial: optuna.Trial, context: TrialContext, *, prune: bool) -> Any:
+        """Record each epoch; report it to the pruner unless ``prune`` is false (seed re-runs train
+        to the end: a pruned re-run would bias its configuration's mean)."""
         primary = self.prepared.objective_metrics[0]
         single_objective = len(self.prepared.directions) == 1
         history: list[dict[str, Any]] = []
@@ -119,7 +123,7 @@ class TrialRunner:
             trial.set_user_attr("history", history)
             self.prepared.manager.hook.autosft_epoch_end(context=context, epoch=epoch, metrics=metrics)
             value = metrics[primary]
-            if not single_objective or math.isnan(value) or epoch in trial_reported:
+            if not prune or not single_objective or math.isnan(value) or epoch in trial_reported:
                 return
             trial_reported.add(epoch)
             trial.report(value, epoch)

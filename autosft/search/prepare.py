@@ -20,7 +20,7 @@ from autosft.registry import Registry, collect_registry
 from autosft.search.plan import TrialPlan, build_search_space
 from autosft.search.space import SearchSpace
 
-__all__ = ["PreparedStudy", "check_components", "prepare_study"]
+__all__ = ["PreparedStudy", "check_components", "load_splits", "prepare_study"]
 
 
 @dataclass
@@ -76,6 +76,16 @@ def check_components(config: StudyConfig, registry: Registry) -> tuple[BaseModel
     return dataset_options, model_options, directions
 
 
+def load_splits(config: StudyConfig, registry: Registry) -> Splits:
+    """The study's data as its dataset loader splits it (what `autosft check-data` checks)."""
+    dataset_options, _, _ = check_components(config, registry)
+    loader = registry.datasets.get(config.dataset.name)
+    splits = loader.load(dataset_options, task=config.task, seed=config.seed)  # type: ignore[arg-type]
+    if not isinstance(splits, Splits):
+        raise PluginError(f"dataset {loader.name!r} returned {type(splits).__name__}, not Splits")
+    return splits
+
+
 def prepare_study(
     config: StudyConfig, manager: pluggy.PluginManager, registry: Registry | None = None
 ) -> PreparedStudy:
@@ -84,12 +94,9 @@ def prepare_study(
     ``registry`` is ``collect_registry(manager)`` when the caller already has it.
     """
     registry = registry or collect_registry(manager)
-    dataset_options, model_options, directions = check_components(config, registry)
-    loader = registry.datasets.get(config.dataset.name)
+    _, model_options, directions = check_components(config, registry)
     builder = registry.models.get(config.model.name)
-    splits = loader.load(dataset_options, task=config.task, seed=config.seed)  # type: ignore[arg-type]
-    if not isinstance(splits, Splits):
-        raise PluginError(f"dataset {loader.name!r} returned {type(splits).__name__}, not Splits")
+    splits = load_splits(config, registry)
     encoder = builder.input_encoder(model_options, splits)
     if encoder is not None:
         from autosft.engine.cache import encode_splits  # numpy only, but kept off the CLI's import path
