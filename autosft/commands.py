@@ -245,7 +245,7 @@ def export(
     storage: StorageOption = None,
     study_name: NameOption = None,
     refit: Annotated[
-        str, typer.Option("--refit", help="train: retrain as the trial ran; train+val: add validation rows, fixed epochs.")
+        str, typer.Option("--refit", help="train: as the trial ran; train+val: add validation rows, fixed epochs.")
     ] = "train",
     merge_lora: Annotated[bool, typer.Option("--merge-lora", help="Also write LoRA merged into the weights.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Replace an earlier export in --out.")] = False,
@@ -258,14 +258,17 @@ def export(
 
     if refit not in REFIT_MODES:
         raise ConfigError(f"--refit must be one of {', '.join(REFIT_MODES)}, but got {refit!r}")
-    outcome = export_study(storage or DEFAULT_STORAGE, study_name, out, refit_mode=refit, merge_lora=merge_lora,  # type: ignore[arg-type]
-                           force=force, resamples=resamples, device=device, manager=plugin_manager(context))  # fmt: skip
+    outcome = export_study(
+        storage or DEFAULT_STORAGE, study_name, out, refit_mode=refit, merge_lora=merge_lora,  # type: ignore[arg-type]
+        force=force, resamples=resamples, device=device, manager=plugin_manager(context),
+    )  # fmt: skip
     console.print(f"exported trial {outcome.trial} to {outcome.folder} in {outcome.seconds:.1f}s; test split, 95 % CI:")
     for name, interval in outcome.test_metrics.items():
         console.print(f"  {name:<24} {_interval(interval)}", highlight=False)
     if outcome.retained is not None:
         change = ", ".join(f"{name} {value:+.4f}" for name, value in outcome.retained["change"].items())
-        console.print(f"reference {outcome.retained['dataset']!r}, fine-tuned vs pre-trained: {change}", highlight=False)
+        dataset = outcome.retained["dataset"]
+        console.print(f"reference {dataset!r}, fine-tuned vs pre-trained: {change}", highlight=False)
 
 
 def _interval(interval: dict[str, Any]) -> str:

@@ -34,10 +34,10 @@ from autosft.evaluate.scoring import score
 from autosft.export import runcard
 from autosft.export.model import MODEL_DESCRIPTION, save_model
 from autosft.plugins import get_plugin_manager
-from autosft.registry import Registry, collect_registry
+from autosft.registry import ComponentTable, Registry, collect_registry
 from autosft.search.prepare import PreparedStudy, prepare_study, validate_options
-from autosft.search.study import load_existing_study, stored_config
 from autosft.search.space import SearchSpace
+from autosft.search.study import load_existing_study, stored_config
 from autosft.storage import open_storage
 
 __all__ = ["BEST_CONFIG", "PREDICTIONS", "RUN_CARD", "TEST_METRICS", "ExportOutcome", "export_study", "fixed_study"]
@@ -169,7 +169,10 @@ def _check_target(target: Path, *, force: bool) -> None:
 def _require_installed(config: StudyConfig, registry: Registry, trial: optuna.trial.FrozenTrial) -> None:
     """Every component the study and its selected trial used must still be registered; name the one missing."""
     plan = trial.user_attrs.get("plan", {})
-    needed = [("dataset", registry.datasets, config.dataset.name), ("model", registry.models, config.model.name)]
+    needed: list[tuple[str, ComponentTable[Any], str]] = [
+        ("dataset", registry.datasets, config.dataset.name),
+        ("model", registry.models, config.model.name),
+    ]
     needed += [("metric", registry.metrics, objective.metric) for objective in config.objectives]
     if config.reference is not None:
         needed.append(("dataset", registry.datasets, config.reference.name))
@@ -221,12 +224,20 @@ def _run_card(
         "created": runcard.created_at(),
         "versions": runcard.package_versions(prepared.manager),
         "study": runcard.search_record(study, storage_url, trial),
-        "refit": {"mode": refitted.mode, "plan": refitted.plan.as_dict(), "epochs_run": refitted.result.epochs_run,
-                  "best_epoch": refitted.result.best_epoch},  # fmt: skip
+        "refit": {
+            "mode": refitted.mode,
+            "plan": refitted.plan.as_dict(),
+            "epochs_run": refitted.result.epochs_run,
+            "best_epoch": refitted.result.best_epoch,
+        },
         "seeds": {"study": config.seed, "training": refitted.plan.seed, "bootstrap": config.seed},
         "data": runcard.data_record(prepared.splits),
-        "components": {"dataset": config.dataset.model_dump(mode="json"), "model": config.model.model_dump(mode="json"),
-                       "objectives": [o.model_dump(mode="json") for o in config.objectives]},  # fmt: skip
+        "components": {
+            "dataset": config.dataset.model_dump(mode="json"),
+            "model": config.model.model_dump(mode="json"),
+            "objectives": [objective.model_dump(mode="json") for objective in config.objectives],
+            "reference": None if config.reference is None else config.reference.model_dump(mode="json"),
+        },
         "hardware": runcard.hardware(setup),
         "seconds": {name: round(value, 3) for name, value in seconds.items()},
     }

@@ -38,7 +38,7 @@ def save_model(module: nn.Module, folder: Path, *, config: StudyConfig, merge_lo
     module = module.cpu().eval()
     description: dict[str, Any] = {"builder": config.model.name, "builder_options": config.model.options}
     if isinstance(module, PeftModel):
-        module.save_pretrained(folder / "adapter")
+        module.save_pretrained(str(folder / "adapter"))
         # Unloading restores the pre-trained layers (and the untrained head peft kept a copy of);
         # done on copies, so the trained module stays whole.
         base = copy.deepcopy(module).unload()
@@ -94,7 +94,9 @@ def load_model(folder: str | Path, *, merged: bool = False, manager: pluggy.Plug
     return module.eval()
 
 
-def _load_native(export: Path, folder: Path, description: dict[str, Any], manager: pluggy.PluginManager | None) -> nn.Module:
+def _load_native(
+    export: Path, folder: Path, description: dict[str, Any], manager: pluggy.PluginManager | None
+) -> nn.Module:
     if description["format"] == "transformers":
         module_name, _, qualname = description["class"].partition(":")
         return getattr(importlib.import_module(module_name), qualname).from_pretrained(folder)

@@ -29,7 +29,7 @@ CORE_PACKAGES = ("autosft", "torch", "transformers", "peft", "optuna", "numpy", 
 
 def package_versions(manager: pluggy.PluginManager) -> dict[str, Any]:
     """Versions of the core packages and of every plugin distribution the manager loaded."""
-    core = {}
+    core: dict[str, str | None] = {}
     for name in CORE_PACKAGES:
         try:
             core[name] = version(name)

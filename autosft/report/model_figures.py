@@ -82,8 +82,8 @@ def _metrics_table(record: dict[str, Any]) -> str:
     if retained:
         lines = [
             f"<tr><td>{html.escape(name)}</td><td>{_number(retained['pretrained'][name])}</td>"
-            f"<td>{_number(retained['fine_tuned'][name])}</td><td>{_number(retained['change'][name], sign=True)}</td></tr>"
-            for name in retained["change"]
+            f"<td>{_number(retained['fine_tuned'][name])}</td><td>{_number(change, sign=True)}</td></tr>"
+            for name, change in retained["change"].items()
         ]
         table += (
             f"<h3>Retained performance on reference dataset {html.escape(retained['dataset'])} "
@@ -152,8 +152,8 @@ def _precision_recall(results: ExportedResults) -> Figure:
             continue
         precision, recall, _ = precision_recall_curve(truth, results.probabilities[:, index])
         ap = average_precision_score(truth, results.probabilities[:, index])
-        figure.add_trace(go.Scatter(x=recall, y=precision, mode="lines", line_shape="hv",
-                                    name=f"{results.class_names[index]} (AP {ap:.3f}, base rate {truth.mean():.3f})"))  # fmt: skip
+        name = f"{results.class_names[index]} (AP {ap:.3f}, base rate {truth.mean():.3f})"
+        figure.add_trace(go.Scatter(x=recall, y=precision, mode="lines", line_shape="hv", name=name))
     figure.update_layout(xaxis_title="recall", yaxis_title="precision", yaxis_range=[0, 1.05], height=420)
     return Figure("Precision-recall curves (one-vs-rest)", figure)
 

@@ -18,7 +18,7 @@ import plotly.graph_objects as go
 
 from autosft.config import StudyConfig
 
-__all__ = ["Figure", "Section", "study_sections", "top_trials"]
+__all__ = ["Figure", "Section", "objective_names", "study_sections", "top_trials"]
 
 #: How many of the best trials the learning-curve plot draws.
 TOP_TRIALS = 5
@@ -48,9 +48,16 @@ def top_trials(study: optuna.Study, count: int = TOP_TRIALS) -> list[optuna.tria
     return sorted(complete, key=lambda trial: trial.values[0], reverse=maximize)[:count]
 
 
+def objective_names(study: optuna.Study, config: StudyConfig | None) -> list[str]:
+    """The metric names of an autosft study; plain Optuna studies get numbered objectives."""
+    if config is not None:
+        return [objective.metric for objective in config.objectives]
+    return [f"objective {index}" for index in range(len(study.directions))]
+
+
 def study_sections(study: optuna.Study, config: StudyConfig | None) -> list[Section]:
     """The search's plots, in the order a reader asks: did it converge, what mattered, how trials ran."""
-    names = [o.metric for o in config.objectives] if config else [f"objective {i}" for i in range(len(study.directions))]
+    names = objective_names(study, config)
     target: Callable[[optuna.trial.FrozenTrial], float] | None = None
     if len(study.directions) > 1:
 

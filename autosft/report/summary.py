@@ -14,7 +14,7 @@ import optuna
 
 from autosft.config import StudyConfig
 from autosft.evaluate.holdout import selected_trial
-from autosft.report.study_figures import top_trials
+from autosft.report.study_figures import objective_names, top_trials
 from autosft.storage import mask_url
 
 __all__ = ["Summary", "Table", "summarize"]
@@ -59,12 +59,12 @@ def summarize(
     states: dict[str, int] = {}
     for trial in study.get_trials(deepcopy=False):
         states[trial.state.name] = states.get(trial.state.name, 0) + 1
-    names = [o.metric for o in config.objectives] if config else [f"objective {i}" for i in range(len(study.directions))]
+    names = objective_names(study, config)
     directions = [d.name.lower() for d in study.directions]
     facts = [
         ("storage", mask_url(storage_url)),
         ("objective", ", ".join(f"{name} ({direction})" for name, direction in zip(names, directions, strict=True))),
-        ("trials", f"{sum(states.values())} (" + ", ".join(f"{n} {s.lower()}" for s, n in sorted(states.items())) + ")"),
+        ("trials", f"{sum(states.values())} ({', '.join(f'{n} {s.lower()}' for s, n in sorted(states.items()))})"),
     ]
     if config is not None:
         facts[1:1] = [("task", config.task), ("data", config.dataset.name), ("model", config.model.name)]
