@@ -263,8 +263,9 @@ def export(
         force=force, resamples=resamples, device=device, manager=plugin_manager(context),
     )  # fmt: skip
     console.print(f"exported trial {outcome.trial} to {outcome.folder} in {outcome.seconds:.1f}s; test split, 95 % CI:")
+    width = max(map(len, outcome.test_metrics))
     for name, interval in outcome.test_metrics.items():
-        console.print(f"  {name:<24} {_interval(interval)}", highlight=False)
+        console.print(f"  {name:<{width}}  {_interval(interval)}", highlight=False)
     if outcome.retained is not None:
         change = ", ".join(f"{name} {value:+.4f}" for name, value in outcome.retained["change"].items())
         dataset = outcome.retained["dataset"]

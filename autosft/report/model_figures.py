@@ -130,7 +130,7 @@ def _per_class(results: ExportedResults) -> Figure:
 def _roc(results: ExportedResults) -> Figure:
     from sklearn.metrics import auc, roc_curve
 
-    figure = _diagonal(go.Figure())
+    figure = _diagonal(go.Figure(), "chance")
     for index in results.curve_classes:
         truth = results.indicator[:, index]
         if truth.min() == truth.max():
@@ -154,13 +154,15 @@ def _precision_recall(results: ExportedResults) -> Figure:
         ap = average_precision_score(truth, results.probabilities[:, index])
         name = f"{results.class_names[index]} (AP {ap:.3f}, base rate {truth.mean():.3f})"
         figure.add_trace(go.Scatter(x=recall, y=precision, mode="lines", line_shape="hv", name=name))
-    figure.update_layout(xaxis_title="recall", yaxis_title="precision", yaxis_range=[0, 1.05], height=420)
+    # one curve still gets its legend: the entry carries the average precision and the base rate
+    figure.update_layout(xaxis_title="recall", yaxis_title="precision", yaxis_range=[0, 1.05], height=420,
+                         showlegend=True)  # fmt: skip
     return Figure("Precision-recall curves (one-vs-rest)", figure)
 
 
 def _calibration(results: ExportedResults) -> Figure:
     """Mean predicted probability against the observed rate, per probability bin (bins with rows only)."""
-    figure = _diagonal(go.Figure())
+    figure = _diagonal(go.Figure(), "perfect calibration")
     edges = np.linspace(0, 1, CALIBRATION_BINS + 1)
     for index in results.curve_classes:
         truth, predicted = results.indicator[:, index], results.probabilities[:, index]
@@ -176,7 +178,7 @@ def _calibration(results: ExportedResults) -> Figure:
     return Figure(f"Calibration ({CALIBRATION_BINS} bins)", figure)
 
 
-def _diagonal(figure: go.Figure) -> go.Figure:
+def _diagonal(figure: go.Figure, name: str) -> go.Figure:
     figure.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line={"dash": "dot", "color": "grey"},
-                                name="chance / perfect calibration", hoverinfo="skip"))  # fmt: skip
+                                name=name, hoverinfo="skip"))  # fmt: skip
     return figure
