@@ -1,4 +1,4 @@
-"""The built-in commands: search, worker, status, best, plugins, validate, check-data, schema.
+"""The built-in commands: search, worker, status, best, export, report, plugins, validate, check-data, schema.
 
 Each imports what it needs when it runs, which keeps ``autosft --help`` free of torch and optuna.
 """
@@ -15,6 +15,7 @@ from rich.table import Table
 
 from autosft.cli import console, errors, plugin_manager, sigterm_as_interrupt
 from autosft.config import DEFAULT_STORAGE
+from autosft.errors import ConfigError
 
 if TYPE_CHECKING:
     import optuna
@@ -332,6 +333,69 @@ def check_data(
         raise typer.Exit(1)
 
 
+def export(
+    context: typer.Context,
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the export to.", show_default=False)],
+    storage: StorageOption = None,
+    study_name: NameOption = None,
+    refit: Annotated[
+        str, typer.Option("--refit", help="train: as the trial ran; train+val: add validation rows, fixed epochs.")
+    ] = "train",
+    merge_lora: Annotated[bool, typer.Option("--merge-lora", help="Also write LoRA merged into the weights.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace an earlier export in --out.")] = False,
+    resamples: Annotated[int, typer.Option("--resamples", min=10, help="Bootstrap resamples of the test CIs.")] = 1000,
+    device: Annotated[str | None, typer.Option("--device", help="cpu, cuda or cuda:N [default: auto]")] = None,
+) -> None:
+    """Retrain the selected trial, score it once on test with 95 % CIs, and write model, config and run card."""
+    from autosft.evaluate.refit import REFIT_MODES
+    from autosft.export import export_study
+
+    if refit not in REFIT_MODES:
+        raise ConfigError(f"--refit must be one of {', '.join(REFIT_MODES)}, but got {refit!r}")
+    outcome = export_study(
+        storage or DEFAULT_STORAGE, study_name, out, refit_mode=refit, merge_lora=merge_lora,  # type: ignore[arg-type]
+        force=force, resamples=resamples, device=device, manager=plugin_manager(context),
+    )  # fmt: skip
+    console.print(f"exported trial {outcome.trial} to {outcome.folder} in {outcome.seconds:.1f}s; test split, 95 % CI:")
+    width = max(map(len, outcome.test_metrics))
+    for name, interval in outcome.test_metrics.items():
+        console.print(f"  {name:<{width}}  {_interval(interval)}", highlight=False)
+    if outcome.retained is not None:
+        change = ", ".join(f"{name} {value:+.4f}" for name, value in outcome.retained["change"].items())
+        dataset = outcome.retained["dataset"]
+        console.print(f"reference {dataset!r}, fine-tuned vs pre-trained: {change}", highlight=False)
+
+
+def _interval(interval: dict[str, Any]) -> str:
+    value, low, high = interval["value"], interval["low"], interval["high"]
+    if value != value:  # NaN: undefined on this split
+        return "undefined"
+    return f"{value:.4f}" + ("" if low != low else f"  [{low:.4f}, {high:.4f}]")
+
+
+def report(
+    context: typer.Context,
+    out: Annotated[Path, typer.Option("--out", help="HTML file to write.", show_default=False)],
+    storage: StorageOption = None,
+    study_name: NameOption = None,
+    export_dir: Annotated[
+        Path | None, typer.Option("--export", help="An `autosft export` folder: adds the test-set plots.")
+    ] = None,
+    markdown: Annotated[
+        Path | None, typer.Option("--markdown", help="Write the Markdown summary here instead of printing it.")
+    ] = None,
+) -> None:
+    """Write a self-contained HTML report of a study (plots work offline) and a Markdown summary."""
+    from autosft.report import write_report
+
+    written = write_report(storage or DEFAULT_STORAGE, study_name, out, export_dir=export_dir)
+    if markdown is None:
+        print(written.markdown)
+    else:
+        markdown.write_text(written.markdown)
+    errors.print(f"report: {out} ({written.html_bytes / 2**20:.1f} MB, {written.figures} plots)", highlight=False)
+
+
 def schema(context: typer.Context) -> None:
     """Print the JSON Schema of study files (for editors and CI checks)."""
     from autosft.config import StudyConfig
@@ -347,5 +411,7 @@ COMMANDS: dict[str, Callable[..., None]] = {
     "plugins": plugins,
     "validate": validate,
     "check-data": check_data,
+    "export": export,
+    "report": report,
     "schema": schema,
 }

@@ -148,6 +148,11 @@ class StudyConfig(_Strict):
     heartbeat: HeartbeatConfig = Field(default_factory=HeartbeatConfig)
     select: SelectConfig = Field(default_factory=SelectConfig)
     seed: int = Field(default=0, ge=0, description="Seeds the sampler, the splits and every trial.")
+    reference: ComponentRef | None = Field(
+        default=None,
+        description="A dataset from the model's original domain (same classes): `autosft export` scores the "
+        "pre-trained and the fine-tuned model on its test split, to show what fine-tuning made the model forget.",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> StudyConfig:

@@ -36,7 +36,8 @@ def test_help_does_not_import_torch_or_optuna() -> None:
     code = (
         "import sys\nfrom autosft.cli import main\nsys.argv = ['autosft', '--help']\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
-        "print('HEAVY', sorted(m for m in ('torch', 'optuna', 'sklearn', 'transformers') if m in sys.modules))"
+        "heavy = ('torch', 'optuna', 'sklearn', 'transformers', 'plotly')\n"
+        "print('HEAVY', sorted(m for m in heavy if m in sys.modules))"
     )
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "HEAVY []" in output

@@ -12,7 +12,7 @@ from typing import Any
 import optuna
 import pluggy
 
-from autosft.config import StudyConfig, parse_study, with_overrides
+from autosft.config import StudyConfig
 from autosft.engine.device import DeviceSetup, pick_device
 from autosft.errors import ConfigError
 from autosft.evaluate.datacheck import DATA_CHECK_ATTR, DataReport, check_splits, refuse_errors
@@ -25,12 +25,12 @@ from autosft.search.dispatch import THREADS_ENV, WORKER_INDEX_ENV, Slot, device_
 from autosft.search.objective import TrialRunner
 from autosft.search.prepare import PreparedStudy, check_components, prepare_study
 from autosft.search.study import (
-    CONFIG_ATTR,
     DEFAULT_TRIAL_ATTR,
     load_existing_study,
     make_pruner,
     make_sampler,
     open_study,
+    stored_config,
 )
 from autosft.search.worker import StudyCallback, WorkSummary, work
 from autosft.storage import open_storage, parse_storage_url
@@ -197,10 +197,7 @@ def join_study(
     manager = manager or get_plugin_manager()
     # Opened once plainly to read the study file, whose heartbeat settings the worker's storage needs.
     found = load_existing_study(open_storage(storage_url, must_exist=True), storage_url, study_name)
-    if CONFIG_ATTR not in found.user_attrs:
-        raise ConfigError(f"study {found.study_name!r} was not created by autosft search: it has no study file")
-    config = with_overrides(parse_study(found.user_attrs[CONFIG_ATTR], where=f"study {found.study_name!r}"),
-                            storage=storage_url)  # fmt: skip
+    config = stored_config(found, storage_url)
     registry = collect_registry(manager)
     check_components(config, registry)
     setup = pick_device(device)

@@ -20,7 +20,7 @@ from autosft.registry import Registry, collect_registry
 from autosft.search.plan import TrialPlan, build_search_space
 from autosft.search.space import SearchSpace
 
-__all__ = ["PreparedStudy", "check_components", "load_splits", "prepare_study"]
+__all__ = ["PreparedStudy", "check_components", "load_splits", "prepare_study", "validate_options"]
 
 
 @dataclass
@@ -64,6 +64,9 @@ def check_components(config: StudyConfig, registry: Registry) -> tuple[BaseModel
     builder = registry.models.get(config.model.name)
     dataset_options = validate_options(loader.Options, config.dataset.options, f"dataset {loader.name!r} options")
     model_options = validate_options(builder.Options, config.model.options, f"model {builder.name!r} options")
+    if config.reference is not None:
+        reference = registry.datasets.get(config.reference.name)
+        validate_options(reference.Options, config.reference.options, f"reference dataset {reference.name!r} options")
     directions: list[Direction] = []
     for objective in config.objectives:
         metric = registry.metrics.get(objective.metric)

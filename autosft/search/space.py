@@ -144,6 +144,26 @@ class SearchSpace:
             values[dimension.name] = dimension.default if isinstance(dimension, Fixed) else dimension.suggest(trial)
         return values
 
+    def values_of(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Every active dimension's value in a finished trial with ``params``, fixed ones included.
+
+        What a trial trained with, as one mapping: what an export pins to re-run it as a fixed study.
+        """
+        values: dict[str, Any] = {}
+        for dimension in self:
+            if not self._active(dimension, values):
+                continue
+            if isinstance(dimension, Fixed):
+                values[dimension.name] = dimension.default
+            elif dimension.name in params:
+                values[dimension.name] = params[dimension.name]
+            else:
+                raise ConfigError(
+                    f"the trial has no value for search dimension {dimension.name!r}: the study's search space "
+                    f"changed after it ran; its parameters: {dict(params)}"
+                )
+        return values
+
     def default_params(self) -> dict[str, Any]:
         """The default configuration, as Optuna params (fixed dimensions left out) for trial 0."""
         values: dict[str, Any] = {}

@@ -11,11 +11,11 @@ from typing import Any
 
 import optuna
 
-from autosft.config import Direction, PrunerConfig, SamplerConfig, StudyConfig
+from autosft.config import Direction, PrunerConfig, SamplerConfig, StudyConfig, parse_study, with_overrides
 from autosft.errors import ConfigError
 from autosft.storage import mask_url
 
-__all__ = ["CONFIG_ATTR", "load_existing_study", "make_pruner", "make_sampler", "open_study"]
+__all__ = ["CONFIG_ATTR", "load_existing_study", "make_pruner", "make_sampler", "open_study", "stored_config"]
 
 #: Study user attribute holding the study file of the latest run (JSON), for status/best/export.
 CONFIG_ATTR = "autosft_config"
@@ -105,3 +105,14 @@ def load_existing_study(storage: optuna.storages.BaseStorage, storage_url: str, 
     elif name not in names:
         raise ConfigError(f"no study {name!r} in {mask_url(storage_url)}; studies there: {', '.join(names) or 'none'}")
     return optuna.load_study(study_name=name, storage=storage)
+
+
+def stored_config(study: optuna.Study, storage_url: str) -> StudyConfig:
+    """The study file a study was (last) searched with, read from the study itself, on ``storage_url``.
+
+    What lets a worker, an export or a report need nothing but the storage URL and the study name.
+    """
+    if CONFIG_ATTR not in study.user_attrs:
+        raise ConfigError(f"study {study.study_name!r} was not created by autosft search: it has no study file")
+    config = parse_study(study.user_attrs[CONFIG_ATTR], where=f"study {study.study_name!r}")
+    return with_overrides(config, storage=storage_url)

@@ -129,3 +129,18 @@ def test_opt_in_augmentations_are_offered_only_when_named() -> None:
     with pytest.raises(ConfigError, match="unknown choice\\(s\\) \\['blurr'\\]; valid choices here: none, blur"):
         prepare_study(parse_study(toy_study("sqlite:///unused.db", search_space={"augmentation": {"value": "blurr"}}),
                                   where="s"), toy_manager(BlurPlugin()))  # fmt: skip
+
+
+def test_values_of_a_trial_pin_every_active_dimension() -> None:
+    space = _prepared(search_space={"batch_size": {"value": 16}}).space
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=4))
+    for _ in range(20):
+        trial = study.ask()
+        sampled = space.sample(trial)
+        study.tell(trial, 0.0)
+        assert space.values_of(study.trials[-1].params) == sampled  # fixed batch_size included
+    pinned = SearchSpace(dict(space.dimensions))
+    pinned.override({name: DimensionOverride(value=value) for name, value in sampled.items()})
+    assert pinned.default_params() == {} and pinned.values_of({}) == sampled  # nothing left to search
+    with pytest.raises(ConfigError, match="no value for search dimension 'adaptation'"):
+        space.values_of({})

@@ -1,0 +1,258 @@
+"""`autosft export` as a function: retrain the selected trial, test it once, write a deployable folder.
+
+Everything comes from the study itself (its stored study file and trials), so an export needs
+only the storage URL and the study name. The folder is built under a temporary name beside the
+target and renamed at the end: a failed export leaves nothing half-written and keeps an earlier
+export, and ``--force`` replaces an earlier export only once the new one is complete.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import optuna
+import pluggy
+import yaml
+
+from autosft.config import StudyConfig
+from autosft.engine.data import to_device_split
+from autosft.engine.device import DeviceSetup, pick_device
+from autosft.engine.loop import predict
+from autosft.errors import ConfigError, PluginError
+from autosft.evaluate.bootstrap import DEFAULT_RESAMPLES, bootstrap_intervals
+from autosft.evaluate.holdout import selected_trial
+from autosft.evaluate.refit import Refit, RefitMode, refit
+from autosft.evaluate.scoring import score
+from autosft.export import runcard
+from autosft.export.model import MODEL_DESCRIPTION, save_model
+from autosft.plugins import get_plugin_manager
+from autosft.registry import ComponentTable, Registry, collect_registry
+from autosft.search.prepare import PreparedStudy, prepare_study, validate_options
+from autosft.search.space import SearchSpace
+from autosft.search.study import load_existing_study, stored_config
+from autosft.storage import open_storage
+
+__all__ = ["BEST_CONFIG", "PREDICTIONS", "RUN_CARD", "TEST_METRICS", "ExportOutcome", "export_study", "fixed_study"]
+
+BEST_CONFIG = "best_config.yaml"
+RUN_CARD = "run_card.json"
+TEST_METRICS = "test_metrics.json"
+PREDICTIONS = "test_predictions.npz"
+CONFIDENCE_LEVEL = 0.95
+
+
+@dataclass
+class ExportOutcome:
+    """What an export wrote and measured."""
+
+    folder: Path
+    trial: int
+    test_metrics: dict[str, dict[str, Any]]
+    retained: dict[str, Any] | None
+    seconds: float
+
+
+def export_study(
+    storage_url: str,
+    study_name: str | None,
+    out: str | Path,
+    *,
+    refit_mode: RefitMode = "train",
+    merge_lora: bool = False,
+    force: bool = False,
+    resamples: int = DEFAULT_RESAMPLES,
+    device: str | None = None,
+    manager: pluggy.PluginManager | None = None,
+) -> ExportOutcome:
+    """Retrain the study's selected trial, score it once on test with bootstrap intervals, write ``out``."""
+    started = time.perf_counter()
+    target = Path(out)
+    _check_target(target, force=force)
+    manager = manager or get_plugin_manager()
+    study = load_existing_study(open_storage(storage_url, must_exist=True), storage_url, study_name)
+    config = stored_config(study, storage_url)
+    trial = selected_trial(study)
+    registry = collect_registry(manager)
+    _require_installed(config, registry, trial)
+    setup = pick_device(device)
+    prepared = prepare_study(config, manager, registry)
+    refitted = refit(prepared, trial, setup, refit_mode)
+    tick = time.perf_counter()
+    test = prepared.splits.test
+    intervals = bootstrap_intervals(prepared.metrics, test.labels, refitted.test_probabilities,
+                                    resamples=resamples, level=CONFIDENCE_LEVEL, seed=config.seed)  # fmt: skip
+    bootstrap_seconds = time.perf_counter() - tick
+    retained = _retained_performance(prepared, refitted, setup) if config.reference is not None else None
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}-"))
+    try:
+        tock = time.perf_counter()
+        save_model(refitted.module, staging, config=config, merge_lora=merge_lora)
+        best = fixed_study(config, prepared.space, trial)
+        (staging / BEST_CONFIG).write_text(_BEST_CONFIG_HEADER + yaml.safe_dump(best, sort_keys=False))
+        np.savez_compressed(staging / PREDICTIONS, labels=test.labels, probabilities=refitted.test_probabilities,
+                            class_names=np.array(prepared.splits.class_names))  # fmt: skip
+        metrics_record = {
+            "trial": trial.number,
+            "refit": refit_mode,
+            "test_rows": len(test),
+            "confidence_level": CONFIDENCE_LEVEL,
+            "bootstrap": {"resamples": resamples, "seed": config.seed, "method": "percentile"},
+            "metrics": intervals,
+            "retained": retained,
+        }
+        _write_json(staging / TEST_METRICS, metrics_record)
+        seconds = {
+            "refit_train": refitted.train_seconds,
+            "test_predict": refitted.predict_seconds,
+            "bootstrap": bootstrap_seconds,
+            "write": time.perf_counter() - tock,
+            "export_total": time.perf_counter() - started,
+        }
+        _write_json(staging / RUN_CARD, _run_card(study, storage_url, trial, prepared, refitted, setup, seconds))
+        if target.exists():
+            shutil.rmtree(target)  # _check_target allowed it: --force over an earlier export
+        staging.rename(target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return ExportOutcome(target, trial.number, intervals, retained, time.perf_counter() - started)
+
+
+def fixed_study(config: StudyConfig, space: SearchSpace, trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
+    """The study file with every dimension pinned to the trial's values: one trial re-runs it.
+
+    It gets its own study name, so re-running it never adds a trial to the searched study, and no
+    pruner, so the single trial trains to its end.
+    """
+    raw = config.model_dump(mode="json", exclude_unset=True)
+    raw["name"] = f"{config.name}-best"
+    raw["search_space"] = {name: {"value": value} for name, value in space.values_of(trial.params).items()}
+    raw["budget"] = {**raw.get("budget", {}), "n_trials": 1}
+    raw["budget"].pop("timeout", None)
+    raw["pruner"] = {"name": "none"}
+    return raw
+
+
+_BEST_CONFIG_HEADER = (
+    "# The selected configuration of an autosft study, every search dimension fixed:\n"
+    "# `autosft search best_config.yaml` retrains it as a one-trial study.\n"
+)
+
+
+def _check_target(target: Path, *, force: bool) -> None:
+    """Refuse a non-empty folder, unless ``force`` and it holds an earlier export (never a user's files)."""
+    if target.exists() and not target.is_dir():
+        raise ConfigError(f"--out {str(target)!r} is a file, not a folder")
+    if not target.is_dir() or not any(target.iterdir()):
+        return
+    if not force:
+        raise ConfigError(f"--out {str(target)!r} exists and is not empty; pass --force to replace an earlier export")
+    if not (target / MODEL_DESCRIPTION).is_file():
+        raise ConfigError(
+            f"--out {str(target)!r} is not empty and holds no autosft export ({MODEL_DESCRIPTION} is missing); "
+            "--force replaces only an earlier export: pick another folder"
+        )
+    if target.resolve() == Path.cwd().resolve():
+        raise ConfigError("--out must not be the working directory itself")
+
+
+def _require_installed(config: StudyConfig, registry: Registry, trial: optuna.trial.FrozenTrial) -> None:
+    """Every component the study and its selected trial used must still be registered; name the one missing."""
+    plan = trial.user_attrs.get("plan", {})
+    needed: list[tuple[str, ComponentTable[Any], str]] = [
+        ("dataset", registry.datasets, config.dataset.name),
+        ("model", registry.models, config.model.name),
+    ]
+    needed += [("metric", registry.metrics, objective.metric) for objective in config.objectives]
+    if config.reference is not None:
+        needed.append(("dataset", registry.datasets, config.reference.name))
+    if plan.get("imbalance", "none") != "none":
+        needed.append(("imbalance strategy", registry.imbalance, plan["imbalance"]))
+    if plan.get("augmentation", "none") != "none":
+        needed.append(("augmentation", registry.augmentations, plan["augmentation"]))
+    for kind, table, name in needed:
+        if name not in table.entries:
+            installed = ", ".join(sorted(table.entries)) or "none"
+            raise PluginError(
+                f"study {config.name!r} uses {kind} {name!r}, which no installed plugin registers (installed: "
+                f"{installed}); install the plugin that provides {name!r} and export again"
+            )
+
+
+def _retained_performance(prepared: PreparedStudy, refitted: Refit, setup: DeviceSetup) -> dict[str, Any]:
+    """Scores of the pre-trained and the fine-tuned model on the reference dataset's test split."""
+    config, registry = prepared.config, prepared.registry
+    assert config.reference is not None
+    loader = registry.datasets.get(config.reference.name)
+    options = validate_options(loader.Options, config.reference.options, f"reference dataset {loader.name!r} options")
+    reference = loader.load(options, task=config.task, seed=config.seed)  # type: ignore[arg-type]
+    if reference.class_names != prepared.splits.class_names:
+        raise ConfigError(
+            f"reference dataset {loader.name!r} has classes {list(reference.class_names)}, but the study's data has "
+            f"{list(prepared.splits.class_names)}: the model cannot be scored on it"
+        )
+    rows = to_device_split(reference.test, setup.device)
+    base = prepared.build_model(refitted.plan).module.to(setup.device)
+    scores = {}
+    for name, module in (("pretrained", base), ("fine_tuned", refitted.module)):
+        scores[name] = score(prepared.metrics, reference.test.labels, predict(module, rows, setup, reference.task))
+    change = {metric: scores["fine_tuned"][metric] - scores["pretrained"][metric] for metric in scores["pretrained"]}
+    return {"dataset": loader.name, "test_rows": len(reference.test), **scores, "change": change}
+
+
+def _run_card(
+    study: optuna.Study,
+    storage_url: str,
+    trial: optuna.trial.FrozenTrial,
+    prepared: PreparedStudy,
+    refitted: Refit,
+    setup: DeviceSetup,
+    seconds: dict[str, float],
+) -> dict[str, Any]:
+    config = prepared.config
+    return {
+        "created": runcard.created_at(),
+        "versions": runcard.package_versions(prepared.manager),
+        "study": runcard.search_record(study, storage_url, trial),
+        "refit": {
+            "mode": refitted.mode,
+            "plan": refitted.plan.as_dict(),
+            "epochs_run": refitted.result.epochs_run,
+            "best_epoch": refitted.result.best_epoch,
+        },
+        "seeds": {"study": config.seed, "training": refitted.plan.seed, "bootstrap": config.seed},
+        "data": runcard.data_record(prepared.splits),
+        "components": {
+            "dataset": config.dataset.model_dump(mode="json"),
+            "model": config.model.model_dump(mode="json"),
+            "objectives": [objective.model_dump(mode="json") for objective in config.objectives],
+            "reference": None if config.reference is None else config.reference.model_dump(mode="json"),
+        },
+        "hardware": runcard.hardware(setup),
+        "seconds": {name: round(value, 3) for name, value in seconds.items()},
+    }
+
+
+def _write_json(path: Path, record: dict[str, Any]) -> None:
+    path.write_text(json.dumps(_finite(record), indent=2, default=str) + "\n")
+
+
+def _finite(value: Any) -> Any:
+    """NaN and infinities as ``null``: JSON has neither, and strict readers reject them."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value
