@@ -21,10 +21,10 @@ import torch
 from autosft.components import DataSplit, Splits
 from autosft.engine.data import to_device_split
 from autosft.engine.device import DeviceSetup
-from autosft.engine.loop import predict, train
+from autosft.engine.loop import predict
 from autosft.errors import ConfigError, DataError
 from autosft.search.context import TrialResult
-from autosft.search.objective import training_job
+from autosft.search.objective import train_plan
 from autosft.search.plan import TrialPlan
 from autosft.search.prepare import PreparedStudy
 
@@ -56,14 +56,14 @@ def refit(prepared: PreparedStudy, trial: optuna.trial.FrozenTrial, device: Devi
     if len(prepared.splits.test) == 0:
         raise DataError(f"dataset {prepared.config.dataset.name!r} gives an empty test split: nothing to test on")
     plan = TrialPlan(**trial.user_attrs["plan"])
-    job = training_job(prepared, plan, device)
+    splits = None
     if mode == "train+val":
         epochs = int(trial.user_attrs.get("best_epoch") or plan.epochs)
         # patience = epochs: the loop stops after `patience` epochs without progress, so never before the end.
         plan = dataclasses.replace(plan, epochs=epochs, patience=epochs)
-        job = dataclasses.replace(job, plan=plan, splits=with_validation_in_train(prepared.splits))
+        splits = with_validation_in_train(prepared.splits)
     started = time.perf_counter()
-    trained = train(job, restore_best=mode == "train")
+    trained = train_plan(prepared, plan, device, restore_best=mode == "train", splits=splits)
     tick = time.perf_counter()
     probabilities = predict(trained.module, to_device_split(prepared.splits.test, device.device), device,
                             prepared.splits.task)  # fmt: skip

@@ -6,6 +6,7 @@ study stays a plain Optuna study that ``optuna.load_study`` and the dashboard ca
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import socket
@@ -14,6 +15,7 @@ from typing import Any
 
 import optuna
 
+from autosft.components import Splits
 from autosft.engine.device import DeviceSetup, release_device_memory
 from autosft.engine.loop import EpochCallback, Objective, TrainedModel, TrainingJob, train
 from autosft.engine.memory import retry_out_of_memory
@@ -52,8 +54,10 @@ def train_plan(
     *,
     on_epoch: EpochCallback | None = None,
     restore_best: bool = False,
+    splits: Splits | None = None,
 ) -> TrainedModel:
-    """Train ``plan`` on a fresh model; out of GPU memory, again in smaller micro-batches.
+    """Train ``plan`` on a fresh model (on ``splits`` instead of the study's when given); out of
+    GPU memory, again in smaller micro-batches.
 
     ``on_epoch`` may then see an epoch again: the retry starts over from epoch 1.
     """
@@ -61,6 +65,8 @@ def train_plan(
 
     def attempt(accumulation: int) -> TrainedModel:
         job = training_job(prepared, plan, device, accumulation=accumulation)
+        if splits is not None:
+            job = dataclasses.replace(job, splits=splits)
         return train(job, on_epoch=on_epoch, restore_best=restore_best)
 
     trained = retry_out_of_memory(attempt, batch_size=plan.batch_size, notes=notes)
