@@ -10,6 +10,7 @@ hashed bag of tokens, and everything is standardized and reduced by PCA.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -31,6 +32,11 @@ MASK_KEY = "attention_mask"
 STRUCTURAL_KEYS = frozenset({MASK_KEY, "token_type_ids", "position_ids"})
 
 
+def _rows_first(array: np.ndarray) -> np.ndarray:
+    """Rows first, everything else in one axis; also for a split with no rows (where -1 is ambiguous)."""
+    return array.reshape(len(array), math.prod(array.shape[1:]))
+
+
 def _parts(inputs: Any) -> list[tuple[str, np.ndarray]]:
     if isinstance(inputs, Mapping):
         return [(name, np.asarray(inputs[name])) for name in sorted(inputs)]
@@ -39,7 +45,7 @@ def _parts(inputs: Any) -> list[tuple[str, np.ndarray]]:
 
 def row_keys(inputs: Any) -> list[bytes]:
     """A 16-byte digest per row of every input array together (dtype and shape included)."""
-    parts = [np.ascontiguousarray(array.reshape(len(array), -1)) for _, array in _parts(inputs)]
+    parts = [np.ascontiguousarray(_rows_first(array)) for _, array in _parts(inputs)]
     rows = len(parts[0])
     keys = []
     for row in range(rows):
@@ -58,7 +64,7 @@ def missing_rows(inputs: Any) -> tuple[np.ndarray, list[str]]:
     for name, array in _parts(inputs):
         if not np.issubdtype(array.dtype, np.floating):
             continue
-        bad = ~np.isfinite(array.reshape(len(array), -1)).all(axis=1)
+        bad = ~np.isfinite(_rows_first(array)).all(axis=1)
         if bad.any():
             flags |= bad
             names.append(name or "inputs")
@@ -66,7 +72,7 @@ def missing_rows(inputs: Any) -> tuple[np.ndarray, list[str]]:
 
 
 def _bag_of_tokens(ids: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
-    ids = ids.reshape(len(ids), -1).astype(np.int64)
+    ids = _rows_first(ids).astype(np.int64)
     weights = np.ones(ids.shape, dtype=np.float32) if mask is None else mask.reshape(ids.shape).astype(np.float32)
     counts = np.zeros((len(ids), TOKEN_BUCKETS), dtype=np.float32)
     rows = np.repeat(np.arange(len(ids)), ids.shape[1])
@@ -75,7 +81,7 @@ def _bag_of_tokens(ids: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
 
 
 def _flat(array: np.ndarray) -> np.ndarray:
-    rows = array.reshape(len(array), -1)
+    rows = _rows_first(array)
     width = rows.shape[1]
     if width <= MAX_RAW_WIDTH:
         return rows.astype(np.float32)

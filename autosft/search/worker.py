@@ -100,7 +100,9 @@ def work(
     """Run trials until the study holds ``target`` finished or running trials, or ``timeout`` passes.
 
     With ``max_trials`` the worker leaves after that many trials of its own, so that its process
-    can be replaced by a fresh one (the dispatcher recycles GPU workers this way).
+    can be replaced by a fresh one (the dispatcher recycles GPU workers this way). Once the budget
+    is taken, a worker waits while other workers' trials still run: should one of them die, its
+    trial goes stale, is queued again, and this worker runs it, so the study still ends complete.
     """
     deadline = None if timeout is None else time.monotonic() + timeout
     summary = WorkSummary([])
@@ -111,7 +113,12 @@ def work(
             optuna.storages.fail_stale_trials(study)  # a dead worker's trial: FAIL, and queued again
         trial = ask_within_budget(study, lock, target)
         if trial is None:
-            break
+            interval = getattr(study._storage, "get_heartbeat_interval", lambda: None)()
+            running = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+            if interval is None or not running:
+                break
+            time.sleep(interval)
+            continue
         finished = _run_trial(study, trial, objective)
         summary.trial_numbers.append(finished.number)
         for callback in callbacks:

@@ -78,7 +78,7 @@ def _check_record(study: optuna.Study, seeds: int) -> dict:
 @pytest.mark.usefixtures("cleanup")
 def test_top_configurations_are_re_run_and_chosen_by_mean(storage_url: str, study_name: str) -> None:
     outcome = run_search(_config(storage_url, study_name, seeds=2), manager=toy_manager())
-    study = optuna.load_study(study_name=study_name, storage=storage_url)
+    study = optuna.load_study(study_name=study_name, storage=open_storage(storage_url))
     reruns = _reruns(study)
     originals = {of for of, _ in reruns}
     assert len(originals) == 2 and {seed for _, seed in reruns} == {1, 2}
@@ -99,7 +99,7 @@ def test_top_configurations_are_re_run_and_chosen_by_mean(storage_url: str, stud
 @pytest.mark.usefixtures("cleanup")
 def test_re_running_the_search_repeats_no_re_run(storage_url: str, study_name: str) -> None:
     run_search(_config(storage_url, study_name, seeds=1), manager=toy_manager(), final_test=False)
-    study = optuna.load_study(study_name=study_name, storage=storage_url)
+    study = optuna.load_study(study_name=study_name, storage=open_storage(storage_url))
     before = {key: [t.number for t in tries] for key, tries in _reruns(study).items()}
     assert {seed for _, seed in before} == {1}
     # An interrupted run leaves re-runs in the queue: the next run takes them, and queues no copy.
@@ -108,7 +108,7 @@ def test_re_running_the_search_repeats_no_re_run(storage_url: str, study_name: s
     assert queued and all(seed == 2 or of not in {o for o, _ in before} for of, seed in queued)
     outcome = run_search(_config(storage_url, study_name, seeds=2, top_k=3, n_trials=1), manager=toy_manager(),
                          final_test=False)  # fmt: skip
-    study = optuna.load_study(study_name=study_name, storage=storage_url)
+    study = optuna.load_study(study_name=study_name, storage=open_storage(storage_url))
     after = _reruns(study)
     assert all(len(tries) == 1 for tries in after.values()), Counter({k: len(v) for k, v in after.items()})
     assert {key: [t.number for t in after[key]] for key in before} == before  # seed 1 re-runs kept as they were
@@ -127,7 +127,7 @@ def test_parallel_workers_run_the_re_runs(storage_url: str, study_name: str, mon
     manager = get_plugin_manager(load_entry_points=False)
     outcome = run_search(_config(storage_url, study_name, seeds=1), manager=manager, workers=2,
                          devices="cpu", final_test=False)  # fmt: skip
-    study = optuna.load_study(study_name=study_name, storage=storage_url)
+    study = optuna.load_study(study_name=study_name, storage=open_storage(storage_url))
     assert len(study.trials) == 3 + 2 and len(_reruns(study)) == 2
     assert all(" on cpu" in t.user_attrs["worker"] for t in study.trials)  # all ran in the workers
     assert outcome.selection == _check_record(study, seeds=1)
