@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 from autosft_retail_recsys.baselines import baseline_scores, popularity_scores
-from conftest import log_options
+from retail_helpers import log_options
 
 from autosft.components import DataSplit
 from autosft.config import parse_study

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import log_options, make_log
+from retail_helpers import log_options, make_log
 
 AUTOSFT = shutil.which("autosft")
 

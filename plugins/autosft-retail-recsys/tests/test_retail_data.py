@@ -12,7 +12,7 @@ import pytest
 from autosft_retail_recsys.data import load_interactions
 from autosft_retail_recsys.events import InteractionOptions, clean_events, read_log
 from autosft_retail_recsys.sequences import SequenceRows, build_rows, target_users
-from conftest import log_options, make_log
+from retail_helpers import log_options, make_log
 
 from autosft.errors import ConfigError, DataError
 

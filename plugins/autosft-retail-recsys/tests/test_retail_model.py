@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 from autosft_retail_recsys.model import MASKED_SCORE, NextItemBuilder, NextItemOptions
-from conftest import log_options
+from retail_helpers import log_options
 
 from autosft.config import parse_study
 from autosft.engine.device import pick_device
