@@ -37,7 +37,7 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -221,50 +221,76 @@ def run_peer(args: argparse.Namespace, folder: Path, prepared: Any) -> Run:
 
 
 def _peer(args: argparse.Namespace, folder: Path, prepared: Any) -> Run:
-    import numpy as np
     import optuna
     import torch
     from autosft_legal_text.model import resolve_model
-    from transformers import (
-        AutoModelForSequenceClassification,
-        AutoTokenizer,
-        Trainer,
-        TrainerCallback,
-        TrainingArguments,
-    )
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer, Trainer, TrainingArguments
 
     budget = args.budget_minutes * 60
     f1 = prepared.registry.metrics.get("f1")
-    space = prepared.space.dimensions
     print(f"--- {PEER}: {args.budget_minutes:g} min", flush=True)
     started, clock = datetime.now(), time.monotonic()
-    deadline = clock + budget
-    loader = prepared.registry.datasets.get(prepared.config.dataset.name)
-    raw = loader.load(loader.Options.model_validate(prepared.config.dataset.options), task="binary", seed=args.seed)
-    for part in ("train", "val", "test"):  # the peer sees autosft's rows: same loader, options and seed
-        if not np.array_equal(getattr(raw, part).labels, getattr(prepared.splits, part).labels):
-            sys.exit(f"the peer's {part} split differs from autosft's")
     path = resolve_model(prepared.model_options.name_or_path)
     tokenizer = AutoTokenizer.from_pretrained(path)
-
-    def rows(part: str) -> list[dict[str, Any]]:
-        split = getattr(raw, part)
-        encoded = tokenizer(list(split.inputs), truncation=True, max_length=MAX_LENGTH)
-        return [{**{key: values[row] for key, values in encoded.items()}, "labels": int(label)}
-                for row, label in enumerate(split.labels)]  # fmt: skip
-
-    train_rows, val_rows, test_rows = rows("train"), rows("val"), rows("test")
+    rows = _peer_rows(args, prepared, tokenizer)
 
     def model_init() -> Any:
-        return AutoModelForSequenceClassification.from_pretrained(path, num_labels=raw.num_classes)
+        return AutoModelForSequenceClassification.from_pretrained(path, num_labels=prepared.splits.num_classes)
 
     def compute_metrics(prediction: Any) -> dict[str, float]:
         probabilities = torch.softmax(torch.as_tensor(prediction.predictions), dim=-1).numpy()
         return {"f1": float(f1.compute(prediction.label_ids, probabilities))}
 
-    def hp_space(trial: optuna.Trial) -> dict[str, Any]:
-        rate, batch, epochs = space["learning_rate"], space["batch_size"], space["epochs"]
-        decay, warmup = space["weight_decay"], space["warmup_ratio"]
+    # weight_decay and warmup_steps given as floats: the search casts each value to the type of the
+    # argument's current value, and their defaults are the int 0 (int(0.2) would silently be 0).
+    base = dict(output_dir=str(folder / "peer"), eval_strategy="epoch", save_strategy="no", report_to="none",
+                seed=args.seed, use_cpu=True, disable_tqdm=True, weight_decay=0.0, warmup_steps=0.0)  # fmt: skip
+    common = dict(model_init=model_init, train_dataset=rows["train"], eval_dataset=rows["val"],
+                  processing_class=tokenizer, compute_metrics=compute_metrics)  # fmt: skip
+    stop = _stop_at(clock + budget)
+    trainer = Trainer(args=TrainingArguments(**base), callbacks=[stop], **common)
+    storage = optuna.storages.InMemoryStorage()  # create_study's default, named so the trials can be read after
+    trainer.hyperparameter_search(
+        hp_space=_peer_space(prepared.space.dimensions), compute_objective=lambda metrics: metrics["eval_f1"],
+        n_trials=UNBOUNDED_TRIALS, direction="maximize", backend="optuna", study_name="peer", storage=storage,
+        sampler=optuna.samplers.TPESampler(seed=args.seed), timeout=budget,
+    )  # fmt: skip
+    study = optuna.load_study(study_name="peer", storage=storage)
+    run = Run(PEER, finished_trials(study.get_trials(deepcopy=False), started), budget, time.monotonic() - clock,
+              stop.threads)  # fmt: skip
+    chosen = run.chosen()
+    if chosen is not None:
+        tick = time.monotonic()
+        retrain = Trainer(args=TrainingArguments(**{**base, **chosen.params}), **common)
+        retrain.train()
+        run.test_f1 = retrain.predict(rows["test"]).metrics["test_f1"]
+        run.test_seconds = time.monotonic() - tick
+    return run
+
+
+def _peer_rows(args: argparse.Namespace, prepared: Any, tokenizer: Any) -> dict[str, list[dict[str, Any]]]:
+    """autosft's rows (same loader, options and seed; checked), tokenized the peer's way: by the model's tokenizer."""
+    import numpy as np
+
+    loader = prepared.registry.datasets.get(prepared.config.dataset.name)
+    raw = loader.load(loader.Options.model_validate(prepared.config.dataset.options), task="binary", seed=args.seed)
+    rows = {}
+    for part in ("train", "val", "test"):
+        split = getattr(raw, part)
+        if not np.array_equal(split.labels, getattr(prepared.splits, part).labels):
+            sys.exit(f"the peer's {part} split differs from autosft's")
+        encoded = tokenizer(list(split.inputs), truncation=True, max_length=MAX_LENGTH)
+        rows[part] = [{**{key: values[row] for key, values in encoded.items()}, "labels": int(label)}
+                      for row, label in enumerate(split.labels)]  # fmt: skip
+    return rows
+
+
+def _peer_space(space: dict[str, Any]) -> Callable[[Any], dict[str, Any]]:
+    """The peer's ``hp_space``: autosft's ranges for the five dimensions both tools search."""
+    rate, batch, epochs = space["learning_rate"], space["batch_size"], space["epochs"]
+    decay, warmup = space["weight_decay"], space["warmup_ratio"]
+
+    def hp_space(trial: Any) -> dict[str, Any]:
         return {  # keys are TrainingArguments fields; a warmup_steps float below 1 is a ratio of the steps
             "learning_rate": trial.suggest_float("learning_rate", rate.low, rate.high, log=True),
             "per_device_train_batch_size": trial.suggest_categorical("per_device_train_batch_size",
@@ -274,13 +300,23 @@ def _peer(args: argparse.Namespace, folder: Path, prepared: Any) -> Run:
             "warmup_steps": trial.suggest_float("warmup_steps", warmup.low, warmup.high),
         }  # fmt: skip
 
-    class StopAtDeadline(TrainerCallback):
-        """Cuts the trial running at the deadline: no further step, no evaluation of the partial epoch."""
+    return hp_space
 
+
+def _stop_at(deadline: float) -> Any:
+    """A ``TrainerCallback`` that cuts the trial running at ``deadline`` (monotonic seconds).
+
+    No further step and no evaluation of the partial epoch; ``timeout`` then starts no new trial. It
+    also records the torch threads the peer trains with.
+    """
+    import torch
+    from transformers import TrainerCallback
+
+    class StopAtDeadline(TrainerCallback):
         threads = 0
 
         def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-            StopAtDeadline.threads = torch.get_num_threads()
+            self.threads = torch.get_num_threads()
 
         def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             if time.monotonic() >= deadline:
@@ -290,32 +326,7 @@ def _peer(args: argparse.Namespace, folder: Path, prepared: Any) -> Run:
             if time.monotonic() >= deadline:
                 control.should_evaluate = False
 
-    # weight_decay and warmup_steps given as floats: the search casts each value to the type of the
-    # argument's current value, and their defaults are the int 0 (int(0.2) would silently be 0).
-    base = dict(output_dir=str(folder / "peer"), eval_strategy="epoch", save_strategy="no", report_to="none",
-                seed=args.seed, use_cpu=True, disable_tqdm=True, weight_decay=0.0, warmup_steps=0.0)  # fmt: skip
-    trainer = Trainer(model_init=model_init, args=TrainingArguments(**base), train_dataset=train_rows,
-                      eval_dataset=val_rows, processing_class=tokenizer, compute_metrics=compute_metrics,
-                      callbacks=[StopAtDeadline()])  # fmt: skip
-    storage = optuna.storages.InMemoryStorage()  # create_study's default, named so the trials can be read after
-    trainer.hyperparameter_search(
-        hp_space=hp_space, compute_objective=lambda metrics: metrics["eval_f1"], n_trials=UNBOUNDED_TRIALS,
-        direction="maximize", backend="optuna", study_name="peer", storage=storage,
-        sampler=optuna.samplers.TPESampler(seed=args.seed), timeout=budget,
-    )  # fmt: skip
-    study = optuna.load_study(study_name="peer", storage=storage)
-    run = Run(PEER, finished_trials(study.get_trials(deepcopy=False), started), budget, time.monotonic() - clock,
-              StopAtDeadline.threads)  # fmt: skip
-    chosen = run.chosen()
-    if chosen is not None:
-        tick = time.monotonic()
-        retrain = Trainer(model_init=model_init, args=TrainingArguments(**{**base, **chosen.params}),
-                          train_dataset=train_rows, eval_dataset=val_rows, processing_class=tokenizer,
-                          compute_metrics=compute_metrics)  # fmt: skip
-        retrain.train()
-        run.test_f1 = retrain.predict(test_rows).metrics["test_f1"]
-        run.test_seconds = time.monotonic() - tick
-    return run
+    return StopAtDeadline()
 
 
 # --------------------------------------------------------------------------------------------
