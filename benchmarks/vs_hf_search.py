@@ -422,6 +422,7 @@ def write_outputs(rows: Sequence[dict[str, Any]], runs: Sequence[Run], folder: P
     if runs[0].best is not None:
         axes.axhline(runs[0].best, color="grey", linestyle="--", linewidth=0.8, label="target: the peer's best")
     axes.axvline(runs[0].budget / 60, color="black", linewidth=0.8)
+    axes.set_xlim(0, runs[0].budget / 60 * 1.02)
     axes.set(xlabel="minutes since the run started", ylabel="best validation F1 (unfair class) so far",
              title="autosft vs Trainer.hyperparameter_search, MiniLM on CLAUDETTE")  # fmt: skip
     if axes.get_legend_handles_labels()[0]:
