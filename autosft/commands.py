@@ -97,7 +97,11 @@ def search(
                       f"--study-name {study.study_name}")  # fmt: skip
         return
     if outcome.final_test is None:
-        console.print("no complete trial yet: nothing to report as best")
+        if not outcome.states.get("COMPLETE"):
+            console.print("no complete trial yet: nothing to report as best")
+            return
+        reason = "--no-final-test" if not final_test else "the test split is empty"
+        console.print(f"no held-out test ({reason}); `autosft best` shows the selected trial")
         return
     if outcome.selection is not None:
         console.print(selection_table(outcome.selection))

@@ -11,15 +11,12 @@ from typing import Any
 
 import optuna
 
-from autosft.engine.data import to_device_split
 from autosft.engine.device import DeviceSetup
-from autosft.engine.loop import predict
 from autosft.errors import ConfigError
+from autosft.evaluate.refit import refit
 from autosft.evaluate.scoring import score
 from autosft.evaluate.selection import SELECTION_ATTR, rerun_tag
 from autosft.search.context import json_safe
-from autosft.search.objective import train_plan
-from autosft.search.plan import TrialPlan
 from autosft.search.prepare import PreparedStudy
 
 __all__ = ["FINAL_TEST_ATTR", "evaluate_on_test", "selected_trial"]
@@ -52,16 +49,12 @@ def selected_trial(study: optuna.Study) -> optuna.trial.FrozenTrial:
 def evaluate_on_test(prepared: PreparedStudy, trial: optuna.trial.FrozenTrial, device: DeviceSetup) -> dict[str, Any]:
     """Retrain ``trial``'s plan with its seed, restore its best epoch, and score the test split."""
     started = time.perf_counter()
-    plan_record = dict(trial.user_attrs["plan"])
-    plan = TrialPlan(**plan_record)
-    trained = train_plan(prepared, plan, device, restore_best=True)
-    test_rows = to_device_split(prepared.splits.test, device.device)
-    probabilities = predict(trained.module, test_rows, device, prepared.splits.task)
+    retrained = refit(prepared, trial, device, "train")
     return {
         "trial": trial.number,
-        "test_metrics": json_safe(score(prepared.metrics, prepared.splits.test.labels, probabilities)),
-        "retrain_val_metrics": json_safe(trained.result.metrics),
-        "best_epoch": trained.result.best_epoch,
+        "test_metrics": json_safe(score(prepared.metrics, prepared.splits.test.labels, retrained.test_probabilities)),
+        "retrain_val_metrics": json_safe(retrained.result.metrics),
+        "best_epoch": retrained.result.best_epoch,
         "test_rows": len(prepared.splits.test),
         "seconds": round(time.perf_counter() - started, 3),
     }

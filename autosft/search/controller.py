@@ -146,7 +146,7 @@ def run_search(
         stopped_reason=summary.stopped_reason,
         states=_state_counts(trials),
     )
-    if final_test and slots and outcome.states.get("COMPLETE"):
+    if final_test and slots and outcome.states.get("COMPLETE") and len(prepared.splits.test):
         outcome.final_test = evaluate_on_test(prepared, selected_trial(study), setup)
         study.set_user_attr(FINAL_TEST_ATTR, outcome.final_test)
     outcome.seconds = time.perf_counter() - started
