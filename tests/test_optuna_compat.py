@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Iterator
+from urllib.parse import parse_qs, urlsplit
 from wsgiref.util import setup_testing_defaults
 
 import optuna
@@ -26,8 +27,20 @@ def searched(storage_url: str, study_name: str) -> Iterator[str]:
         optuna.delete_study(study_name=study_name, storage=open_storage(storage_url))
 
 
+def _plain_storage(url: str) -> str | optuna.storages.BaseStorage:
+    """What a user of plain Optuna would pass for ``url``: the URL itself, or a journal storage."""
+    parts = urlsplit(url)
+    if parts.scheme == "journal":
+        return optuna.storages.journal.JournalStorage(optuna.storages.journal.JournalFileBackend(parts.path))
+    if parts.scheme == "redis":
+        prefix = parse_qs(parts.query)["prefix"][0]
+        backend = optuna.storages.journal.JournalRedisBackend(parts._replace(query="").geturl(), prefix=prefix)
+        return optuna.storages.journal.JournalStorage(backend)
+    return url
+
+
 def test_plain_optuna_reads_trials_and_user_attrs(searched: str, study_name: str) -> None:
-    study = optuna.load_study(study_name=study_name, storage=searched)  # a URL: no autosft code involved
+    study = optuna.load_study(study_name=study_name, storage=_plain_storage(searched))  # no autosft code involved
     assert study.user_attrs[CONFIG_ATTR]["name"] == study_name
     assert [trial.number for trial in study.trials] == [0, 1]
     best = study.best_trial
@@ -50,7 +63,7 @@ def _get(app, path: str) -> dict:
 
 def test_optuna_dashboard_api_serves_the_study(searched: str, study_name: str) -> None:
     dashboard = pytest.importorskip("optuna_dashboard")
-    app = dashboard.wsgi(searched)
+    app = dashboard.wsgi(_plain_storage(searched))
     summaries = _get(app, "/api/studies")["study_summaries"]
     study_id = next(summary["study_id"] for summary in summaries if summary["study_name"] == study_name)
     detail = _get(app, f"/api/studies/{study_id}")

@@ -80,13 +80,19 @@ def check_components(config: StudyConfig, registry: Registry) -> tuple[BaseModel
 
 
 def load_splits(config: StudyConfig, registry: Registry) -> Splits:
-    """The study's data as its dataset loader splits it (what `autosft check-data` checks)."""
-    dataset_options, _, _ = check_components(config, registry)
+    """The study's data as its model sees it: split by the dataset loader, then encoded by the
+    model builder's input encoder (a tokenizer), once and cached. `autosft check-data` checks this."""
+    dataset_options, model_options, _ = check_components(config, registry)
     loader = registry.datasets.get(config.dataset.name)
     splits = loader.load(dataset_options, task=config.task, seed=config.seed)  # type: ignore[arg-type]
     if not isinstance(splits, Splits):
         raise PluginError(f"dataset {loader.name!r} returned {type(splits).__name__}, not Splits")
-    return splits
+    encoder = registry.models.get(config.model.name).input_encoder(model_options, splits)
+    if encoder is None:
+        return splits
+    from autosft.engine.cache import encode_splits  # numpy only, but kept off the CLI's import path
+
+    return encode_splits(splits, encoder)
 
 
 def prepare_study(
@@ -100,11 +106,6 @@ def prepare_study(
     _, model_options, directions = check_components(config, registry)
     builder = registry.models.get(config.model.name)
     splits = load_splits(config, registry)
-    encoder = builder.input_encoder(model_options, splits)
-    if encoder is not None:
-        from autosft.engine.cache import encode_splits  # numpy only, but kept off the CLI's import path
-
-        splits = encode_splits(splits, encoder)
     probe = builder.build(model_options, splits, seed=config.seed)
     if not probe.layer_groups:
         raise PluginError(f"model {builder.name!r} declares no layer groups")

@@ -81,13 +81,18 @@ def test_a_worker_holds_a_bounded_pool_of_connections(storage_url: str, study_na
 
     from autosft.storage.rdb import POOL_OVERFLOW, POOL_SIZE, application_name
 
-    config = parse_study(toy_study(storage_url, name=study_name, budget={"n_trials": 8, "max_epochs": 2}), where="t")
-    outcome = run_search(config, manager=toy_manager(), final_test=False)  # kept alive: its storage pool too
     engine = sqlalchemy.create_engine(storage_url)
     query = sqlalchemy.text("SELECT count(*) FROM pg_stat_activity WHERE application_name = :name")
-    with engine.connect() as connection:
-        held = connection.execute(query, {"name": application_name()}).scalar_one()
+
+    def held() -> int:
+        with engine.connect() as connection:
+            return int(connection.execute(query, {"name": application_name()}).scalar_one())
+
+    before = held()  # other tests of this process may keep storages alive
+    config = parse_study(toy_study(storage_url, name=study_name, budget={"n_trials": 8, "max_epochs": 2}), where="t")
+    outcome = run_search(config, manager=toy_manager(), final_test=False)  # kept alive: its storage pool too
+    added = held() - before
     engine.dispose()
     optuna.delete_study(study_name=study_name, storage=open_storage(storage_url))
     assert len(outcome.trial_numbers) == 8
-    assert 1 <= held <= POOL_SIZE + POOL_OVERFLOW  # trials, heartbeats, lock: all through a bounded pool
+    assert 1 <= added <= POOL_SIZE + POOL_OVERFLOW  # trials, heartbeats, lock: all through a bounded pool

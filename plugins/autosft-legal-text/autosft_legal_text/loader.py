@@ -218,12 +218,15 @@ class TextTable(DatasetLoader):
         groups = None if options.group_column is None else frame[options.group_column].map(str).to_numpy(dtype=object)
         split_seed = seed if options.split_seed is None else options.split_seed
         parts = self._parts(frame, options, labels, groups, split_seed, source)
+        repeated = _drop_repeated_texts(texts, parts) if options.drop_repeated_texts else {}
         _check_seen_in_train(labels, parts, classes, source)
         splits = {name: DataSplit(texts[rows], labels[rows]) for name, rows in parts.items()}
         info = {
             "rows": {name: len(rows) for name, rows in parts.items()},
             "class_counts": {name: _counts(labels[rows], classes) for name, rows in parts.items()},
         }
+        if repeated:
+            info["dropped_repeated_texts"] = repeated
         if groups is not None:
             info["groups"] = {name: len(set(groups[rows].tolist())) for name, rows in parts.items()}
         return Splits(splits["train"], splits["val"], splits["test"], task, tuple(classes), "text",
@@ -261,6 +264,27 @@ class TextTable(DatasetLoader):
         parts["train"] = subsample(parts["train"], strata, options.max_train_rows, seed=seed, source=source)
         parts["val"] = subsample(parts["val"], strata, options.max_val_rows, seed=seed, source=source)
         return parts
+
+
+def _drop_repeated_texts(texts: np.ndarray, parts: dict[str, np.ndarray]) -> dict[str, int]:
+    """Remove from validation and test (in place) the rows whose text an earlier split holds;
+    return how many each lost."""
+    seen = {_normalized(text) for text in texts[parts["train"]]}
+    dropped = {}
+    for name in ("val", "test"):
+        rows = parts.get(name)
+        if rows is None:
+            continue
+        keep = np.array([_normalized(text) not in seen for text in texts[rows]], dtype=bool)
+        dropped[name] = int((~keep).sum())
+        logger.info("text_table: dropped %d %s rows whose text an earlier split holds", dropped[name], name)
+        seen |= {_normalized(text) for text in texts[rows[keep]]}
+        parts[name] = rows[keep]
+    return dropped
+
+
+def _normalized(text: str) -> str:
+    return " ".join(str(text).lower().split())
 
 
 def _counts(labels: np.ndarray, classes: list[str]) -> dict[str, int]:

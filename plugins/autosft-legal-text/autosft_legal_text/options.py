@@ -70,6 +70,11 @@ class TextTableOptions(SplitOptions):
     max_val_rows: int | None = Field(
         default=None, ge=10, description="Keep a stratified random subset of this many validation rows."
     )
+    drop_repeated_texts: bool = Field(
+        default=False,
+        description="Drop validation/test rows whose text (case and spacing aside) already appears in an earlier "
+        "split: boilerplate repeated across documents would otherwise be scored as if unseen.",
+    )
 
     @field_validator("text_columns", "label_columns")
     @classmethod
