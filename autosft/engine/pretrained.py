@@ -13,12 +13,13 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from autosft.engine.cache import write_atomically
 
 __all__ = ["CACHE_ENV", "cache_file", "cache_root", "clear_memory_cache", "pretrained_state", "state_key"]
 
@@ -68,19 +69,7 @@ def pretrained_state(namespace: str, key: str, train: Callable[[], State], *, ca
             logger.warning("%s: ignoring unreadable cache file %s (%s)", namespace, path, error)
     if state is None:
         state = train()
-        _save_atomically(state, path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(path, lambda file: torch.save(state, file))
     _MEMORY[namespace, key] = state
     return state
-
-
-def _save_atomically(state: State, path: Path) -> None:
-    """Write to a temporary file in the same folder, then rename: readers see all or nothing."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            torch.save(state, file)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

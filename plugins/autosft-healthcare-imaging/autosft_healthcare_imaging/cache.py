@@ -12,7 +12,6 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from autosft.components import DataSplit, Splits
+from autosft.engine.cache import save_npz
 
 __all__ = ["CACHE_ENV", "cache_dir", "cached_splits", "clear_memory_cache", "file_signature", "fingerprint"]
 
@@ -88,15 +88,7 @@ def _write(splits: Splits, path: Path) -> None:
         "info": dict(splits.info),
     }
     arrays["meta"] = np.array(json.dumps(meta))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            np.savez(stream, **arrays)
-        os.replace(temporary, path)
-    except OSError as error:  # a full or read-only disk costs the cache, never the study
-        logger.warning("healthcare_imaging: cannot write the image cache %s (%s)", path, error)
-        Path(temporary).unlink(missing_ok=True)
+    save_npz(path, arrays, what="the healthcare_imaging image cache")
 
 
 def _read(path: Path) -> Splits | None:
