@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from autosft.components import DatasetLoader, Splits, TaskType
 from autosft.errors import ConfigError, DataError
+from autosft.splitting import hold_out_missing
 from autosft_healthcare_imaging.assemble import (
     Rows,
     class_indices,
@@ -34,7 +35,7 @@ from autosft_healthcare_imaging.options import (
     NpzOptions,
     SplitOptions,
 )
-from autosft_healthcare_imaging.splitting import SPLITS, hold_out_missing
+from autosft_healthcare_imaging.splitting import SPLITS
 
 __all__ = ["FolderDataset", "ManifestDataset", "NpzDataset"]
 
