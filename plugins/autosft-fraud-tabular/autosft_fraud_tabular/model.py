@@ -19,6 +19,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from autosft.components import BuiltModel, DataSplit, ModelBuilder, Splits
+from autosft.engine.loop import seeded
 from autosft.engine.pretrained import CACHE_ENV, cache_file, clear_memory_cache, state_key
 from autosft.engine.pretrained import pretrained_state as cached_pretrained_state
 from autosft.errors import ConfigError
@@ -166,8 +167,7 @@ def _pretrain(options: TabularMLPOptions, data: DataSplit, num_classes: int, see
     # the cores, synchronising OpenMP threads on every tiny op made pre-training 10-25x slower.
     torch.set_num_threads(1)
     try:
-        with torch.random.fork_rng(devices=[]):  # dropout draws from the global RNG; keep the caller's
-            torch.manual_seed(seed)
+        with seeded(seed):  # dropout draws from the global RNG; keep the caller's
             module = TabularMLP(inputs.shape[1], options.hidden_sizes, classes, options.dropout)
             _fit(module, options, inputs, labels, weights, seed)
     finally:
@@ -205,8 +205,7 @@ def _fit(
 
 
 def _new_module(options: TabularMLPOptions, in_features: int, num_classes: int, seed: int) -> TabularMLP:
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with seeded(seed):
         return TabularMLP(in_features, options.hidden_sizes, num_classes, options.dropout)
 
 

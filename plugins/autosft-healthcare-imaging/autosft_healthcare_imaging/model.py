@@ -8,10 +8,8 @@ Building never touches the caller's global random state.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import logging
-from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import torch
@@ -20,6 +18,7 @@ from torch import nn
 
 from autosft.components import BuiltModel, ModelBuilder, Splits
 from autosft.engine.hf import Checkpoint, class_labels, quiet_transformers
+from autosft.engine.loop import seeded
 from autosft.errors import ConfigError
 from autosft_healthcare_imaging.structure import describe
 
@@ -67,13 +66,6 @@ def clear_weights_cache() -> None:
     """Forget pre-trained weights held in this process."""
     _CHECKPOINTS.clear()
     _PROBED.clear()
-
-
-@contextlib.contextmanager
-def _seeded(seed: int) -> Iterator[None]:
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        yield
 
 
 def _input_shape(splits: Splits) -> tuple[int, int, int]:
@@ -145,7 +137,7 @@ def _from_config(config: Any, seed: int) -> nn.Module:
     from transformers import AutoModelForImageClassification
 
     try:
-        with _seeded(seed), quiet_transformers():
+        with seeded(seed), quiet_transformers():
             return AutoModelForImageClassification.from_config(config)
     except ValueError as error:
         raise ConfigError(

@@ -16,13 +16,13 @@ import logging
 from pathlib import Path
 from typing import ClassVar
 
-import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
 from autosft.components import BuiltModel, InputEncoder, ModelBuilder, Splits
 from autosft.engine.cache import load_once
 from autosft.engine.hf import Checkpoint, class_labels, quiet_transformers
+from autosft.engine.loop import seeded
 from autosft.engine.staging import hooked_stages
 from autosft.errors import ConfigError
 from autosft_legal_text.structure import describe
@@ -122,7 +122,6 @@ class HFTextClassifier(ModelBuilder):
 def _fresh_module(checkpoint: Checkpoint, seed: int) -> nn.Module:
     from transformers import AutoModelForSequenceClassification
 
-    with torch.random.fork_rng(devices=[]), quiet_transformers():
-        torch.manual_seed(seed)
+    with seeded(seed), quiet_transformers():
         module = AutoModelForSequenceClassification.from_config(copy.deepcopy(checkpoint.config))
     return checkpoint.copy_into(module)

@@ -21,6 +21,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from autosft.components import BuiltModel, DataSplit, LossFunction, ModelBuilder, Splits
+from autosft.engine.loop import seeded
 from autosft.engine.pretrained import CACHE_ENV, pretrained_state, state_key
 from autosft.errors import ConfigError
 from autosft.search.plan import TrialPlan
@@ -153,8 +154,7 @@ class NextItemBuilder(ModelBuilder):
             raise ConfigError(
                 f"model next_item_transformer: `dim % heads == 0` must hold, got {options.dim=}, {options.heads=}"
             )
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
+        with seeded(seed):
             module = NextItemTransformer(splits.num_classes, max_history, options)
         pretrained = splits.pretrain is not None and len(splits.pretrain) > 0
         if pretrained:
@@ -207,8 +207,7 @@ def _pretrain(options: NextItemOptions, splits: Splits, data: DataSplit, seed: i
     # One thread: at this size, OpenMP synchronisation on a shared machine costs more than it gains.
     torch.set_num_threads(1)
     try:
-        with torch.random.fork_rng(devices=[]):  # dropout draws from the global RNG; keep the caller's
-            torch.manual_seed(seed)
+        with seeded(seed):  # dropout draws from the global RNG; keep the caller's
             module = NextItemTransformer(splits.num_classes, items.shape[1], options)
             matrices = [param for param in module.parameters() if param.dim() >= 2]
             others = [param for param in module.parameters() if param.dim() < 2]
