@@ -19,7 +19,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from autosft.components import BuiltModel, DataSplit, ModelBuilder, Splits
-from autosft.engine.loop import seeded
+from autosft.engine.loop import seeded, single_thread
 from autosft.engine.pretrained import CACHE_ENV, cache_file, clear_memory_cache, state_key
 from autosft.engine.pretrained import pretrained_state as cached_pretrained_state
 from autosft.errors import ConfigError
@@ -162,16 +162,9 @@ def _pretrain(options: TabularMLPOptions, data: DataSplit, num_classes: int, see
     counts = torch.bincount(labels, minlength=classes).float()
     weights = len(labels) / (classes * counts.clamp(min=1.0))
     logger.info("tabular_mlp: pre-training on %d source rows, %d epochs", len(labels), options.pretrain_epochs)
-    threads = torch.get_num_threads()
-    # One thread: these matrices are too small to gain from more, and when another process shares
-    # the cores, synchronising OpenMP threads on every tiny op made pre-training 10-25x slower.
-    torch.set_num_threads(1)
-    try:
-        with seeded(seed):  # dropout draws from the global RNG; keep the caller's
-            module = TabularMLP(inputs.shape[1], options.hidden_sizes, classes, options.dropout)
-            _fit(module, options, inputs, labels, weights, seed)
-    finally:
-        torch.set_num_threads(threads)
+    with single_thread(), seeded(seed):  # dropout draws from the global RNG; keep the caller's
+        module = TabularMLP(inputs.shape[1], options.hidden_sizes, classes, options.dropout)
+        _fit(module, options, inputs, labels, weights, seed)
     module.eval()
     return {name: value.detach().clone() for name, value in module.state_dict().items()}
 
