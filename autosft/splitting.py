@@ -16,7 +16,19 @@ import numpy as np
 
 from autosft.errors import DataError
 
-__all__ = ["check_groups", "hold_out", "hold_out_missing"]
+__all__ = ["SPLIT_NAMES", "check_groups", "hold_out", "hold_out_missing"]
+
+#: Split names data may use (a split column's values, folder or manifest names), and the split each stands for.
+SPLIT_NAMES: dict[str, str] = {
+    "train": "train",
+    "training": "train",
+    "val": "val",
+    "valid": "val",
+    "validation": "val",
+    "dev": "val",
+    "test": "test",
+    "testing": "test",
+}
 
 Groups = np.ndarray | Sequence[Any]
 

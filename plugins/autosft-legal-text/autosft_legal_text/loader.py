@@ -21,8 +21,8 @@ from pydantic import BaseModel
 
 from autosft.components import DatasetLoader, DataSplit, Splits, TaskType
 from autosft.errors import ConfigError, DataError
-from autosft.splitting import check_groups, hold_out_missing
-from autosft_legal_text.options import SPLIT_NAMES, TextTableOptions
+from autosft.splitting import SPLIT_NAMES, check_groups, hold_out_missing
+from autosft_legal_text.options import TextTableOptions
 from autosft_legal_text.splitting import stratum, subsample
 
 __all__ = ["TextTable", "read_table"]
