@@ -20,6 +20,7 @@ from torch.nn import functional as F
 
 from autosft.components import BuiltModel, DataSplit, ModelBuilder, Splits
 from autosft.engine.loop import seeded, single_thread
+from autosft.engine.optim import build_optimizer
 from autosft.engine.pretrained import CACHE_ENV, cache_file, clear_memory_cache, state_key
 from autosft.engine.pretrained import pretrained_state as cached_pretrained_state
 from autosft.errors import ConfigError
@@ -177,14 +178,13 @@ def _fit(
     weights: torch.Tensor,
     seed: int,
 ) -> None:
-    # Decay the weight matrices only: decaying biases and LayerNorm gains just fights the fit.
-    matrices = [param for param in module.parameters() if param.dim() >= 2]
-    others = [param for param in module.parameters() if param.dim() < 2]
-    groups = [
-        {"params": matrices, "weight_decay": options.pretrain_weight_decay},
-        {"params": others, "weight_decay": 0.0},
-    ]
-    optimizer = torch.optim.AdamW(groups, lr=options.pretrain_learning_rate)
+    optimizer = build_optimizer(
+        module,
+        learning_rate=options.pretrain_learning_rate,
+        weight_decay=options.pretrain_weight_decay,
+        include_frozen=True,
+        device=torch.device("cpu"),
+    )
     shuffle = torch.Generator().manual_seed(seed)
     module.train()
     for _ in range(options.pretrain_epochs):

@@ -22,6 +22,7 @@ from torch.nn import functional as F
 
 from autosft.components import BuiltModel, DataSplit, LossFunction, ModelBuilder, Splits
 from autosft.engine.loop import seeded, single_thread
+from autosft.engine.optim import build_optimizer
 from autosft.engine.pretrained import CACHE_ENV, pretrained_state, state_key
 from autosft.errors import ConfigError
 from autosft.search.plan import TrialPlan
@@ -205,13 +206,13 @@ def _pretrain(options: NextItemOptions, splits: Splits, data: DataSplit, seed: i
     logger.info("next_item_transformer: pre-training on %d rows, %d epochs", len(labels), options.pretrain_epochs)
     with single_thread(), seeded(seed):  # dropout draws from the global RNG; keep the caller's
         module = NextItemTransformer(splits.num_classes, items.shape[1], options)
-        matrices = [param for param in module.parameters() if param.dim() >= 2]
-        others = [param for param in module.parameters() if param.dim() < 2]
-        optimizer = torch.optim.AdamW(
-            [{"params": matrices, "weight_decay": options.pretrain_weight_decay},
-             {"params": others, "weight_decay": 0.0}],
-            lr=options.pretrain_learning_rate,
-        )  # fmt: skip
+        optimizer = build_optimizer(
+            module,
+            learning_rate=options.pretrain_learning_rate,
+            weight_decay=options.pretrain_weight_decay,
+            include_frozen=True,
+            device=torch.device("cpu"),
+        )
         shuffle = torch.Generator().manual_seed(seed)
         module.train()
         for _ in range(options.pretrain_epochs):
