@@ -52,6 +52,7 @@ _ENCODED: dict[str, Splits] = {}
 
 
 def cache_dir() -> Path:
+    """The folder every on-disk cache lives under: ``$AUTOSFT_CACHE_DIR``, else ``~/.cache/autosft``."""
     return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "autosft")
 
 

@@ -12,21 +12,19 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from autosft.engine.cache import write_atomically
+from autosft.engine.cache import CACHE_ENV, write_atomically
+from autosft.engine.cache import cache_dir as default_cache_dir
 
 __all__ = ["CACHE_ENV", "cache_file", "cache_root", "clear_memory_cache", "pretrained_state", "state_key"]
 
 logger = logging.getLogger(__name__)
 
-#: Environment variable naming the cache folder; ``~/.cache/autosft`` when unset.
-CACHE_ENV = "AUTOSFT_CACHE_DIR"
 
 State = dict[str, torch.Tensor]
 _MEMORY: dict[tuple[str, str], State] = {}
@@ -34,9 +32,7 @@ _MEMORY: dict[tuple[str, str], State] = {}
 
 def cache_root(cache_dir: Path | None = None) -> Path:
     """``cache_dir`` when given, else ``$AUTOSFT_CACHE_DIR``, else ``~/.cache/autosft``."""
-    if cache_dir is not None:
-        return cache_dir
-    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "autosft")
+    return cache_dir if cache_dir is not None else default_cache_dir()
 
 
 def cache_file(namespace: str, key: str, *, cache_dir: Path | None = None) -> Path:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -19,14 +18,13 @@ from typing import Any
 import numpy as np
 
 from autosft.components import DataSplit, Splits
+from autosft.engine.cache import cache_dir as core_cache_dir
 from autosft.engine.cache import save_npz
 
-__all__ = ["CACHE_ENV", "cache_dir", "cached_splits", "clear_memory_cache", "file_signature", "fingerprint"]
+__all__ = ["cache_dir", "cached_splits", "clear_memory_cache", "file_signature", "fingerprint"]
 
 logger = logging.getLogger(__name__)
 
-#: Environment variable naming the cache folder; ``~/.cache/autosft`` when unset.
-CACHE_ENV = "AUTOSFT_CACHE_DIR"
 #: Bumped whenever decoding or normalization changes, so older cache files are never read.
 CACHE_VERSION = 1
 
@@ -34,7 +32,8 @@ _MEMORY: dict[str, Splits] = {}
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "autosft") / "healthcare_imaging"
+    """This plugin's folder under the core's cache folder (``$AUTOSFT_CACHE_DIR`` or ``~/.cache/autosft``)."""
+    return core_cache_dir() / "healthcare_imaging"
 
 
 def clear_memory_cache() -> None:
