@@ -214,7 +214,7 @@ def run_autosft(
 
 def run_peer(args: argparse.Namespace, folder: Path, prepared: Any) -> Run:
     """``Trainer.hyperparameter_search(backend="optuna")`` as documented; then its chosen trial retrained and tested."""
-    from autosft_legal_text.model import quiet_transformers
+    from autosft.engine.hf import quiet_transformers
 
     with quiet_transformers():  # no weight report or progress bar per trial; Optuna still logs each trial
         return _peer(args, folder, prepared)

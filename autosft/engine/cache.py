@@ -17,7 +17,7 @@ import tempfile
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 import numpy as np
 
@@ -32,6 +32,8 @@ __all__ = [
     "clear_caches",
     "encode_splits",
     "load_once",
+    "save_npz",
+    "write_atomically",
 ]
 
 logger = logging.getLogger(__name__)
@@ -50,6 +52,7 @@ _ENCODED: dict[str, Splits] = {}
 
 
 def cache_dir() -> Path:
+    """The folder every on-disk cache lives under: ``$AUTOSFT_CACHE_DIR``, else ``~/.cache/autosft``."""
     return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "autosft")
 
 
@@ -70,6 +73,39 @@ def clear_caches() -> None:
     _ONCE.clear()
     _ENCODED.clear()
     _ACTIVATIONS = None
+
+
+# --------------------------------------------------------------------------------------------
+# Atomic files
+# --------------------------------------------------------------------------------------------
+
+
+def write_atomically(path: Path, write: Callable[[IO[bytes]], None]) -> None:
+    """Run ``write`` on a temporary file in ``path``'s folder (which must exist), then rename it to ``path``.
+
+    A reader in another worker process sees the old file or the whole new one, never half of it; on
+    any failure the temporary file is removed and the error raised.
+    """
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            write(stream)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def save_npz(path: Path, arrays: Mapping[str, Any], *, what: str) -> None:
+    """Store ``arrays`` in the ``.npz`` file ``path`` atomically; if the disk refuses, warn about ``what`` and go on.
+
+    For caches: a full or read-only disk costs the cache, never the study.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        write_atomically(path, lambda stream: np.savez(stream, **arrays))
+    except OSError as error:
+        logger.warning("cannot write %s %s (%s)", what, path, error)
 
 
 # --------------------------------------------------------------------------------------------
@@ -103,18 +139,8 @@ def _parts(splits: Splits) -> dict[str, DataSplit]:
 
 
 def _write(parts: Mapping[str, Mapping[str, np.ndarray]], path: Path) -> None:
-    arrays: dict[str, Any] = {
-        f"{part}/{name}": array for part, inputs in parts.items() for name, array in inputs.items()
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            np.savez(stream, **arrays)
-        os.replace(temporary, path)
-    except OSError as error:  # a full or read-only disk costs the cache, never the study
-        logger.warning("cannot write the encoded-input cache %s (%s)", path, error)
-        Path(temporary).unlink(missing_ok=True)
+    arrays = {f"{part}/{name}": array for part, inputs in parts.items() for name, array in inputs.items()}
+    save_npz(path, arrays, what="the encoded-input cache")
 
 
 def _read(path: Path) -> dict[str, dict[str, np.ndarray]] | None:

@@ -6,12 +6,13 @@ The loop knows nothing of Optuna: the search passes ``on_epoch``, which may rais
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import math
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,7 +40,17 @@ from autosft.evaluate.scoring import score
 from autosft.search.context import TrialResult
 from autosft.search.plan import TrialPlan
 
-__all__ = ["EpochCallback", "Objective", "TrainedModel", "TrainingJob", "predict", "seed_everything", "train"]
+__all__ = [
+    "EpochCallback",
+    "Objective",
+    "TrainedModel",
+    "TrainingJob",
+    "predict",
+    "seed_everything",
+    "seeded",
+    "single_thread",
+    "train",
+]
 
 #: Gradients are clipped to this global norm: fine-tuning at a too-high rate then degrades
 #: instead of diverging, which keeps the search's view of that rate informative.
@@ -93,6 +104,34 @@ class TrainedModel:
 
     result: TrialResult
     module: torch.nn.Module
+
+
+@contextlib.contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """torch's CPU generator seeded with ``seed`` inside, the caller's state back after.
+
+    For builders and pre-training: weights and dropout drawn from the trial's seed, while the
+    caller's own random sequence (the search's, the next trial's) goes on as if nothing happened.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
+@contextlib.contextmanager
+def single_thread() -> Iterator[None]:
+    """torch on one CPU thread inside, the caller's thread count back after.
+
+    For pre-training small models: their matrices are too small to gain from more threads, and when
+    another process shares the cores, synchronising OpenMP threads on every tiny op made pre-training
+    10-25x slower.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def seed_everything(seed: int) -> torch.Generator:

@@ -12,20 +12,19 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from autosft.engine.cache import CACHE_ENV, write_atomically
+from autosft.engine.cache import cache_dir as default_cache_dir
+
 __all__ = ["CACHE_ENV", "cache_file", "cache_root", "clear_memory_cache", "pretrained_state", "state_key"]
 
 logger = logging.getLogger(__name__)
 
-#: Environment variable naming the cache folder; ``~/.cache/autosft`` when unset.
-CACHE_ENV = "AUTOSFT_CACHE_DIR"
 
 State = dict[str, torch.Tensor]
 _MEMORY: dict[tuple[str, str], State] = {}
@@ -33,9 +32,7 @@ _MEMORY: dict[tuple[str, str], State] = {}
 
 def cache_root(cache_dir: Path | None = None) -> Path:
     """``cache_dir`` when given, else ``$AUTOSFT_CACHE_DIR``, else ``~/.cache/autosft``."""
-    if cache_dir is not None:
-        return cache_dir
-    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "autosft")
+    return cache_dir if cache_dir is not None else default_cache_dir()
 
 
 def cache_file(namespace: str, key: str, *, cache_dir: Path | None = None) -> Path:
@@ -68,19 +65,7 @@ def pretrained_state(namespace: str, key: str, train: Callable[[], State], *, ca
             logger.warning("%s: ignoring unreadable cache file %s (%s)", namespace, path, error)
     if state is None:
         state = train()
-        _save_atomically(state, path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(path, lambda file: torch.save(state, file))
     _MEMORY[namespace, key] = state
     return state
-
-
-def _save_atomically(state: State, path: Path) -> None:
-    """Write to a temporary file in the same folder, then rename: readers see all or nothing."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            torch.save(state, file)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

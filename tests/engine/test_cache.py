@@ -4,6 +4,7 @@ dynamic padding with length buckets, and the staged forward that frozen-prefix t
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,8 @@ from autosft.engine.cache import (
     clear_caches,
     encode_splits,
     load_once,
+    save_npz,
+    write_atomically,
 )
 from autosft.engine.data import DeviceSplit, iterate_batches, trim_padding
 from autosft.engine.device import pick_device
@@ -167,3 +170,32 @@ def test_a_budget_of_zero_turns_the_cache_off(toy: PreparedStudy, monkeypatch: p
     monkeypatch.setenv(ACTIVATION_BUDGET_ENV, "0")
     clear_caches()
     assert not _staged(toy, PLAN, cache=True).result.notes and not activation_cache().lru_order()
+
+
+def test_save_npz_writes_whole_files_and_warns_when_the_disk_refuses(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "deep" / "arrays.npz"
+    save_npz(path, {"a": np.arange(3)}, what="the test cache")
+    with np.load(path) as archive:
+        assert archive["a"].tolist() == [0, 1, 2]
+    blocked = tmp_path / "blocked.npz"
+    blocked.mkdir()  # renaming a file onto a folder fails with an OSError, as a refusing disk would
+    with caplog.at_level(logging.WARNING):
+        save_npz(blocked, {"a": np.arange(3)}, what="the test cache")
+    assert "cannot write the test cache" in caplog.text
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_write_atomically_leaves_the_old_file_when_writing_fails(tmp_path: Path) -> None:
+    path = tmp_path / "state.bin"
+    path.write_bytes(b"old")
+
+    def fail(stream: Any) -> None:
+        stream.write(b"half")
+        raise ValueError("writer broke")
+
+    with pytest.raises(ValueError, match="writer broke"):
+        write_atomically(path, fail)
+    assert path.read_bytes() == b"old"
+    assert not list(tmp_path.glob("*.tmp"))

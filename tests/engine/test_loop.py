@@ -11,7 +11,7 @@ from torch import nn
 
 from autosft.config import parse_study
 from autosft.engine.device import pick_device
-from autosft.engine.loop import train
+from autosft.engine.loop import seeded, single_thread, train
 from autosft.errors import TrialFailure
 from autosft.search.objective import training_job
 from autosft.search.plan import TrialPlan
@@ -116,3 +116,25 @@ def test_same_plan_same_result(prepared: PreparedStudy) -> None:
 def test_imbalance_strategies_train(prepared: PreparedStudy, imbalance: str) -> None:
     _, trained = _train(prepared, imbalance=imbalance, label_smoothing=0.1)
     assert trained.result.values[0] > 0.8
+
+
+def test_seeded_draws_from_the_seed_and_leaves_the_callers_sequence_alone() -> None:
+    torch.manual_seed(7)
+    expected_next = torch.rand(3)
+    torch.manual_seed(7)
+    with seeded(11):
+        inside = torch.rand(3)
+    torch.manual_seed(11)
+    assert torch.equal(inside, torch.rand(3))
+    torch.manual_seed(7)
+    with seeded(11):
+        torch.rand(5)
+    assert torch.equal(torch.rand(3), expected_next)
+
+
+def test_single_thread_restores_the_callers_thread_count_even_on_error() -> None:
+    before = torch.get_num_threads()
+    with pytest.raises(RuntimeError, match="inside"), single_thread():
+        assert torch.get_num_threads() == 1
+        raise RuntimeError("inside")
+    assert torch.get_num_threads() == before

@@ -19,6 +19,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from autosft.components import BuiltModel, DataSplit, ModelBuilder, Splits
+from autosft.engine.loop import seeded, single_thread
+from autosft.engine.optim import build_optimizer
 from autosft.engine.pretrained import CACHE_ENV, cache_file, clear_memory_cache, state_key
 from autosft.engine.pretrained import pretrained_state as cached_pretrained_state
 from autosft.errors import ConfigError
@@ -161,17 +163,9 @@ def _pretrain(options: TabularMLPOptions, data: DataSplit, num_classes: int, see
     counts = torch.bincount(labels, minlength=classes).float()
     weights = len(labels) / (classes * counts.clamp(min=1.0))
     logger.info("tabular_mlp: pre-training on %d source rows, %d epochs", len(labels), options.pretrain_epochs)
-    threads = torch.get_num_threads()
-    # One thread: these matrices are too small to gain from more, and when another process shares
-    # the cores, synchronising OpenMP threads on every tiny op made pre-training 10-25x slower.
-    torch.set_num_threads(1)
-    try:
-        with torch.random.fork_rng(devices=[]):  # dropout draws from the global RNG; keep the caller's
-            torch.manual_seed(seed)
-            module = TabularMLP(inputs.shape[1], options.hidden_sizes, classes, options.dropout)
-            _fit(module, options, inputs, labels, weights, seed)
-    finally:
-        torch.set_num_threads(threads)
+    with single_thread(), seeded(seed):  # dropout draws from the global RNG; keep the caller's
+        module = TabularMLP(inputs.shape[1], options.hidden_sizes, classes, options.dropout)
+        _fit(module, options, inputs, labels, weights, seed)
     module.eval()
     return {name: value.detach().clone() for name, value in module.state_dict().items()}
 
@@ -184,14 +178,13 @@ def _fit(
     weights: torch.Tensor,
     seed: int,
 ) -> None:
-    # Decay the weight matrices only: decaying biases and LayerNorm gains just fights the fit.
-    matrices = [param for param in module.parameters() if param.dim() >= 2]
-    others = [param for param in module.parameters() if param.dim() < 2]
-    groups = [
-        {"params": matrices, "weight_decay": options.pretrain_weight_decay},
-        {"params": others, "weight_decay": 0.0},
-    ]
-    optimizer = torch.optim.AdamW(groups, lr=options.pretrain_learning_rate)
+    optimizer = build_optimizer(
+        module,
+        learning_rate=options.pretrain_learning_rate,
+        weight_decay=options.pretrain_weight_decay,
+        include_frozen=True,
+        device=torch.device("cpu"),
+    )
     shuffle = torch.Generator().manual_seed(seed)
     module.train()
     for _ in range(options.pretrain_epochs):
@@ -205,8 +198,7 @@ def _fit(
 
 
 def _new_module(options: TabularMLPOptions, in_features: int, num_classes: int, seed: int) -> TabularMLP:
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with seeded(seed):
         return TabularMLP(in_features, options.hidden_sizes, num_classes, options.dropout)
 
 

@@ -17,9 +17,10 @@ import numpy as np
 
 from autosft.components import DataSplit, Splits, TaskType
 from autosft.errors import ConfigError, DataError
+from autosft.splitting import hold_out_missing
 from autosft_healthcare_imaging.decode import BadImage, DecodeSpec, decode_files, describe_shape, odd_one_out
 from autosft_healthcare_imaging.options import ImageOptions, SplitOptions
-from autosft_healthcare_imaging.splitting import SPLITS, check_patients, hold_out_missing, split_rows
+from autosft_healthcare_imaging.splitting import SPLITS, UNIT, check_patients, split_rows
 
 __all__ = ["INPUT_KIND", "Decoded", "Rows", "class_indices", "decode_rows", "finish", "skipped_info", "split_decoded"]
 
@@ -139,7 +140,7 @@ def split_decoded(
     missing = [name for name in ("val", "test") if not len(parts[name])]
     filled = hold_out_missing(
         parts["train"], labels, rows.groups, missing=missing, val_fraction=options.val_fraction,
-        test_fraction=options.test_fraction, seed=split_seed, source=source,
+        test_fraction=options.test_fraction, seed=split_seed, source=source, unit=UNIT,
     )  # fmt: skip
     return {**parts, **filled}
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -20,13 +18,13 @@ from typing import Any
 import numpy as np
 
 from autosft.components import DataSplit, Splits
+from autosft.engine.cache import cache_dir as core_cache_dir
+from autosft.engine.cache import save_npz
 
-__all__ = ["CACHE_ENV", "cache_dir", "cached_splits", "clear_memory_cache", "file_signature", "fingerprint"]
+__all__ = ["cache_dir", "cached_splits", "clear_memory_cache", "file_signature", "fingerprint"]
 
 logger = logging.getLogger(__name__)
 
-#: Environment variable naming the cache folder; ``~/.cache/autosft`` when unset.
-CACHE_ENV = "AUTOSFT_CACHE_DIR"
 #: Bumped whenever decoding or normalization changes, so older cache files are never read.
 CACHE_VERSION = 1
 
@@ -34,7 +32,8 @@ _MEMORY: dict[str, Splits] = {}
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "autosft") / "healthcare_imaging"
+    """This plugin's folder under the core's cache folder (``$AUTOSFT_CACHE_DIR`` or ``~/.cache/autosft``)."""
+    return core_cache_dir() / "healthcare_imaging"
 
 
 def clear_memory_cache() -> None:
@@ -88,15 +87,7 @@ def _write(splits: Splits, path: Path) -> None:
         "info": dict(splits.info),
     }
     arrays["meta"] = np.array(json.dumps(meta))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            np.savez(stream, **arrays)
-        os.replace(temporary, path)
-    except OSError as error:  # a full or read-only disk costs the cache, never the study
-        logger.warning("healthcare_imaging: cannot write the image cache %s (%s)", path, error)
-        Path(temporary).unlink(missing_ok=True)
+    save_npz(path, arrays, what="the healthcare_imaging image cache")
 
 
 def _read(path: Path) -> Splits | None:

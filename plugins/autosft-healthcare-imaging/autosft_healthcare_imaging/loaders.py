@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from autosft.components import DatasetLoader, Splits, TaskType
 from autosft.errors import ConfigError, DataError
+from autosft.splitting import SPLIT_NAMES, hold_out_missing
 from autosft_healthcare_imaging.assemble import (
     Rows,
     class_indices,
@@ -28,13 +29,12 @@ from autosft_healthcare_imaging.assemble import (
 from autosft_healthcare_imaging.cache import cached_splits, file_signature, fingerprint
 from autosft_healthcare_imaging.decode import DecodeSpec, convert_stack
 from autosft_healthcare_imaging.options import (
-    SPLIT_NAMES,
     FolderOptions,
     ManifestOptions,
     NpzOptions,
     SplitOptions,
 )
-from autosft_healthcare_imaging.splitting import SPLITS, hold_out_missing
+from autosft_healthcare_imaging.splitting import SPLITS
 
 __all__ = ["FolderDataset", "ManifestDataset", "NpzDataset"]
 

@@ -8,11 +8,8 @@ Building never touches the caller's global random state.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import logging
-from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
@@ -20,6 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch import nn
 
 from autosft.components import BuiltModel, ModelBuilder, Splits
+from autosft.engine.hf import Checkpoint, class_labels, quiet_transformers
+from autosft.engine.loop import seeded
 from autosft.errors import ConfigError
 from autosft_healthcare_imaging.structure import describe
 
@@ -59,16 +58,7 @@ class HFImageClassifierOptions(BaseModel):
         return self
 
 
-@dataclass(frozen=True)
-class _Checkpoint:
-    """A pre-trained model as loaded once: its config, weights, and the keys the checkpoint did not supply."""
-
-    config: Any
-    state: dict[str, torch.Tensor]
-    fresh_keys: frozenset[str]
-
-
-_CHECKPOINTS: dict[tuple[str, tuple[str, ...]], _Checkpoint] = {}
+_CHECKPOINTS: dict[tuple[str, tuple[str, ...]], Checkpoint] = {}
 _PROBED: set[tuple[Any, ...]] = set()
 
 
@@ -76,35 +66,6 @@ def clear_weights_cache() -> None:
     """Forget pre-trained weights held in this process."""
     _CHECKPOINTS.clear()
     _PROBED.clear()
-
-
-@contextlib.contextmanager
-def _seeded(seed: int) -> Iterator[None]:
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        yield
-
-
-@contextlib.contextmanager
-def _quiet_transformers() -> Iterator[None]:
-    """Loading prints a weight report and progress bars; a search prints its own lines instead."""
-    from transformers.utils import logging as hf_logging
-
-    verbosity = hf_logging.get_verbosity()
-    bars = hf_logging.is_progress_bar_enabled()
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        hf_logging.set_verbosity(verbosity)
-        if bars:
-            hf_logging.enable_progress_bar()
-
-
-def _labels(splits: Splits) -> dict[str, Any]:
-    id2label = dict(enumerate(splits.class_names))
-    return {"num_labels": splits.num_classes, "id2label": id2label, "label2id": {v: k for k, v in id2label.items()}}
 
 
 def _input_shape(splits: Splits) -> tuple[int, int, int]:
@@ -158,7 +119,7 @@ def _config_from_options(values: dict[str, Any], splits: Splits, channels: int, 
         if key in settings:
             raise ConfigError(f"model option from_config.{key} is set from the dataset's classes; remove it")
     try:
-        config = AutoConfig.for_model(values["model_type"], **settings, **_labels(splits))
+        config = AutoConfig.for_model(values["model_type"], **settings, **class_labels(splits))
     except (ValueError, KeyError, TypeError) as error:
         raise ConfigError(
             f"model option from_config: transformers cannot build a {values['model_type']!r} config "
@@ -176,7 +137,7 @@ def _from_config(config: Any, seed: int) -> nn.Module:
     from transformers import AutoModelForImageClassification
 
     try:
-        with _seeded(seed), _quiet_transformers():
+        with seeded(seed), quiet_transformers():
             return AutoModelForImageClassification.from_config(config)
     except ValueError as error:
         raise ConfigError(
@@ -185,15 +146,15 @@ def _from_config(config: Any, seed: int) -> nn.Module:
         ) from None
 
 
-def _checkpoint(name_or_path: str, splits: Splits) -> _Checkpoint:
+def _checkpoint(name_or_path: str, splits: Splits) -> Checkpoint:
     key = (name_or_path, splits.class_names)
     if key not in _CHECKPOINTS:
         from transformers import AutoModelForImageClassification
 
         try:
-            with _quiet_transformers():
+            with quiet_transformers():
                 model, info = AutoModelForImageClassification.from_pretrained(
-                    name_or_path, ignore_mismatched_sizes=True, output_loading_info=True, **_labels(splits)
+                    name_or_path, ignore_mismatched_sizes=True, output_loading_info=True, **class_labels(splits)
                 )
         except (OSError, ValueError) as error:
             raise ConfigError(
@@ -201,18 +162,15 @@ def _checkpoint(name_or_path: str, splits: Splits) -> _Checkpoint:
                 "(HF_HUB_OFFLINE=1) a hub name needs its weights in the local Hugging Face cache: give a local "
                 "folder, or from_config for random weights"
             ) from None
-        fresh = set(info.get("missing_keys", ())) | {item[0] for item in info.get("mismatched_keys", ())}
-        state = {name: value.detach().clone() for name, value in model.state_dict().items()}
-        _CHECKPOINTS[key] = _Checkpoint(model.config, state, frozenset(fresh))
-        logger.info("hf_image_classifier: loaded %s (%d weights re-initialized)", name_or_path, len(fresh))
+        _CHECKPOINTS[key] = checkpoint = Checkpoint.loaded(model, info)
+        logger.info(
+            "hf_image_classifier: loaded %s (%d weights re-initialized)", name_or_path, len(checkpoint.fresh_keys)
+        )
     return _CHECKPOINTS[key]
 
 
-def _from_checkpoint(checkpoint: _Checkpoint, seed: int) -> nn.Module:
-    module = _from_config(copy.deepcopy(checkpoint.config), seed)
-    kept = {name: value for name, value in checkpoint.state.items() if name not in checkpoint.fresh_keys}
-    module.load_state_dict(kept, strict=False)  # copies: every build owns its weights
-    return module
+def _from_checkpoint(checkpoint: Checkpoint, seed: int) -> nn.Module:
+    return checkpoint.copy_into(_from_config(copy.deepcopy(checkpoint.config), seed))
 
 
 def _probe(module: nn.Module, shape: tuple[int, int, int], source: str, options: HFImageClassifierOptions) -> None:

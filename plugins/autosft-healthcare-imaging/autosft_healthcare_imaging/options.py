@@ -14,25 +14,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from autosft.components import SplitOptions as BaseSplitOptions
 
 __all__ = [
-    "SPLIT_NAMES",
     "FolderOptions",
     "ImageOptions",
     "ManifestOptions",
     "NpzOptions",
     "SplitOptions",
 ]
-
-#: Split names a folder tree or a manifest may use, and the split each stands for.
-SPLIT_NAMES: dict[str, str] = {
-    "train": "train",
-    "training": "train",
-    "val": "val",
-    "valid": "val",
-    "validation": "val",
-    "dev": "val",
-    "test": "test",
-    "testing": "test",
-}
 
 
 class ImageOptions(BaseModel):

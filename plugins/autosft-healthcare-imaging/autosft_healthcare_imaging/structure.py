@@ -9,9 +9,9 @@ trains. A model without that shape falls back to its top-level children in order
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from torch import nn
+
+from autosft.engine.structure import Structure, has_parameters, shallowest_layers
 
 __all__ = ["ATTENTION_NAMES", "Structure", "describe"]
 
@@ -19,34 +19,11 @@ __all__ = ["ATTENTION_NAMES", "Structure", "describe"]
 ATTENTION_NAMES = frozenset({"query", "key", "value", "q_proj", "k_proj", "v_proj", "qkv", "q", "k", "v"})
 
 
-@dataclass(frozen=True)
-class Structure:
-    layer_groups: list[list[str]]
-    lora_targets: dict[str, list[str]]
-    head: list[str]
-
-
-def _has_parameters(module: nn.Module) -> bool:
-    return any(True for _ in module.parameters())
-
-
-def _blocks(module: nn.Module, name: str) -> list[str] | None:
-    """Names of the items of the shallowest ModuleList in ``module`` (itself included), if any."""
-    frontier = [(name, module)]
-    while frontier:
-        for path, candidate in frontier:
-            if isinstance(candidate, nn.ModuleList) and len(candidate) > 0:
-                return [f"{path}.{index}" for index, item in enumerate(candidate) if _has_parameters(item)]
-        frontier = [(f"{path}.{child_name}", child) for path, parent in frontier for child_name, child in
-                    parent.named_children()]  # fmt: skip
-    return None
-
-
 def _groups(model: nn.Module) -> tuple[list[list[str]], list[str]]:
     """(layer groups input→output, head module names)."""
     prefix = getattr(model, "base_model_prefix", "")
     base = getattr(model, prefix, None) if prefix else None
-    children = [(name, child) for name, child in model.named_children() if _has_parameters(child)]
+    children = [(name, child) for name, child in model.named_children() if has_parameters(child)]
     if not isinstance(base, nn.Module) or base is model:
         names = [name for name, _ in children]
         return [[name] for name in names], names[-1:]
@@ -55,9 +32,9 @@ def _groups(model: nn.Module) -> tuple[list[list[str]], list[str]]:
     tail: list[str] = []  # children after the last block list (final norms): they join the head
     after_blocks = False
     for name, child in base.named_children():
-        if not _has_parameters(child):
+        if not has_parameters(child):
             continue
-        blocks = _blocks(child, f"{prefix}.{name}")
+        blocks = shallowest_layers(child, f"{prefix}.{name}", with_parameters_only=True)
         if blocks:
             groups.extend([item] for item in [*tail, *blocks])
             tail, after_blocks = [], True

@@ -21,8 +21,9 @@ from pydantic import BaseModel
 
 from autosft.components import DatasetLoader, DataSplit, Splits, TaskType
 from autosft.errors import ConfigError, DataError
-from autosft_legal_text.options import SPLIT_NAMES, TextTableOptions
-from autosft_legal_text.splitting import check_groups, split_missing, stratum, subsample
+from autosft.splitting import SPLIT_NAMES, check_groups, hold_out_missing
+from autosft_legal_text.options import TextTableOptions
+from autosft_legal_text.splitting import stratum, subsample
 
 __all__ = ["TextTable", "read_table"]
 
@@ -259,8 +260,10 @@ class TextTable(DatasetLoader):
             parts = {name: rows for name, rows in parts.items() if len(rows)}
             if "train" not in parts:
                 raise DataError(f"{source}: split column {options.split_column!r} names no train row")
-        parts = split_missing(parts, strata, groups, val_fraction=options.val_fraction,
-                              test_fraction=options.test_fraction, seed=seed, source=source)  # fmt: skip
+        missing = [name for name in ("val", "test") if name not in parts]
+        parts = {**parts, **hold_out_missing(parts["train"], strata, groups, missing=missing,
+                                             val_fraction=options.val_fraction, test_fraction=options.test_fraction,
+                                             seed=seed, source=source)}  # fmt: skip
         parts["train"] = subsample(parts["train"], strata, options.max_train_rows, seed=seed, source=source)
         parts["val"] = subsample(parts["val"], strata, options.max_val_rows, seed=seed, source=source)
         return parts

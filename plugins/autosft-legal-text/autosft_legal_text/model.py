@@ -9,22 +9,20 @@ initialized from the trial's seed. Building never touches the caller's global ra
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import hashlib
 import importlib
 import logging
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
-import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
 from autosft.components import BuiltModel, InputEncoder, ModelBuilder, Splits
 from autosft.engine.cache import load_once
+from autosft.engine.hf import Checkpoint, class_labels, quiet_transformers
+from autosft.engine.loop import seeded
 from autosft.engine.staging import hooked_stages
 from autosft.errors import ConfigError
 from autosft_legal_text.structure import describe
@@ -69,44 +67,13 @@ def resolve_model(name_or_path: str) -> str:
     return str(Path(module.get_model_path()))
 
 
-@dataclass(frozen=True)
-class _Checkpoint:
-    """A pre-trained classifier as loaded once: config, weights, and the keys the checkpoint did not supply."""
-
-    config: Any
-    state: dict[str, torch.Tensor]
-    fresh_keys: frozenset[str]
-
-
-@contextlib.contextmanager
-def quiet_transformers() -> Iterator[None]:
-    """Loading prints a weight report and progress bars; a search prints its own lines instead."""
-    from transformers.utils import logging as hf_logging
-
-    verbosity = hf_logging.get_verbosity()
-    bars = hf_logging.is_progress_bar_enabled()
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        hf_logging.set_verbosity(verbosity)
-        if bars:
-            hf_logging.enable_progress_bar()
-
-
-def _labels(splits: Splits) -> dict[str, Any]:
-    id2label = dict(enumerate(splits.class_names))
-    return {"num_labels": splits.num_classes, "id2label": id2label, "label2id": {v: k for k, v in id2label.items()}}
-
-
-def _load(path: str, splits: Splits) -> _Checkpoint:
+def _load(path: str, splits: Splits) -> Checkpoint:
     from transformers import AutoModelForSequenceClassification
 
     try:
         with quiet_transformers():
             model, info = AutoModelForSequenceClassification.from_pretrained(
-                path, ignore_mismatched_sizes=True, output_loading_info=True, **_labels(splits)
+                path, ignore_mismatched_sizes=True, output_loading_info=True, **class_labels(splits)
             )
     except OSError as error:
         raise ConfigError(
@@ -118,10 +85,9 @@ def _load(path: str, splits: Splits) -> _Checkpoint:
             f"model {path!r} is not a model AutoModelForSequenceClassification can build "
             f"({str(error).strip().splitlines()[0][:200]})"
         ) from None
-    fresh = set(info.get("missing_keys", ())) | {item[0] for item in info.get("mismatched_keys", ())}
-    state = {name: value.detach().clone() for name, value in model.state_dict().items()}
-    logger.info("hf_text_classifier: loaded %s (%d weights initialized here)", path, len(fresh))
-    return _Checkpoint(model.config, state, frozenset(fresh))
+    checkpoint = Checkpoint.loaded(model, info)
+    logger.info("hf_text_classifier: loaded %s (%d weights initialized here)", path, len(checkpoint.fresh_keys))
+    return checkpoint
 
 
 class HFTextClassifier(ModelBuilder):
@@ -153,12 +119,9 @@ class HFTextClassifier(ModelBuilder):
         return BuiltModel(module, structure.layer_groups, structure.lora_targets, structure.head, True, stages)
 
 
-def _fresh_module(checkpoint: _Checkpoint, seed: int) -> nn.Module:
+def _fresh_module(checkpoint: Checkpoint, seed: int) -> nn.Module:
     from transformers import AutoModelForSequenceClassification
 
-    with torch.random.fork_rng(devices=[]), quiet_transformers():
-        torch.manual_seed(seed)
+    with seeded(seed), quiet_transformers():
         module = AutoModelForSequenceClassification.from_config(copy.deepcopy(checkpoint.config))
-    kept = {name: value for name, value in checkpoint.state.items() if name not in checkpoint.fresh_keys}
-    module.load_state_dict(kept, strict=False)  # copies: every build owns its weights
-    return module
+    return checkpoint.copy_into(module)

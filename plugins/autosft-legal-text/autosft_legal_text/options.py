@@ -13,19 +13,7 @@ from pydantic import Field, field_validator, model_validator
 
 from autosft.components import SplitOptions
 
-__all__ = ["SPLIT_NAMES", "TextTableOptions"]
-
-#: Values a split column may hold, and the split each stands for.
-SPLIT_NAMES: dict[str, str] = {
-    "train": "train",
-    "training": "train",
-    "val": "val",
-    "valid": "val",
-    "validation": "val",
-    "dev": "val",
-    "test": "test",
-    "testing": "test",
-}
+__all__ = ["TextTableOptions"]
 
 
 class TextTableOptions(SplitOptions):

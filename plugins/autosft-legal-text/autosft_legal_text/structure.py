@@ -11,10 +11,9 @@ RoBERTa, DistilBERT, DeBERTa and similar encoders.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from torch import nn
 
+from autosft.engine.structure import Structure, has_parameters, shallowest_layers
 from autosft.errors import ConfigError
 
 __all__ = ["KEY_NAMES", "QUERY_NAMES", "VALUE_NAMES", "Structure", "describe"]
@@ -24,43 +23,20 @@ KEY_NAMES = frozenset({"key", "k_proj", "k_lin", "key_proj", "k"})
 VALUE_NAMES = frozenset({"value", "v_proj", "v_lin", "value_proj", "v"})
 
 
-@dataclass(frozen=True)
-class Structure:
-    layer_groups: list[list[str]]
-    lora_targets: dict[str, list[str]]
-    head: list[str]
-
-
-def _has_parameters(module: nn.Module) -> bool:
-    return any(True for _ in module.parameters())
-
-
-def _layers(module: nn.Module, name: str) -> list[str] | None:
-    """Names of the items of the shallowest non-empty ModuleList under ``module`` (itself included)."""
-    frontier = [(name, module)]
-    while frontier:
-        for path, candidate in frontier:
-            if isinstance(candidate, nn.ModuleList) and len(candidate) > 0:
-                return [f"{path}.{index}" for index in range(len(candidate))]
-        frontier = [(f"{path}.{child_name}", child) for path, parent in frontier
-                    for child_name, child in parent.named_children()]  # fmt: skip
-    return None
-
-
 def describe(model: nn.Module) -> Structure:
     """Layer groups (embeddings, each layer, pooler + head), LoRA target sets and head of ``model``."""
     prefix = getattr(model, "base_model_prefix", "")
     base = getattr(model, prefix, None) if prefix else None
     if not isinstance(base, nn.Module) or base is model:
         raise ConfigError(f"{type(model).__name__} has no base encoder model; it is not a text encoder classifier")
-    head = [name for name, child in model.named_children() if child is not base and _has_parameters(child)]
+    head = [name for name, child in model.named_children() if child is not base and has_parameters(child)]
     before: list[str] = []
     layers: list[str] | None = None
     after: list[str] = []
     for name, child in base.named_children():
-        if not _has_parameters(child):
+        if not has_parameters(child):
             continue
-        found = None if layers else _layers(child, f"{prefix}.{name}")
+        found = None if layers else shallowest_layers(child, f"{prefix}.{name}")
         if found:
             layers = found
         else:

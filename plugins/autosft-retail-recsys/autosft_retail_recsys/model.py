@@ -21,6 +21,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from autosft.components import BuiltModel, DataSplit, LossFunction, ModelBuilder, Splits
+from autosft.engine.loop import seeded, single_thread
+from autosft.engine.optim import build_optimizer
 from autosft.engine.pretrained import CACHE_ENV, pretrained_state, state_key
 from autosft.errors import ConfigError
 from autosft.search.plan import TrialPlan
@@ -153,8 +155,7 @@ class NextItemBuilder(ModelBuilder):
             raise ConfigError(
                 f"model next_item_transformer: `dim % heads == 0` must hold, got {options.dim=}, {options.heads=}"
             )
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
+        with seeded(seed):
             module = NextItemTransformer(splits.num_classes, max_history, options)
         pretrained = splits.pretrain is not None and len(splits.pretrain) > 0
         if pretrained:
@@ -203,33 +204,26 @@ def _pretrain(options: NextItemOptions, splits: Splits, data: DataSplit, seed: i
     items = torch.as_tensor(np.asarray(data.inputs["items"]))
     labels = torch.as_tensor(np.asarray(data.labels, dtype=np.int64))
     logger.info("next_item_transformer: pre-training on %d rows, %d epochs", len(labels), options.pretrain_epochs)
-    threads = torch.get_num_threads()
-    # One thread: at this size, OpenMP synchronisation on a shared machine costs more than it gains.
-    torch.set_num_threads(1)
-    try:
-        with torch.random.fork_rng(devices=[]):  # dropout draws from the global RNG; keep the caller's
-            torch.manual_seed(seed)
-            module = NextItemTransformer(splits.num_classes, items.shape[1], options)
-            matrices = [param for param in module.parameters() if param.dim() >= 2]
-            others = [param for param in module.parameters() if param.dim() < 2]
-            optimizer = torch.optim.AdamW(
-                [{"params": matrices, "weight_decay": options.pretrain_weight_decay},
-                 {"params": others, "weight_decay": 0.0}],
-                lr=options.pretrain_learning_rate,
-            )  # fmt: skip
-            shuffle = torch.Generator().manual_seed(seed)
-            module.train()
-            for _ in range(options.pretrain_epochs):
-                order = torch.randperm(len(labels), generator=shuffle)
-                for start in range(0, len(labels), options.pretrain_batch_size):
-                    batch = order[start : start + options.pretrain_batch_size]
-                    loss = F.cross_entropy(module(items[batch]), labels[batch])
-                    optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                    torch.nn.utils.clip_grad_norm_(module.parameters(), 1.0)
-                    optimizer.step()
-    finally:
-        torch.set_num_threads(threads)
+    with single_thread(), seeded(seed):  # dropout draws from the global RNG; keep the caller's
+        module = NextItemTransformer(splits.num_classes, items.shape[1], options)
+        optimizer = build_optimizer(
+            module,
+            learning_rate=options.pretrain_learning_rate,
+            weight_decay=options.pretrain_weight_decay,
+            include_frozen=True,
+            device=torch.device("cpu"),
+        )
+        shuffle = torch.Generator().manual_seed(seed)
+        module.train()
+        for _ in range(options.pretrain_epochs):
+            order = torch.randperm(len(labels), generator=shuffle)
+            for start in range(0, len(labels), options.pretrain_batch_size):
+                batch = order[start : start + options.pretrain_batch_size]
+                loss = F.cross_entropy(module(items[batch]), labels[batch])
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(module.parameters(), 1.0)
+                optimizer.step()
     module.eval()
     return {name: value.detach().clone() for name, value in module.state_dict().items()}
 
