@@ -182,3 +182,19 @@ def test_the_study_file_names_valid_components_and_options() -> None:
     dataset_options, model_options, directions = check_components(config, collect_registry(get_plugin_manager()))
     assert isinstance(dataset_options, TextTableOptions) and dataset_options.group_column == "doc"
     assert model_options.model_dump()["name_or_path"] == "minilm" and directions == ["maximize"]
+
+
+def test_texts_an_earlier_split_holds_can_be_dropped_from_validation_and_test(tmp_path: Path) -> None:
+    frame = clauses()
+    position = np.arange(len(frame)) % 5
+    frame["split"] = np.where(position == 0, "test", np.where(position == 1, "validation", "train"))
+    boilerplate = frame.loc[frame["split"] == "train", "text"].iloc[0]
+    frame.loc[frame.index[[0, 5]], "text"] = ["  " + boilerplate.upper() + " ", boilerplate]  # test rows 0 and 5
+    frame.loc[frame.index[1], "text"] = frame.loc[frame.index[10], "text"]  # a validation text repeated in test
+    path = write_table(frame, tmp_path / "t.csv")
+    kept = _load(path, text_columns=["text"], split_column="split")
+    dropped = _load(path, text_columns=["text"], split_column="split", drop_repeated_texts=True)
+    assert len(dropped.test) == len(kept.test) - 3 and len(dropped.val) == len(kept.val)
+    assert dropped.info["dropped_repeated_texts"] == {"val": 0, "test": 3}
+    seen = {" ".join(text.lower().split()) for text in (*dropped.train.inputs, *dropped.val.inputs)}
+    assert not seen & {" ".join(text.lower().split()) for text in dropped.test.inputs}
