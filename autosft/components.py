@@ -315,7 +315,8 @@ class Metric:
     """A named score of predicted class probabilities against labels.
 
     ``compute(labels, probabilities)`` gets labels as stored in :class:`DataSplit` and
-    probabilities of shape (rows, classes).
+    probabilities of shape (rows, classes). ``min_classes`` keeps a metric of one class (e.g. the
+    F1 of class index 3) out of studies with fewer classes, where it could only be undefined.
     """
 
     name: str
@@ -323,6 +324,7 @@ class Metric:
     compute: Callable[[np.ndarray, np.ndarray], float]
     task_types: frozenset[str]
     description: str = ""
+    min_classes: int = 0
 
 
 def class_counts(labels: np.ndarray, num_classes: int) -> np.ndarray:

@@ -110,5 +110,9 @@ def prepare_study(
     if not probe.layer_groups:
         raise PluginError(f"model {builder.name!r} declares no layer groups")
     space = build_search_space(config, builder=builder, built=probe, splits=splits, registry=registry, manager=manager)
-    metrics = [metric for metric in registry.metrics.values() if config.task in metric.task_types]
+    metrics = [
+        metric
+        for metric in registry.metrics.values()
+        if config.task in metric.task_types and metric.min_classes <= splits.num_classes
+    ]
     return PreparedStudy(config, manager, registry, splits, builder, model_options, space, metrics, directions)

@@ -5,7 +5,7 @@ A legal team also asks how many flagged clauses are really unfair (precision) an
 clauses are flagged (recall), and how each class fares, since a model can post a good macro score
 while missing a rare category. Per-class metrics are registered by class index
 (``f1_class_0`` ...) for the first :data:`PER_CLASS_LIMIT` classes; a study's index of a class is
-its position in ``class_names``. A class a task does not have scores NaN.
+its position in ``class_names``; a study with fewer classes does not score them.
 
 Single-label predictions are the argmax; multilabel ones threshold each class at 0.5.
 """
@@ -70,7 +70,8 @@ def worst_class_f1(labels: np.ndarray, probabilities: np.ndarray) -> float:
 def _per_class() -> tuple[Metric, ...]:
     return tuple(
         Metric(f"{measure}_class_{index}", "maximize", partial(class_score, index=index, measure=measure), ALL_TASKS,
-               f"{measure} of class index {index} (its position in class_names), one-vs-rest")
+               f"{measure} of class index {index} (its position in class_names), one-vs-rest",
+               min_classes=index + 1)
         for index in range(PER_CLASS_LIMIT)
         for measure in ("precision", "recall", "f1")
     )  # fmt: skip

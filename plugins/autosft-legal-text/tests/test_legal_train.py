@@ -80,6 +80,9 @@ def test_full_fine_tuning_learns_the_unfair_words(prepared: PreparedStudy) -> No
     history = trained.result.history
     assert history[-1]["train_loss"] < history[0]["train_loss"] and history[-1]["roc_auc"] > 0.9
     assert not trained.result.notes
+    # Per-class metrics exist for the study's two classes only, never as undefined extras.
+    assert {"f1_class_0", "f1_class_1"} <= trained.result.metrics.keys()
+    assert not {name for name in trained.result.metrics if name.endswith(("_class_2", "_class_7"))}
 
 
 def test_freezing_trains_only_the_unfrozen_groups_on_cached_activations(prepared: PreparedStudy) -> None:
