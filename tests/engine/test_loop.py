@@ -9,25 +9,18 @@ import pytest
 import torch
 from torch import nn
 
-from autosft.config import parse_study
 from autosft.engine.device import pick_device
 from autosft.engine.loop import seeded, single_thread, train
 from autosft.errors import TrialFailure
 from autosft.search.objective import training_job
 from autosft.search.plan import TrialPlan
-from autosft.search.prepare import PreparedStudy, prepare_study
-from autosft.testing import toy_manager, toy_study
+from autosft.search.prepare import PreparedStudy
 
 CPU = pick_device("cpu")
 BASE_PLAN = TrialPlan(
     learning_rate=1e-2, batch_size=32, epochs=3, warmup_ratio=0.0, weight_decay=0.0, dropout=0.0,
     label_smoothing=0.0, patience=5, adaptation="full", seed=0,
 )  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def prepared() -> PreparedStudy:
-    return prepare_study(parse_study(toy_study("sqlite:///unused.db"), where="s"), toy_manager())
 
 
 def _weights(module: nn.Module) -> dict[str, torch.Tensor]:

@@ -11,25 +11,14 @@ from pydantic import BaseModel
 from torch import nn
 
 from autosft.components import BuiltModel, ModelBuilder, Splits
-from autosft.config import parse_study
-from autosft.engine.device import pick_device
 from autosft.engine.loop import train
 from autosft.errors import TrialFailure
 from autosft.search.objective import train_plan, training_job
-from autosft.search.plan import TrialPlan
-from autosft.search.prepare import PreparedStudy, prepare_study
-from autosft.testing import toy_manager, toy_study
+from autosft.search.prepare import PreparedStudy
+from tests.engine.test_loop import BASE_PLAN, CPU
 
-CPU = pick_device("cpu")
-PLAN = TrialPlan(
-    learning_rate=1e-2, batch_size=32, epochs=3, warmup_ratio=0.1, weight_decay=0.01, dropout=0.0,
-    label_smoothing=0.1, patience=5, adaptation="full", seed=0,
-)  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def prepared() -> PreparedStudy:
-    return prepare_study(parse_study(toy_study("sqlite:///unused.db"), where="s"), toy_manager())
+#: The engine tests' plan, with warmup, decay and smoothing on: accumulation must not change them.
+PLAN = dataclasses.replace(BASE_PLAN, warmup_ratio=0.1, weight_decay=0.01, label_smoothing=0.1)
 
 
 class _DeviceWithRowLimit(nn.Module):
