@@ -17,11 +17,38 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from pydantic import BaseModel, ConfigDict, Field
 
 from autosft.engine.cache import CACHE_ENV, write_atomically
 from autosft.engine.cache import cache_dir as default_cache_dir
 
-__all__ = ["CACHE_ENV", "cache_file", "cache_root", "clear_memory_cache", "pretrained_state", "state_key"]
+
+class PretrainingOptions(BaseModel):
+    """Options every model builder that pre-trains once and caches the weights shares.
+
+    Subclass it for a builder's options; redeclare a field to change its default or bounds.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    pretrain_epochs: int = Field(default=10, ge=1, le=1000, description="Epochs over the pretrain rows.")
+    pretrain_learning_rate: float = Field(default=1e-3, gt=0, le=1, description="AdamW rate of pre-training.")
+    pretrain_batch_size: int = Field(default=256, ge=1, description="Batch size of pre-training.")
+    pretrain_weight_decay: float = Field(default=0.01, ge=0, description="AdamW decay of the weight matrices.")
+    cache_dir: Path | None = Field(
+        default=None, description=f"Weights cache; default ${CACHE_ENV} or ~/.cache/autosft."
+    )
+
+
+__all__ = [
+    "CACHE_ENV",
+    "PretrainingOptions",
+    "cache_file",
+    "cache_root",
+    "clear_memory_cache",
+    "pretrained_state",
+    "state_key",
+]
 
 logger = logging.getLogger(__name__)
 

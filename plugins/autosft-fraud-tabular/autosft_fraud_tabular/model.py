@@ -14,14 +14,14 @@ from typing import ClassVar
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 from torch import nn
 from torch.nn import functional as F
 
 from autosft.components import BuiltModel, DataSplit, ModelBuilder, Splits
 from autosft.engine.loop import seeded, single_thread
 from autosft.engine.optim import build_optimizer
-from autosft.engine.pretrained import CACHE_ENV, cache_file, clear_memory_cache, state_key
+from autosft.engine.pretrained import PretrainingOptions, cache_file, clear_memory_cache, state_key
 from autosft.engine.pretrained import pretrained_state as cached_pretrained_state
 from autosft.errors import ConfigError
 
@@ -36,10 +36,8 @@ CACHE_VERSION = 1
 _ANNOUNCED: set[str] = set()
 
 
-class TabularMLPOptions(BaseModel):
+class TabularMLPOptions(PretrainingOptions):
     """Options of the ``tabular_mlp`` model."""
-
-    model_config = ConfigDict(extra="forbid")
 
     hidden_sizes: list[int] = Field(
         default=[128, 64, 64],
@@ -48,12 +46,6 @@ class TabularMLPOptions(BaseModel):
     )
     dropout: float = Field(default=0.1, ge=0, lt=1, description="Dropout after every block.")
     pretrain_epochs: int = Field(default=10, ge=1, le=1000, description="Epochs over the pretrain population.")
-    pretrain_learning_rate: float = Field(default=1e-3, gt=0, le=1, description="AdamW rate of pre-training.")
-    pretrain_batch_size: int = Field(default=256, ge=1, description="Batch size of pre-training.")
-    pretrain_weight_decay: float = Field(default=0.01, ge=0, description="AdamW decay of the weight matrices.")
-    cache_dir: Path | None = Field(
-        default=None, description=f"Weights cache; default ${CACHE_ENV} or ~/.cache/autosft."
-    )
 
 
 class _Block(nn.Module):

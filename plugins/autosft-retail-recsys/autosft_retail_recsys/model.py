@@ -11,19 +11,18 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping
-from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 from torch import nn
 from torch.nn import functional as F
 
 from autosft.components import BuiltModel, DataSplit, LossFunction, ModelBuilder, Splits
 from autosft.engine.loop import seeded, single_thread
 from autosft.engine.optim import build_optimizer
-from autosft.engine.pretrained import CACHE_ENV, pretrained_state, state_key
+from autosft.engine.pretrained import PretrainingOptions, pretrained_state, state_key
 from autosft.errors import ConfigError
 from autosft.search.plan import TrialPlan
 from autosft_retail_recsys.data import INPUT_KIND
@@ -45,10 +44,8 @@ HEAD = ("norm", "output", "repeat")
 _ANNOUNCED: set[str] = set()
 
 
-class NextItemOptions(BaseModel):
+class NextItemOptions(PretrainingOptions):
     """Options of the ``next_item_transformer`` model."""
-
-    model_config = ConfigDict(extra="forbid")
 
     dim: int = Field(default=64, ge=8, le=1024, description="Width of item embeddings and blocks.")
     blocks: int = Field(default=2, ge=1, le=12, description="Self-attention blocks.")
@@ -56,11 +53,6 @@ class NextItemOptions(BaseModel):
     dropout: float = Field(default=0.2, ge=0, lt=1, description="Dropout (the search's `dropout` overrides it).")
     pretrain_epochs: int = Field(default=2, ge=1, le=200, description="Epochs over the pretrain rows.")
     pretrain_learning_rate: float = Field(default=2e-3, gt=0, le=1, description="AdamW rate of pre-training.")
-    pretrain_batch_size: int = Field(default=256, ge=1, description="Batch size of pre-training.")
-    pretrain_weight_decay: float = Field(default=0.01, ge=0, description="AdamW decay of the weight matrices.")
-    cache_dir: Path | None = Field(
-        default=None, description=f"Weights cache; default ${CACHE_ENV} or ~/.cache/autosft."
-    )
 
 
 class _Block(nn.Module):
