@@ -160,22 +160,17 @@ def worker(
         raise typer.Exit(1)
 
 
-def _storage_url(study: Path | None, storage: str | None) -> str:
-    """--storage, else the study file's storage, else the default."""
-    from autosft.config import load_study_file
-
-    return storage or (load_study_file(study).storage if study is not None else DEFAULT_STORAGE)
-
-
-def _open_study(study: Path | None, storage: str | None, study_name: str | None) -> optuna.Study:
+def _open_study(study: Path | None, storage: str | None, study_name: str | None) -> tuple[optuna.Study, str]:
+    """The study the selectors name and its storage URL: --storage, else the study file's, else the default."""
     from autosft.config import load_study_file
     from autosft.search.study import load_existing_study
     from autosft.storage import open_storage
 
     if study is not None:
-        study_name = study_name or load_study_file(study).name
-    url = _storage_url(study, storage)
-    return load_existing_study(open_storage(url, must_exist=True), url, study_name)
+        config = load_study_file(study)
+        storage, study_name = storage or config.storage, study_name or config.name
+    url = storage or DEFAULT_STORAGE
+    return load_existing_study(open_storage(url, must_exist=True), url, study_name), url
 
 
 def status(
@@ -194,9 +189,9 @@ def status(
     from autosft.progress import describe_params
     from autosft.search.monitor import stale_trial_numbers, worker_activity
 
-    loaded = _open_study(study, storage, study_name)
+    loaded, url = _open_study(study, storage, study_name)
     trials = loaded.get_trials(deepcopy=False)
-    stale = stale_trial_numbers(loaded, _storage_url(study, storage))
+    stale = stale_trial_numbers(loaded, url)
     table = Table(title=f"study {loaded.study_name!r}")
     for column in ("trial", "state", "value", "parameters", "seconds", "worker", "note"):
         table.add_column(column, overflow="fold")
@@ -249,7 +244,7 @@ def best(
     from autosft.evaluate.holdout import FINAL_TEST_ATTR, selected_trial
     from autosft.evaluate.selection import SELECTION_ATTR, selection_table
 
-    loaded = _open_study(study, storage, study_name)
+    loaded, _ = _open_study(study, storage, study_name)
     trial = selected_trial(loaded)
     selection = loaded.user_attrs.get(SELECTION_ATTR)
     record: dict[str, Any] = {
