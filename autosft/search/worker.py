@@ -29,6 +29,10 @@ logger = logging.getLogger(__name__)
 #: values, and burning the budget on it helps nobody.
 MAX_CONSECUTIVE_FAILURES = 5
 
+#: How often a worker whose budget is taken looks again while other workers' trials run: a stale
+#: trial is found within the grace period anyway, and a finished study frees the worker at once.
+IDLE_POLL_SECONDS = 2.0
+
 StudyCallback = Callable[[optuna.Study, optuna.trial.FrozenTrial], None]
 Objective = Callable[[optuna.Trial], float | Sequence[float]]
 
@@ -117,7 +121,7 @@ def work(
             running = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
             if interval is None or not running:
                 break
-            time.sleep(interval)
+            time.sleep(min(interval, IDLE_POLL_SECONDS))
             continue
         finished = _run_trial(study, trial, objective)
         summary.trial_numbers.append(finished.number)
