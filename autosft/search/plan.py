@@ -14,15 +14,21 @@ from typing import Any
 
 import pluggy
 
-from autosft.components import BuiltModel, ModelBuilder, Splits
+from autosft.components import BuiltModel, ModelBuilder, Splits, class_counts
 from autosft.config import StudyConfig
 from autosft.registry import Registry
 from autosft.search.space import Categorical, Condition, Float, Int, SearchSpace
 
-__all__ = ["BUILTIN_DIMENSIONS", "LORA_RATE_FACTOR", "TrialPlan", "build_search_space"]
+__all__ = [
+    "BUILTIN_DIMENSIONS", "LORA_RATE_FACTOR", "SKEW_FOR_CLASS_WEIGHTS", "TrialPlan", "build_search_space"
+]  # fmt: skip
 
 #: LoRA's best learning rate sits about ten times above full fine-tuning's, so it gets its own prior.
 LORA_RATE_FACTOR = 10.0
+#: A single-label training split whose commonest class outnumbers its rarest this many times or more
+#: starts the search from class weighting: unweighted, a rare class is seldom predicted in the first
+#: epochs, so its F1 stays 0 and every early pruning decision is a coin toss.
+SKEW_FOR_CLASS_WEIGHTS = 3.0
 
 BUILTIN_DIMENSIONS = (
     "adaptation", "learning_rate", "lora_learning_rate", "freeze_depth", "unfreeze_every", "lora_rank",
@@ -140,7 +146,7 @@ def _add_data_strategies(space: SearchSpace, splits: Splits, registry: Registry)
         and (strategy.input_kinds is None or splits.input_kind in strategy.input_kinds)
     )
     if strategies:
-        space.add(Categorical("imbalance", strategies, "none" if "none" in strategies else strategies[0]))
+        space.add(Categorical("imbalance", strategies, _default_strategy(strategies, splits)))
     fitting = [a for a in registry.augmentations.values() if splits.input_kind in a.input_kinds]
     offered = tuple(a.name for a in fitting if not a.opt_in)
     opt_in = tuple(a.name for a in fitting if a.opt_in)
@@ -148,3 +154,15 @@ def _add_data_strategies(space: SearchSpace, splits: Splits, registry: Registry)
     if fitting:
         names = (*offered, *opt_in)
         space.add(Float("augmentation_strength", 0.0, 1.0, 0.5, condition=Condition("augmentation", names)))
+
+
+def _default_strategy(strategies: tuple[str, ...], splits: Splits) -> str:
+    """``class_weights`` for a skewed single-label split (see :data:`SKEW_FOR_CLASS_WEIGHTS`), else ``none``."""
+    skewed = False
+    if splits.task in ("binary", "multiclass"):
+        counts = class_counts(splits.train.labels, splits.num_classes)
+        skewed = bool(counts.max() >= SKEW_FOR_CLASS_WEIGHTS * max(counts.min(), 1))
+    for preferred in ("class_weights", "none") if skewed else ("none",):
+        if preferred in strategies:
+            return preferred
+    return strategies[0]

@@ -43,13 +43,24 @@ def test_conditional_children_appear_only_under_their_parent() -> None:
         assert ("augmentation_strength" in values) == (values["augmentation"] != "none")
 
 
-def test_default_configuration_is_full_fine_tuning_at_the_model_default() -> None:
-    params = _prepared().space.default_params()
+@pytest.mark.parametrize(("positive_rate", "imbalance"), [(0.5, "none"), (0.4, "none"), (0.1, "class_weights")])
+def test_default_configuration_is_full_fine_tuning_at_the_model_default(positive_rate: float, imbalance: str) -> None:
+    prepared = _prepared(dataset={"name": "toy_blobs", "options": {"rows": 300, "positive_rate": positive_rate}})
+    params = prepared.space.default_params()
     assert params["adaptation"] == "full"
     assert params["learning_rate"] == 3e-3  # toy_mlp's declared default
     assert "freeze_depth" not in params and "lora_rank" not in params
     plan = TrialPlan.from_values(params, seed=0)
-    assert plan.imbalance == "none" and plan.augmentation == "none"
+    # A rare class (here 10 % of the rows, 3x or more below the commonest) starts from class weights.
+    assert plan.imbalance == imbalance and plan.augmentation == "none"
+
+
+def test_a_skewed_study_without_class_weights_starts_from_none() -> None:
+    narrowed = _prepared(
+        dataset={"name": "toy_blobs", "options": {"rows": 300, "positive_rate": 0.1}},
+        search_space={"imbalance": {"choices": ["none", "oversample"]}},
+    )
+    assert narrowed.space.default_params()["imbalance"] == "none"
 
 
 def test_lora_plan_takes_the_lora_rate() -> None:
