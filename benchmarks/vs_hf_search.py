@@ -23,8 +23,13 @@ configuration (its best counted trial) is retrained once, untimed, and scored on
     pip install -e '.[bench]' -e 'plugins/autosft-legal-text[minilm]'
     python benchmarks/vs_hf_search.py [--budget-minutes 20] [--ablations] [--threads 2] [--out bench-out]
 
-Writes vs_hf_search.csv (one row per run), vs_hf_search_trials.csv (every trial) and
-vs_hf_search.png (best-so-far vs time) under --out. Needs ../shared/data/legal beside the repository.
+Every search runs under a sampling profiler (``phases.py``) that files its wall time under data,
+model load, training, validation, storage, sampler and pruner; a second table shows where each
+run's time went.
+
+Writes vs_hf_search.csv (one row per run), vs_hf_search_trials.csv (every trial),
+vs_hf_search_profile.csv (seconds per phase per run) and vs_hf_search.png (best-so-far vs time)
+under --out. Needs ../shared/data/legal beside the repository.
 """
 
 from __future__ import annotations
@@ -42,6 +47,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from phases import OTHER, PHASES, PhaseProfile
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "legal" / "claudette_tos_en" / "claudette_tos_en_sentences.csv"
@@ -109,6 +116,8 @@ class Run:
     threads: int
     test_f1: float | None = None
     test_seconds: float | None = None
+    #: Wall seconds of the search per phase (``phases.PHASES``), from the sampling profiler.
+    phases: dict[str, float] = field(default_factory=dict)
 
     @property
     def curve(self) -> list[tuple[float, float]]:
@@ -202,9 +211,10 @@ def run_autosft(
 
     # Both tools train on exactly the same rows, repeated boilerplate sentences included, so the
     # data check (which refuses CLAUDETTE's 4 % verbatim repeats across splits) is off here.
-    outcome = run_search(config, final_test=False, devices="cpu", callbacks=[progress], check_data=False)
+    with PhaseProfile() as profile:
+        outcome = run_search(config, final_test=False, devices="cpu", callbacks=[progress], check_data=False)
     run = Run(label, finished_trials(outcome.study.get_trials(deepcopy=False), started), config.budget.timeout,
-              time.monotonic() - clock, torch.get_num_threads())  # fmt: skip
+              time.monotonic() - clock, torch.get_num_threads(), phases=dict(profile.seconds))  # fmt: skip
     chosen = run.chosen()
     if chosen is not None:
         trial = next(trial for trial in outcome.study.get_trials(deepcopy=False) if trial.number == chosen.number)
@@ -232,34 +242,35 @@ def _peer(args: argparse.Namespace, folder: Path, prepared: Any) -> Run:
     f1 = prepared.registry.metrics.get("f1")
     print(f"--- {PEER}: {args.budget_minutes:g} min", flush=True)
     started, clock = datetime.now(), time.monotonic()
-    path = resolve_model(prepared.model_options.name_or_path)
-    tokenizer = AutoTokenizer.from_pretrained(path)
-    rows = _peer_rows(args, prepared, tokenizer)
+    with PhaseProfile() as profile:  # the search; the retrain below is untimed
+        path = resolve_model(prepared.model_options.name_or_path)
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        rows = _peer_rows(args, prepared, tokenizer)
 
-    def model_init() -> Any:
-        return AutoModelForSequenceClassification.from_pretrained(path, num_labels=prepared.splits.num_classes)
+        def model_init() -> Any:
+            return AutoModelForSequenceClassification.from_pretrained(path, num_labels=prepared.splits.num_classes)
 
-    def compute_metrics(prediction: Any) -> dict[str, float]:
-        probabilities = torch.softmax(torch.as_tensor(prediction.predictions), dim=-1).numpy()
-        return {"f1": float(f1.compute(prediction.label_ids, probabilities))}
+        def compute_metrics(prediction: Any) -> dict[str, float]:
+            probabilities = torch.softmax(torch.as_tensor(prediction.predictions), dim=-1).numpy()
+            return {"f1": float(f1.compute(prediction.label_ids, probabilities))}
 
-    # weight_decay and warmup_steps given as floats: the search casts each value to the type of the
-    # argument's current value, and their defaults are the int 0 (int(0.2) would silently be 0).
-    base = dict(output_dir=str(folder / "peer"), eval_strategy="epoch", save_strategy="no", report_to="none",
-                seed=args.seed, use_cpu=True, disable_tqdm=True, weight_decay=0.0, warmup_steps=0.0)  # fmt: skip
-    common = dict(model_init=model_init, train_dataset=rows["train"], eval_dataset=rows["val"],
-                  processing_class=tokenizer, compute_metrics=compute_metrics)  # fmt: skip
-    stop = _stop_at(clock + budget)
-    trainer = Trainer(args=TrainingArguments(**base), callbacks=[stop], **common)
-    storage = optuna.storages.InMemoryStorage()  # create_study's default, named so the trials can be read after
-    trainer.hyperparameter_search(
-        hp_space=_peer_space(prepared.space.dimensions), compute_objective=lambda metrics: metrics["eval_f1"],
-        n_trials=UNBOUNDED_TRIALS, direction="maximize", backend="optuna", study_name="peer", storage=storage,
-        sampler=optuna.samplers.TPESampler(seed=args.seed), timeout=budget,
-    )  # fmt: skip
+        # weight_decay and warmup_steps given as floats: the search casts each value to the type of the
+        # argument's current value, and their defaults are the int 0 (int(0.2) would silently be 0).
+        base = dict(output_dir=str(folder / "peer"), eval_strategy="epoch", save_strategy="no", report_to="none",
+                    seed=args.seed, use_cpu=True, disable_tqdm=True, weight_decay=0.0, warmup_steps=0.0)  # fmt: skip
+        common = dict(model_init=model_init, train_dataset=rows["train"], eval_dataset=rows["val"],
+                      processing_class=tokenizer, compute_metrics=compute_metrics)  # fmt: skip
+        stop = _stop_at(clock + budget)
+        trainer = Trainer(args=TrainingArguments(**base), callbacks=[stop], **common)
+        storage = optuna.storages.InMemoryStorage()  # create_study's default, named so the trials can be read after
+        trainer.hyperparameter_search(
+            hp_space=_peer_space(prepared.space.dimensions), compute_objective=lambda metrics: metrics["eval_f1"],
+            n_trials=UNBOUNDED_TRIALS, direction="maximize", backend="optuna", study_name="peer", storage=storage,
+            sampler=optuna.samplers.TPESampler(seed=args.seed), timeout=budget,
+        )  # fmt: skip
     study = optuna.load_study(study_name="peer", storage=storage)
     run = Run(PEER, finished_trials(study.get_trials(deepcopy=False), started), budget, time.monotonic() - clock,
-              stop.threads)  # fmt: skip
+              stop.threads, phases=dict(profile.seconds))  # fmt: skip
     chosen = run.chosen()
     if chosen is not None:
         tick = time.monotonic()
@@ -396,8 +407,30 @@ def print_table(rows: Sequence[dict[str, Any]], runs: Sequence[Run], args: argpa
               f"{_cell(delta, 4)}: {'meets' if meets else 'misses'} the issue's acceptance")  # fmt: skip
 
 
-def write_outputs(rows: Sequence[dict[str, Any]], runs: Sequence[Run], folder: Path) -> list[Path]:
+def profile_rows(runs: Sequence[Run]) -> list[dict[str, Any]]:
+    """Seconds and share of each search's sampled wall time per phase, in ``phases.PHASES`` order."""
+    rows = []
+    for run in runs:
+        total = sum(run.phases.values()) or 1.0
+        for phase in [name for name, _ in PHASES] + [OTHER]:
+            seconds = run.phases.get(phase, 0.0)
+            rows.append({"run": run.label, "phase": phase, "seconds": round(seconds, 2), "share": seconds / total})
+    return rows
+
+
+def print_profile(profile: Sequence[dict[str, Any]], runs: Sequence[Run]) -> None:
+    print("\nWhere each search's wall time went (sampling profiler, seconds and share):")
+    print(f"{'phase':<32} | " + " | ".join(f"{run.label[:24]:>24}" for run in runs))
+    for phase in dict.fromkeys(row["phase"] for row in profile):
+        cells = [next(row for row in profile if row["run"] == run.label and row["phase"] == phase) for run in runs]
+        print(f"{phase:<32} | " + " | ".join(f"{cell['seconds']:>15.1f} s {cell['share']:>5.1%}" for cell in cells))
+
+
+def write_outputs(
+    rows: Sequence[dict[str, Any]], profile: Sequence[dict[str, Any]], runs: Sequence[Run], folder: Path
+) -> list[Path]:
     summary, trials, plot = folder / "vs_hf_search.csv", folder / "vs_hf_search_trials.csv", folder / "vs_hf_search.png"
+    phases = folder / "vs_hf_search_profile.csv"
     with summary.open("w", newline="") as stream:
         writer = csv.DictWriter(stream, fieldnames=list(rows[0]))
         writer.writeheader()
@@ -409,6 +442,10 @@ def write_outputs(rows: Sequence[dict[str, Any]], runs: Sequence[Run], folder: P
             for trial in sorted(run.trials, key=lambda item: item.seconds):
                 writer.writerow([run.label, trial.number, f"{trial.seconds:.2f}", trial.state, trial.value,
                                  trial.seconds <= run.budget, json.dumps(trial.params, sort_keys=True)])  # fmt: skip
+    with phases.open("w", newline="") as stream:
+        writer = csv.DictWriter(stream, fieldnames=list(profile[0]))
+        writer.writeheader()
+        writer.writerows(profile)
     import matplotlib
 
     matplotlib.use("Agg")
@@ -432,7 +469,7 @@ def write_outputs(rows: Sequence[dict[str, Any]], runs: Sequence[Run], folder: P
     figure.tight_layout()
     figure.savefig(plot, dpi=120)
     plt.close(figure)
-    return [summary, trials, plot]
+    return [summary, trials, phases, plot]
 
 
 def main() -> None:
@@ -462,9 +499,10 @@ def main() -> None:
     if args.ablations:
         runs.append(run_autosft(args, args.out, "autosft, no pruning", pruner="none"))
         runs.append(run_autosft(args, args.out, "autosft, no activation cache", activation_cache=False))
-    rows = summary_rows(runs)
+    rows, profile = summary_rows(runs), profile_rows(runs)
     print_table(rows, runs, args, prepared.splits)
-    for path in write_outputs(rows, runs, args.out):
+    print_profile(profile, runs)
+    for path in write_outputs(rows, profile, runs, args.out):
         print(f"wrote {path}")
 
 
