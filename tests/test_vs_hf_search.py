@@ -19,6 +19,8 @@ from tests.conftest import REPO, SHARED
 
 def _benchmark() -> ModuleType:
     """The script as a module (benchmarks/ is a folder of scripts, not a package)."""
+    if str(REPO / "benchmarks") not in sys.path:
+        sys.path.insert(0, str(REPO / "benchmarks"))  # as running the script does: it imports phases.py beside it
     spec = importlib.util.spec_from_file_location("vs_hf_search", REPO / "benchmarks" / "vs_hf_search.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
