@@ -59,7 +59,7 @@ def classify(frame: FrameType | None) -> str:
 
 
 class PhaseProfile:
-    """``with PhaseProfile() as profile:`` samples the calling thread; ``profile.seconds`` per phase."""
+    """``with PhaseProfile() as profile:`` samples the thread that made it; ``profile.seconds`` per phase."""
 
     def __init__(self, interval: float = 0.01) -> None:
         self.interval = interval
@@ -69,7 +69,6 @@ class PhaseProfile:
         self._thread = threading.Thread(target=self._sample, name="phase-profile", daemon=True)
 
     def __enter__(self) -> PhaseProfile:
-        self._target = threading.get_ident()
         self._thread.start()
         return self
 

@@ -429,9 +429,10 @@ def profile_rows(runs: Sequence[Run]) -> list[dict[str, Any]]:
 def print_profile(profile: Sequence[dict[str, Any]], runs: Sequence[Run]) -> None:
     print("\nWhere each search's wall time went (sampling profiler, seconds and share):")
     print(f"{'phase':<32} | " + " | ".join(f"{run.label[:24]:>24}" for run in runs))
+    by_run_phase = {(row["run"], row["phase"]): row for row in profile}
     for phase in dict.fromkeys(row["phase"] for row in profile):
-        cells = [next(row for row in profile if row["run"] == run.label and row["phase"] == phase) for run in runs]
-        print(f"{phase:<32} | " + " | ".join(f"{cell['seconds']:>15.1f} s {cell['share']:>5.1%}" for cell in cells))
+        cells = [by_run_phase[run.label, phase] for run in runs]
+        print(f"{phase:<32} | " + " | ".join(f"{row['seconds']:>15.1f} s {row['share']:>5.1%}" for row in cells))
 
 
 def write_outputs(

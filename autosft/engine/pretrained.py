@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from autosft.engine.cache import CACHE_ENV, write_atomically
 from autosft.engine.cache import cache_dir as default_cache_dir
+from autosft.engine.optim import build_optimizer
 
 
 class PretrainingOptions(BaseModel):
@@ -46,6 +47,7 @@ __all__ = [
     "cache_file",
     "cache_root",
     "clear_memory_cache",
+    "fit_on_source",
     "pretrained_state",
     "state_key",
 ]
@@ -96,3 +98,37 @@ def pretrained_state(namespace: str, key: str, train: Callable[[], State], *, ca
         write_atomically(path, lambda file: torch.save(state, file))
     _MEMORY[namespace, key] = state
     return state
+
+
+def fit_on_source(
+    module: torch.nn.Module,
+    options: PretrainingOptions,
+    inputs: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    seed: int,
+    class_weights: torch.Tensor | None = None,
+    clip_norm: float | None = None,
+) -> State:
+    """Pre-train ``module`` on the CPU with AdamW and cross-entropy, shuffled under ``seed``; its weights.
+
+    One loop for every builder that pre-trains, so the fraud and retail backbones differ only in what
+    they pass: class weights for a skewed source, a gradient clip for a transformer.
+    """
+    optimizer = build_optimizer(module, learning_rate=options.pretrain_learning_rate,
+                                weight_decay=options.pretrain_weight_decay, include_frozen=True,
+                                device=torch.device("cpu"))  # fmt: skip
+    shuffle = torch.Generator().manual_seed(seed)
+    module.train()
+    for _ in range(options.pretrain_epochs):
+        order = torch.randperm(len(labels), generator=shuffle)
+        for start in range(0, len(labels), options.pretrain_batch_size):
+            batch = order[start : start + options.pretrain_batch_size]
+            loss = torch.nn.functional.cross_entropy(module(inputs[batch]), labels[batch], weight=class_weights)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if clip_norm is not None:
+                torch.nn.utils.clip_grad_norm_(module.parameters(), clip_norm)
+            optimizer.step()
+    module.eval()
+    return {name: value.detach().clone() for name, value in module.state_dict().items()}

@@ -162,7 +162,6 @@ def _default_strategy(strategies: tuple[str, ...], splits: Splits) -> str:
     if splits.task in ("binary", "multiclass"):
         counts = class_counts(splits.train.labels, splits.num_classes)
         skewed = bool(counts.max() >= SKEW_FOR_CLASS_WEIGHTS * max(counts.min(), 1))
-    for preferred in ("class_weights", "none") if skewed else ("none",):
-        if preferred in strategies:
-            return preferred
-    return strategies[0]
+    if skewed and "class_weights" in strategies:
+        return "class_weights"
+    return "none" if "none" in strategies else strategies[0]

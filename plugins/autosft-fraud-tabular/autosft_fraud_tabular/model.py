@@ -16,12 +16,17 @@ import numpy as np
 import torch
 from pydantic import BaseModel, Field
 from torch import nn
-from torch.nn import functional as F
 
-from autosft.components import BuiltModel, DataSplit, ModelBuilder, Splits
+from autosft.components import BuiltModel, DataSplit, ModelBuilder, Splits, class_counts
+from autosft.default_plugins.imbalance import inverse_frequency
 from autosft.engine.loop import seeded, single_thread
-from autosft.engine.optim import build_optimizer
-from autosft.engine.pretrained import PretrainingOptions, cache_file, clear_memory_cache, state_key
+from autosft.engine.pretrained import (
+    PretrainingOptions,
+    cache_file,
+    clear_memory_cache,
+    fit_on_source,
+    state_key,
+)
 from autosft.engine.pretrained import pretrained_state as cached_pretrained_state
 from autosft.errors import ConfigError
 
@@ -31,7 +36,7 @@ logger = logging.getLogger(__name__)
 
 CACHE_NAMESPACE = "tabular_mlp"
 #: Bumped whenever the architecture or the pre-training recipe changes, to orphan old cache files.
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 _ANNOUNCED: set[str] = set()
 
@@ -152,41 +157,11 @@ def _pretrain(options: TabularMLPOptions, data: DataSplit, num_classes: int, see
     inputs = torch.tensor(np.asarray(data.inputs, dtype=np.float32))
     labels = torch.tensor(np.asarray(data.labels, dtype=np.int64))
     classes = max(num_classes, int(labels.max()) + 1)
-    counts = torch.bincount(labels, minlength=classes).float()
-    weights = len(labels) / (classes * counts.clamp(min=1.0))
+    weights = torch.tensor(inverse_frequency(class_counts(data.labels, classes)), dtype=torch.float32)
     logger.info("tabular_mlp: pre-training on %d source rows, %d epochs", len(labels), options.pretrain_epochs)
     with single_thread(), seeded(seed):  # dropout draws from the global RNG; keep the caller's
         module = TabularMLP(inputs.shape[1], options.hidden_sizes, classes, options.dropout)
-        _fit(module, options, inputs, labels, weights, seed)
-    module.eval()
-    return {name: value.detach().clone() for name, value in module.state_dict().items()}
-
-
-def _fit(
-    module: TabularMLP,
-    options: TabularMLPOptions,
-    inputs: torch.Tensor,
-    labels: torch.Tensor,
-    weights: torch.Tensor,
-    seed: int,
-) -> None:
-    optimizer = build_optimizer(
-        module,
-        learning_rate=options.pretrain_learning_rate,
-        weight_decay=options.pretrain_weight_decay,
-        include_frozen=True,
-        device=torch.device("cpu"),
-    )
-    shuffle = torch.Generator().manual_seed(seed)
-    module.train()
-    for _ in range(options.pretrain_epochs):
-        order = torch.randperm(len(labels), generator=shuffle)
-        for start in range(0, len(labels), options.pretrain_batch_size):
-            batch = order[start : start + options.pretrain_batch_size]
-            loss = F.cross_entropy(module(inputs[batch]), labels[batch], weight=weights)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+        return fit_on_source(module, options, inputs, labels, seed=seed, class_weights=weights)
 
 
 def _new_module(options: TabularMLPOptions, in_features: int, num_classes: int, seed: int) -> TabularMLP:

@@ -21,8 +21,7 @@ from torch.nn import functional as F
 
 from autosft.components import BuiltModel, DataSplit, LossFunction, ModelBuilder, Splits
 from autosft.engine.loop import seeded, single_thread
-from autosft.engine.optim import build_optimizer
-from autosft.engine.pretrained import PretrainingOptions, pretrained_state, state_key
+from autosft.engine.pretrained import PretrainingOptions, fit_on_source, pretrained_state, state_key
 from autosft.errors import ConfigError
 from autosft.search.plan import TrialPlan
 from autosft_retail_recsys.data import INPUT_KIND
@@ -198,26 +197,7 @@ def _pretrain(options: NextItemOptions, splits: Splits, data: DataSplit, seed: i
     logger.info("next_item_transformer: pre-training on %d rows, %d epochs", len(labels), options.pretrain_epochs)
     with single_thread(), seeded(seed):  # dropout draws from the global RNG; keep the caller's
         module = NextItemTransformer(splits.num_classes, items.shape[1], options)
-        optimizer = build_optimizer(
-            module,
-            learning_rate=options.pretrain_learning_rate,
-            weight_decay=options.pretrain_weight_decay,
-            include_frozen=True,
-            device=torch.device("cpu"),
-        )
-        shuffle = torch.Generator().manual_seed(seed)
-        module.train()
-        for _ in range(options.pretrain_epochs):
-            order = torch.randperm(len(labels), generator=shuffle)
-            for start in range(0, len(labels), options.pretrain_batch_size):
-                batch = order[start : start + options.pretrain_batch_size]
-                loss = F.cross_entropy(module(items[batch]), labels[batch])
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(module.parameters(), 1.0)
-                optimizer.step()
-    module.eval()
-    return {name: value.detach().clone() for name, value in module.state_dict().items()}
+        return fit_on_source(module, options, items, labels, seed=seed, clip_norm=1.0)
 
 
 def _history_length(splits: Splits) -> int:
