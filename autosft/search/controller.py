@@ -26,6 +26,7 @@ from autosft.search.objective import TrialRunner
 from autosft.search.prepare import PreparedStudy, check_components, prepare_study
 from autosft.search.study import (
     DEFAULT_TRIAL_ATTR,
+    QUICK_LOOK_ATTR,
     load_existing_study,
     make_pruner,
     make_sampler,
@@ -70,7 +71,8 @@ def run_search(
     """Run ``config.budget`` more trials of the study, then evaluate the selected one on test once.
 
     Re-running with the same study name and storage resumes the study: finished trials are kept
-    and new ones are added. The default configuration is enqueued as trial 0 of a new study. With
+    and new ones are added. A new study starts from the default configuration, after a cheap quick
+    look at it on a frozen prefix where the model allows one (:func:`~autosft.search.plan.quick_look_params`). With
     several ``workers`` (or devices), trials run in that many worker processes at once; each is
     replaced by a fresh process after ``recycle_after`` trials (default: GPU workers after each trial).
 
@@ -107,7 +109,7 @@ def run_search(
     study = open_study(config, storage=storage, storage_url=config.storage, directions=prepared.directions,
                        sampler_seed=config.seed + existing)  # fmt: skip
     if existing == 0:
-        study.enqueue_trial(prepared.space.default_params(), user_attrs={DEFAULT_TRIAL_ATTR: True})
+        _enqueue_starting_trials(study, prepared)
     if report is not None:  # warnings are shown once the search is sure to start: a refusal stays one line
         study.set_user_attr(DATA_CHECK_ATTR, report.as_dict())
         if on_data_checked is not None:
@@ -151,6 +153,17 @@ def run_search(
         study.set_user_attr(FINAL_TEST_ATTR, outcome.final_test)
     outcome.seconds = time.perf_counter() - started
     return outcome
+
+
+def _enqueue_starting_trials(study: optuna.Study, prepared: PreparedStudy) -> None:
+    """A new study starts from its quick look, if it has one, then the default configuration.
+
+    A study of one trial trains the default alone: that one result should be the baseline, not the
+    cheap preview. Both train to the end (see :class:`~autosft.search.objective.TrialRunner`).
+    """
+    if prepared.quick_look is not None and prepared.config.budget.n_trials > 1:
+        study.enqueue_trial(prepared.quick_look, user_attrs={QUICK_LOOK_ATTR: True})
+    study.enqueue_trial(prepared.space.default_params(), user_attrs={DEFAULT_TRIAL_ATTR: True})
 
 
 @dataclass

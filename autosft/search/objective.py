@@ -24,6 +24,7 @@ from autosft.evaluate.selection import rerun_tag, trial_seed
 from autosft.search.context import TrialContext, json_safe
 from autosft.search.plan import TrialPlan
 from autosft.search.prepare import PreparedStudy
+from autosft.search.study import is_starting_trial
 
 __all__ = ["TrialRunner", "train_plan", "training_job"]
 
@@ -91,7 +92,7 @@ class TrialRunner:
         hook = prepared.manager.hook
         hook.autosft_trial_start(context=context)
         try:
-            on_epoch = self._reporter(trial, context, prune=rerun_tag(trial) is None)
+            on_epoch = self._reporter(trial, context, prune=rerun_tag(trial) is None and not is_starting_trial(trial))
             trained = train_plan(prepared, plan, self.device, on_epoch=on_epoch)
         except optuna.TrialPruned:
             hook.autosft_trial_end(context=context, result=None, state="PRUNED")
@@ -114,8 +115,12 @@ class TrialRunner:
         return result.values[0] if len(result.values) == 1 else result.values
 
     def _reporter(self, trial: optuna.Trial, context: TrialContext, *, prune: bool) -> Any:
-        """Record each epoch; report it to the pruner unless ``prune`` is false (seed re-runs train
-        to the end: a pruned re-run would bias its configuration's mean)."""
+        """Record each epoch; report it to the pruner unless ``prune`` is false.
+
+        Seed re-runs train to the end (a pruned re-run would bias its configuration's mean), and so
+        do a study's starting trials: they are the baselines later trials are judged against, and in
+        a bracket of two, the quick look's early epochs would cut the default short.
+        """
         primary = self.prepared.objective_metrics[0]
         single_objective = len(self.prepared.directions) == 1
         history: list[dict[str, Any]] = []

@@ -20,7 +20,8 @@ from autosft.registry import Registry
 from autosft.search.space import Categorical, Condition, Float, Int, SearchSpace
 
 __all__ = [
-    "BUILTIN_DIMENSIONS", "LORA_RATE_FACTOR", "SKEW_FOR_CLASS_WEIGHTS", "TrialPlan", "build_search_space"
+    "BUILTIN_DIMENSIONS", "LORA_RATE_FACTOR", "QUICK_LOOK_RATE_FACTOR", "QUICK_LOOK_TRAINED_GROUPS",
+    "SKEW_FOR_CLASS_WEIGHTS", "TrialPlan", "build_search_space", "quick_look_params",
 ]  # fmt: skip
 
 #: LoRA's best learning rate sits about ten times above full fine-tuning's, so it gets its own prior.
@@ -29,6 +30,11 @@ LORA_RATE_FACTOR = 10.0
 #: starts the search from class weighting: unweighted, a rare class is seldom predicted in the first
 #: epochs, so its F1 stays 0 and every early pruning decision is a coin toss.
 SKEW_FOR_CLASS_WEIGHTS = 3.0
+#: The quick look trains this many groups below the head, on the cached output of the frozen rest.
+QUICK_LOOK_TRAINED_GROUPS = 2
+#: ... at this multiple of the default learning rate (capped by the range): like LoRA, a few
+#: trainable layers and a new head learn at a higher rate than a whole network.
+QUICK_LOOK_RATE_FACTOR = 10.0
 
 BUILTIN_DIMENSIONS = (
     "adaptation", "learning_rate", "lora_learning_rate", "freeze_depth", "unfreeze_every", "lora_rank",
@@ -96,6 +102,27 @@ def build_search_space(
     manager.hook.autosft_extend_search_space(space=space, study=study)
     space.override(study.search_space)
     return space
+
+
+def quick_look_params(space: SearchSpace, built: BuiltModel) -> dict[str, Any] | None:
+    """The default configuration with all but the top groups frozen, as Optuna params: a cheap first trial.
+
+    The frozen groups' output is computed once and cached (:mod:`autosft.engine.prefix`), so on a
+    six-layer encoder the trial costs about a third of full fine-tuning and the study holds a usable
+    model, and a bar for the pruner, within a minute; the full-fine-tuning default follows it. Search
+    that starts from a low-cost configuration and moves to costlier ones reaches a good model sooner
+    per unit of compute (the premise of FLAML's cost-frugal search). ``None`` where that trial would
+    not be cheap or the study rules it out: a model without cached stages, one so shallow that
+    freezing would keep fewer groups frozen than trained, or a space without that configuration.
+    """
+    depth = len(built.layer_groups) - 1 - QUICK_LOOK_TRAINED_GROUPS
+    if built.stages is None or depth <= QUICK_LOOK_TRAINED_GROUPS:
+        return None
+    preferred: dict[str, Any] = {"adaptation": "freeze", "freeze_depth": depth, "unfreeze_every": 0}
+    rate = space.dimensions.get("learning_rate")
+    if isinstance(rate, Float):
+        preferred["learning_rate"] = max(rate.low, min(rate.default * QUICK_LOOK_RATE_FACTOR, rate.high))
+    return space.params_with(preferred)
 
 
 def _add_adaptation(space: SearchSpace, builder: ModelBuilder, built: BuiltModel, *, max_epochs: int) -> None:

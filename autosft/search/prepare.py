@@ -17,7 +17,7 @@ from autosft.components import Augmentation, BuiltModel, Metric, ModelBuilder, S
 from autosft.config import Direction, StudyConfig, format_validation_error
 from autosft.errors import ConfigError, PluginError
 from autosft.registry import Registry, collect_registry
-from autosft.search.plan import TrialPlan, build_search_space
+from autosft.search.plan import TrialPlan, build_search_space, quick_look_params
 from autosft.search.space import SearchSpace
 
 __all__ = ["PreparedStudy", "check_components", "load_splits", "prepare_study", "validate_options"]
@@ -36,6 +36,8 @@ class PreparedStudy:
     space: SearchSpace
     metrics: list[Metric]
     directions: list[Direction]
+    #: The cheap first trial's params (:func:`~autosft.search.plan.quick_look_params`), if the study has one.
+    quick_look: dict[str, Any] | None = None
 
     def build_model(self, plan: TrialPlan) -> BuiltModel:
         return self.builder.build(self.model_options, self.splits, seed=plan.seed)
@@ -115,4 +117,6 @@ def prepare_study(
         for metric in registry.metrics.values()
         if config.task in metric.task_types and metric.min_classes <= splits.num_classes
     ]
-    return PreparedStudy(config, manager, registry, splits, builder, model_options, space, metrics, directions)
+    quick_look = quick_look_params(space, probe)
+    return PreparedStudy(config, manager, registry, splits, builder, model_options, space, metrics, directions,
+                         quick_look)  # fmt: skip

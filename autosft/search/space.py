@@ -166,14 +166,30 @@ class SearchSpace:
 
     def default_params(self) -> dict[str, Any]:
         """The default configuration, as Optuna params (fixed dimensions left out) for trial 0."""
+        params = self.params_with({})
+        assert params is not None  # nothing preferred, so nothing the space can rule out
+        return params
+
+    def params_with(self, preferred: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The default configuration with ``preferred`` values, as Optuna params; ``None`` if the space
+        rules one of them out (a value outside its range or choices, or unlike the study's fixed one).
+
+        A preferred value of a dimension that the other values leave inactive is ignored.
+        """
         values: dict[str, Any] = {}
         params: dict[str, Any] = {}
         for dimension in self:
             if not self._active(dimension, values):
                 continue
-            values[dimension.name] = dimension.clamp(dimension.default)
+            if dimension.name in preferred:
+                value = preferred[dimension.name]
+                if not _accepts(dimension, value):
+                    return None
+            else:
+                value = dimension.clamp(dimension.default)
+            values[dimension.name] = value
             if not isinstance(dimension, Fixed):
-                params[dimension.name] = values[dimension.name]
+                params[dimension.name] = value
         return params
 
     @staticmethod
@@ -183,6 +199,19 @@ class SearchSpace:
 
 
 _ABSENT = object()
+
+
+def _accepts(dimension: Dimension, value: Any) -> bool:
+    if isinstance(dimension, Fixed):
+        return bool(value == dimension.default)
+    if isinstance(dimension, Categorical):
+        return value in dimension.choices
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not dimension.low <= value <= dimension.high:
+        return False
+    if isinstance(dimension, Int):
+        return isinstance(value, int) and (value - dimension.low) % dimension.step == 0
+    return dimension.step is None or math.isclose((value - dimension.low) / dimension.step,
+                                                  round((value - dimension.low) / dimension.step))  # fmt: skip
 
 
 def _overridden(dimension: Dimension, spec: DimensionOverride) -> Dimension:

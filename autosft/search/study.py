@@ -15,12 +15,22 @@ from autosft.config import Direction, PrunerConfig, SamplerConfig, StudyConfig, 
 from autosft.errors import ConfigError
 from autosft.storage import mask_url
 
-__all__ = ["CONFIG_ATTR", "load_existing_study", "make_pruner", "make_sampler", "open_study", "stored_config"]
+__all__ = [
+    "CONFIG_ATTR", "DEFAULT_TRIAL_ATTR", "QUICK_LOOK_ATTR", "is_starting_trial", "load_existing_study", "make_pruner",
+    "make_sampler", "open_study", "stored_config",
+]  # fmt: skip
 
 #: Study user attribute holding the study file of the latest run (JSON), for status/best/export.
 CONFIG_ATTR = "autosft_config"
-#: User attribute marking the enqueued default configuration (trial 0 of a new study).
+#: User attribute marking the enqueued default configuration (trial 0 of a new study, 1 after a quick look).
 DEFAULT_TRIAL_ATTR = "autosft_default_configuration"
+#: User attribute marking the enqueued quick look (:func:`autosft.search.plan.quick_look_params`).
+QUICK_LOOK_ATTR = "autosft_quick_look"
+
+
+def is_starting_trial(trial: optuna.trial.FrozenTrial | optuna.Trial) -> bool:
+    """Whether ``trial`` is one of the configurations a new study starts from (quick look, default)."""
+    return bool(trial.user_attrs.get(DEFAULT_TRIAL_ATTR) or trial.user_attrs.get(QUICK_LOOK_ATTR))
 
 
 def make_sampler(config: SamplerConfig, *, seed: int) -> optuna.samplers.BaseSampler:

@@ -12,8 +12,9 @@ from autosft.config import parse_study
 from autosft.errors import ConfigError
 from autosft.hookspecs import hookimpl
 from autosft.search.controller import run_search
+from autosft.search.prepare import prepare_study
 from autosft.search.space import Float
-from autosft.search.study import DEFAULT_TRIAL_ATTR
+from autosft.search.study import DEFAULT_TRIAL_ATTR, QUICK_LOOK_ATTR
 from autosft.storage import open_storage
 from autosft.testing import toy_manager, toy_study
 
@@ -67,6 +68,22 @@ def test_hyperband_prunes_weak_trials(sqlite_url: str) -> None:
     outcome = run_search(config, manager=toy_manager(), final_test=False)
     assert outcome.states.get("PRUNED", 0) >= 1
     assert outcome.states.get("COMPLETE", 0) >= 1
+
+
+def test_starting_trials_are_never_pruned(sqlite_url: str) -> None:
+    config = _config(sqlite_url, "starting", budget={"n_trials": 3, "max_epochs": 3},
+                     pruner={"name": "median", "options": {"n_startup_trials": 1, "n_warmup_steps": 0}})  # fmt: skip
+    study = optuna.create_study(storage=open_storage(sqlite_url), study_name="starting", direction="maximize")
+    # A finished trial no real one can match (ROC AUC 2): the median pruner cuts every other trial at epoch 1.
+    unbeatable = {step: 2.0 for step in (1, 2, 3)}
+    study.add_trial(optuna.trial.create_trial(value=2.0, intermediate_values=unbeatable))
+    params = prepare_study(config, toy_manager()).space.default_params()
+    study.enqueue_trial(params, user_attrs={QUICK_LOOK_ATTR: True})
+    study.enqueue_trial(params, user_attrs={DEFAULT_TRIAL_ATTR: True})
+    study.enqueue_trial(params)
+    run_search(config, manager=toy_manager(), final_test=False)
+    states = [trial.state.name for trial in optuna.load_study(study_name="starting", storage=sqlite_url).trials[1:]]
+    assert states == ["COMPLETE", "COMPLETE", "PRUNED"]
 
 
 def test_repeated_failures_stop_the_search_with_the_reason(sqlite_url: str) -> None:

@@ -155,3 +155,17 @@ def test_values_of_a_trial_pin_every_active_dimension() -> None:
     assert pinned.default_params() == {} and pinned.values_of({}) == sampled  # nothing left to search
     with pytest.raises(ConfigError, match="no value for search dimension 'adaptation'"):
         space.values_of({})
+
+
+def test_params_with_prefers_what_the_space_allows_and_refuses_the_rest() -> None:
+    space = _prepared(search_space={"batch_size": {"value": 16}, "epochs": {"low": 1, "high": 3}}).space
+    assert space.params_with({}) == space.default_params()
+    frozen = space.params_with({"adaptation": "freeze", "freeze_depth": 2, "learning_rate": 1e-2})
+    assert frozen is not None
+    assert frozen == {**space.default_params(), "adaptation": "freeze", "freeze_depth": 2, "unfreeze_every": 0,
+                      "learning_rate": 1e-2}  # fmt: skip
+    assert space.params_with({"lora_rank": 32}) == space.default_params()  # inactive under full: ignored
+    assert space.params_with({"batch_size": 16}) is not None  # the study's own fixed value
+    for refused in ({"batch_size": 32}, {"epochs": 4}, {"epochs": 2.5}, {"freeze_depth": 9, "adaptation": "freeze"},
+                    {"adaptation": "partial"}, {"learning_rate": "fast"}):  # fmt: skip
+        assert space.params_with(refused) is None, refused
