@@ -51,8 +51,13 @@ class Float:
     def suggest(self, trial: optuna.Trial) -> float:
         return trial.suggest_float(self.name, self.low, self.high, log=self.log, step=self.step)
 
+    def accepts(self, value: Any) -> bool:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not self.low <= value <= self.high:
+            return False
+        return self.step is None or math.isclose((value - self.low) / self.step, round((value - self.low) / self.step))
+
     def clamp(self, value: Any) -> float:
-        if isinstance(value, (int, float)) and self.low <= value <= self.high:
+        if self.accepts(value):
             return float(value)
         return math.sqrt(self.low * self.high) if self.log else (self.low + self.high) / 2
 
@@ -70,8 +75,12 @@ class Int:
     def suggest(self, trial: optuna.Trial) -> int:
         return trial.suggest_int(self.name, self.low, self.high, log=self.log, step=self.step)
 
+    def accepts(self, value: Any) -> bool:
+        in_range = isinstance(value, int) and not isinstance(value, bool) and self.low <= value <= self.high
+        return in_range and (value - self.low) % self.step == 0
+
     def clamp(self, value: Any) -> int:
-        if isinstance(value, int) and self.low <= value <= self.high:
+        if self.accepts(value):
             return value
         return self.low
 
@@ -89,8 +98,11 @@ class Categorical:
     def suggest(self, trial: optuna.Trial) -> Any:
         return trial.suggest_categorical(self.name, list(self.choices))
 
+    def accepts(self, value: Any) -> bool:
+        return value in self.choices
+
     def clamp(self, value: Any) -> Any:
-        return value if value in self.choices else self.choices[0]
+        return value if self.accepts(value) else self.choices[0]
 
 
 @dataclass(frozen=True)
@@ -100,6 +112,9 @@ class Fixed:
     name: str
     default: Any
     condition: Condition | None = None
+
+    def accepts(self, value: Any) -> bool:
+        return bool(value == self.default)
 
     def clamp(self, value: Any) -> Any:
         return self.default
@@ -183,7 +198,7 @@ class SearchSpace:
                 continue
             if dimension.name in preferred:
                 value = preferred[dimension.name]
-                if not _accepts(dimension, value):
+                if not dimension.accepts(value):
                     return None
             else:
                 value = dimension.clamp(dimension.default)
@@ -199,19 +214,6 @@ class SearchSpace:
 
 
 _ABSENT = object()
-
-
-def _accepts(dimension: Dimension, value: Any) -> bool:
-    if isinstance(dimension, Fixed):
-        return bool(value == dimension.default)
-    if isinstance(dimension, Categorical):
-        return value in dimension.choices
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not dimension.low <= value <= dimension.high:
-        return False
-    if isinstance(dimension, Int):
-        return isinstance(value, int) and (value - dimension.low) % dimension.step == 0
-    return dimension.step is None or math.isclose((value - dimension.low) / dimension.step,
-                                                  round((value - dimension.low) / dimension.step))  # fmt: skip
 
 
 def _overridden(dimension: Dimension, spec: DimensionOverride) -> Dimension:
