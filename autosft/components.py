@@ -17,11 +17,12 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from autosft.config import TASK_TYPES, TaskType
+from autosft.contracts import TrialPlan
+
 if TYPE_CHECKING:
     import torch
     from torch import nn
-
-    from autosft.search.plan import TrialPlan
 
 __all__ = [
     "TASK_TYPES",
@@ -41,13 +42,6 @@ __all__ = [
     "TaskType",
     "class_counts",
 ]
-
-TaskType = Literal["binary", "multiclass", "multilabel", "ranking"]
-#: Task types the engine trains today; the study file rejects any other with this list.
-#: ``ranking`` (next-item or candidate scoring) is trained and predicted like ``multiclass``: the
-#: model scores every item (class) per row and the label is the index of the held-out item, so
-#: softmax, soft targets and prediction need no special case; only its metrics differ.
-TASK_TYPES: tuple[str, ...] = ("binary", "multiclass", "multilabel", "ranking")
 
 #: ``loss(logits, targets) -> scalar``; targets are per-class probabilities (soft labels), so
 #: label smoothing and mixup need no special case in any loss.

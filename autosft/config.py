@@ -12,10 +12,10 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from autosft.components import TASK_TYPES
 from autosft.errors import ConfigError
 
 __all__ = [
+    "TASK_TYPES",
     "Budget",
     "ComponentRef",
     "DimensionOverride",
@@ -26,6 +26,7 @@ __all__ = [
     "SamplerConfig",
     "SelectConfig",
     "StudyConfig",
+    "TaskType",
     "format_validation_error",
     "load_study_file",
     "parse_study",
@@ -35,6 +36,13 @@ __all__ = [
 DEFAULT_STORAGE = "sqlite:///autosft.db"
 
 Direction = Literal["maximize", "minimize"]
+
+TaskType = Literal["binary", "multiclass", "multilabel", "ranking"]
+#: Task types the engine trains today; the study file rejects any other with this list.
+#: ``ranking`` (next-item or candidate scoring) is trained and predicted like ``multiclass``: the
+#: model scores every item (class) per row and the label is the index of the held-out item, so
+#: softmax, soft targets and prediction need no special case; only its metrics differ.
+TASK_TYPES: tuple[str, ...] = ("binary", "multiclass", "multilabel", "ranking")
 
 
 class _Strict(BaseModel):

@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING
 
 import pluggy
 
+from autosft.components import Augmentation, DatasetLoader, ImbalanceStrategy, Metric, ModelBuilder
+from autosft.config import StudyConfig
+from autosft.contracts import TrialContext, TrialResult
+from autosft.space import SearchSpace
+
 if TYPE_CHECKING:
     import typer
-
-    from autosft.components import Augmentation, DatasetLoader, ImbalanceStrategy, Metric, ModelBuilder
-    from autosft.config import StudyConfig
-    from autosft.search.context import TrialContext, TrialResult
-    from autosft.search.space import SearchSpace
 
 __all__ = ["PROJECT_NAME", "hookimpl", "hookspec"]
 
@@ -99,7 +99,7 @@ def autosft_extend_search_space(space: SearchSpace, study: StudyConfig) -> None:
     applied, so users can override plugin dimensions too. Sampled values reach the trial as
     ``TrialPlan.extra[name]``.
 
-    :param space: the :class:`~autosft.search.space.SearchSpace` to add dimensions to with
+    :param space: the :class:`~autosft.space.SearchSpace` to add dimensions to with
         ``space.add(...)``.
     :param study: the validated study configuration, to add dimensions only when relevant.
     """
@@ -114,7 +114,7 @@ def autosft_extend_search_space(space: SearchSpace, study: StudyConfig) -> None:
 def autosft_trial_start(context: TrialContext) -> None:
     """Called in the worker when a trial's plan is sampled, before its model is built.
 
-    :param context: the trial number, its :class:`~autosft.search.space.TrialPlan`, the study
+    :param context: the trial number, its :class:`~autosft.contracts.TrialPlan`, the study
         configuration and the device it runs on.
     """
 
@@ -134,7 +134,7 @@ def autosft_trial_end(context: TrialContext, result: TrialResult | None, state: 
     """Called once when a trial ends, whatever its outcome.
 
     :param context: the trial's context.
-    :param result: the finished :class:`~autosft.search.context.TrialResult`, or ``None`` when
+    :param result: the finished :class:`~autosft.contracts.TrialResult`, or ``None`` when
         the trial was pruned or failed.
     :param state: ``"COMPLETE"``, ``"PRUNED"`` or ``"FAIL"``.
     """

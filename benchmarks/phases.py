@@ -23,7 +23,7 @@ __all__ = ["OTHER", "PHASES", "PhaseProfile"]
 PHASES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("storage", ("optuna.storages", "autosft.storage", "sqlalchemy")),
     ("validation", (
-        "autosft.engine.loop:predict", "autosft.evaluate.scoring", "transformers.trainer:Trainer.evaluate")),
+        "autosft.engine.loop:predict", "autosft.engine.scoring", "transformers.trainer:Trainer.evaluate")),
     ("data (read, tokenize, batch)", (
         "autosft.search.prepare:load_splits", "autosft.engine.loop:_training_data", "autosft.engine.data",
         "autosft.engine.cache", ":_peer_rows", "torch.utils.data", "transformers.data",
@@ -33,7 +33,7 @@ PHASES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("model load and build", (
         "autosft.search.prepare:PreparedStudy.build_model", ":_peer.<locals>.model_init",
         "transformers.modeling_utils")),
-    ("sampler", ("optuna.samplers", "autosft.search.space")),
+    ("sampler", ("optuna.samplers", "autosft.space")),
     ("pruner", ("optuna.pruners",)),
 )  # fmt: skip
 OTHER = "other (loop glue, logging, gc)"

@@ -28,12 +28,12 @@ from pathlib import Path
 import torch
 
 from autosft.config import parse_study
+from autosft.contracts import TrialPlan
 from autosft.engine.cache import clear_caches, encode_splits
 from autosft.engine.device import pick_device
 from autosft.engine.loop import train
+from autosft.engine.trial import training_job
 from autosft.plugins import get_plugin_manager
-from autosft.search.objective import training_job
-from autosft.search.plan import TrialPlan
 from autosft.search.prepare import PreparedStudy, prepare_study
 
 REPO = Path(__file__).resolve().parents[1]

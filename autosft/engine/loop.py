@@ -6,140 +6,37 @@ The loop knows nothing of Optuna: the search passes ``on_epoch``, which may rais
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import functools
 import math
-import random
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
-from autosft.components import (
-    Augmentation,
-    BuiltModel,
-    ImbalanceStrategy,
-    LossFunction,
-    Metric,
-    Splits,
-    class_counts,
-)
+from autosft.components import LossFunction, class_counts
+from autosft.contracts import TrialResult
 from autosft.engine.data import DeviceSplit, in_length_order, iterate_batches, restore_order, to_device_split
 from autosft.engine.device import DeviceSetup
+from autosft.engine.job import EpochCallback, Objective, TrainedModel, TrainingJob
 from autosft.engine.losses import cross_entropy, soft_targets
 from autosft.engine.model import AdaptedModel, adapt_model
 from autosft.engine.optim import build_optimizer, warmup_cosine
 from autosft.engine.prefix import frozen_prefix
+from autosft.engine.scoring import score
+from autosft.engine.seeding import seed_everything
 from autosft.engine.staging import model_logits
 from autosft.errors import TrialFailure
-from autosft.evaluate.scoring import score
-from autosft.search.context import TrialResult
-from autosft.search.plan import TrialPlan
 
-__all__ = [
-    "EpochCallback",
-    "Objective",
-    "TrainedModel",
-    "TrainingJob",
-    "predict",
-    "seed_everything",
-    "seeded",
-    "single_thread",
-    "train",
-]
+__all__ = ["predict", "train"]
 
 #: Gradients are clipped to this global norm: fine-tuning at a too-high rate then degrades
 #: instead of diverging, which keeps the search's view of that rate informative.
 MAX_GRAD_NORM = 1.0
 EVAL_BATCH_SIZE = 512
-
-EpochCallback = Callable[[int, Mapping[str, float]], None]
-
-
-@dataclass(frozen=True)
-class Objective:
-    metric: str
-    direction: str
-
-    def better(self, value: float, best: float | None) -> bool:
-        if math.isnan(value):
-            return False
-        if best is None:
-            return True
-        return value > best if self.direction == "maximize" else value < best
-
-
-@dataclass
-class TrainingJob:
-    """What one training run needs: data, a fresh model, the plan and the chosen strategies.
-
-    ``loss`` is the model builder's training loss for the plan (``ModelBuilder.training_loss``);
-    ``None`` trains with the task's cross-entropy.
-    """
-
-    splits: Splits
-    built: BuiltModel
-    plan: TrialPlan
-    imbalance: ImbalanceStrategy
-    augmentation: Augmentation | None
-    metrics: Sequence[Metric]
-    objectives: Sequence[Objective]
-    device: DeviceSetup
-    #: The model builder's loss for this plan, if it has one (``ModelBuilder.training_loss``).
-    loss: LossFunction | None = None
-    #: Train on cached activations of frozen layer groups when the plan allows (see engine.prefix).
-    cache_activations: bool = True
-    #: Micro-batches per batch: gradients of each are accumulated before one optimizer step, so the
-    #: effective batch stays ``plan.batch_size`` while peak memory shrinks (see engine.memory).
-    accumulation: int = 1
-
-
-@dataclass
-class TrainedModel:
-    """The result and, when asked for, the module restored to its best epoch."""
-
-    result: TrialResult
-    module: torch.nn.Module
-
-
-@contextlib.contextmanager
-def seeded(seed: int) -> Iterator[None]:
-    """torch's CPU generator seeded with ``seed`` inside, the caller's state back after.
-
-    For builders and pre-training: weights and dropout drawn from the trial's seed, while the
-    caller's own random sequence (the search's, the next trial's) goes on as if nothing happened.
-    """
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        yield
-
-
-@contextlib.contextmanager
-def single_thread() -> Iterator[None]:
-    """torch on one CPU thread inside, the caller's thread count back after.
-
-    For pre-training small models: their matrices are too small to gain from more threads, and when
-    another process shares the cores, synchronising OpenMP threads on every tiny op made pre-training
-    10-25x slower.
-    """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
-def seed_everything(seed: int) -> torch.Generator:
-    """Seed Python, NumPy and torch; return the generator that orders batches."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-    return torch.Generator().manual_seed(seed)
 
 
 @dataclass

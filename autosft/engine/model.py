@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from torch import nn
 
 from autosft.components import BuiltModel
+from autosft.contracts import TrialPlan
 from autosft.errors import ConfigError, PluginError
-from autosft.search.plan import TrialPlan
 
 __all__ = ["AdaptedModel", "adapt_model"]
 

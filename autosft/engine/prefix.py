@@ -15,21 +15,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from autosft.components import DataSplit, StagedForward
+from autosft.contracts import TrialPlan
 from autosft.engine.cache import activation_cache
 from autosft.engine.data import MASK, DeviceSplit, in_length_order, restore_order, to_device_split
+from autosft.engine.job import TrainingJob
+from autosft.engine.model import AdaptedModel
 from autosft.engine.staging import stages_agree
-from autosft.search.plan import TrialPlan
-
-if TYPE_CHECKING:
-    from autosft.engine.loop import TrainingJob
-    from autosft.engine.model import AdaptedModel
 
 __all__ = ["INPUTS", "STATE", "FrozenPrefix", "frozen_prefix", "thawed_groups"]
 

@@ -2,7 +2,7 @@
 
 A test split of a few hundred rows gives a point estimate whose noise is often larger than the
 gap between configurations; the interval says so. Rows are resampled with replacement and every
-metric is recomputed on each resample with :func:`autosft.evaluate.scoring.score`, so intervals
+metric is recomputed on each resample with :func:`autosft.engine.scoring.score`, so intervals
 exist for exactly the metrics the search used. Percentile intervals, seeded: the same predictions
 always give the same interval.
 """
@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from autosft.components import Metric
-from autosft.evaluate.scoring import score
+from autosft.engine.scoring import score
 
 __all__ = ["DEFAULT_RESAMPLES", "bootstrap_intervals"]
 

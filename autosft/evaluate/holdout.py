@@ -11,13 +11,13 @@ from typing import Any
 
 import optuna
 
+from autosft.contracts import json_safe
 from autosft.engine.device import DeviceSetup
+from autosft.engine.prepared import PreparedStudy
+from autosft.engine.scoring import score
 from autosft.errors import ConfigError
 from autosft.evaluate.refit import refit
-from autosft.evaluate.scoring import score
 from autosft.evaluate.selection import SELECTION_ATTR, rerun_tag
-from autosft.search.context import json_safe
-from autosft.search.prepare import PreparedStudy
 
 __all__ = ["FINAL_TEST_ATTR", "evaluate_on_test", "selected_trial"]
 

@@ -19,14 +19,13 @@ import optuna
 import torch
 
 from autosft.components import DataSplit, Splits
+from autosft.contracts import TrialPlan, TrialResult
 from autosft.engine.data import to_device_split
 from autosft.engine.device import DeviceSetup
 from autosft.engine.loop import predict
+from autosft.engine.prepared import PreparedStudy
+from autosft.engine.trial import train_plan
 from autosft.errors import ConfigError, DataError
-from autosft.search.context import TrialResult
-from autosft.search.objective import train_plan
-from autosft.search.plan import TrialPlan
-from autosft.search.prepare import PreparedStudy
 
 __all__ = ["REFIT_MODES", "Refit", "RefitMode", "refit", "with_validation_in_train"]
 

@@ -26,18 +26,18 @@ from autosft.config import StudyConfig
 from autosft.engine.data import to_device_split
 from autosft.engine.device import DeviceSetup, pick_device
 from autosft.engine.loop import predict
+from autosft.engine.scoring import score
 from autosft.errors import ConfigError, PluginError
 from autosft.evaluate.bootstrap import DEFAULT_RESAMPLES, bootstrap_intervals
 from autosft.evaluate.holdout import selected_trial
 from autosft.evaluate.refit import Refit, RefitMode, refit
-from autosft.evaluate.scoring import score
 from autosft.export import runcard
 from autosft.export.model import MODEL_DESCRIPTION, save_model
 from autosft.plugins import get_plugin_manager
 from autosft.registry import ComponentTable, Registry, collect_registry
 from autosft.search.prepare import PreparedStudy, prepare_study, validate_options
-from autosft.search.space import SearchSpace
 from autosft.search.study import load_existing_study, stored_config
+from autosft.space import SearchSpace
 from autosft.storage import open_storage
 
 __all__ = ["BEST_CONFIG", "PREDICTIONS", "RUN_CARD", "TEST_METRICS", "ExportOutcome", "export_study", "fixed_study"]

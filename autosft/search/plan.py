@@ -1,4 +1,4 @@
-"""The built-in search space and the :class:`TrialPlan` a sampled configuration becomes.
+"""The built-in search space; a sampled configuration becomes a :class:`~autosft.contracts.TrialPlan`.
 
 Declared here as data; the defaults form trial 0 (full fine-tuning at the model's default rate).
 Which choices exist depends on the study: the model's layer groups bound ``freeze_depth``, its
@@ -8,20 +8,19 @@ input kind and task are offered.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import pluggy
 
 from autosft.components import BuiltModel, ModelBuilder, Splits, class_counts
 from autosft.config import StudyConfig
+from autosft.contracts import LORA_LEARNING_RATE
 from autosft.registry import Registry
-from autosft.search.space import Categorical, Condition, Float, Int, SearchSpace
+from autosft.space import Categorical, Condition, Float, Int, SearchSpace
 
 __all__ = [
-    "BUILTIN_DIMENSIONS", "LORA_RATE_FACTOR", "QUICK_LOOK_RATE_FACTOR", "QUICK_LOOK_TRAINED_GROUPS",
-    "SKEW_FOR_CLASS_WEIGHTS", "TrialPlan", "build_search_space", "quick_look_params",
+    "LORA_RATE_FACTOR", "QUICK_LOOK_RATE_FACTOR", "QUICK_LOOK_TRAINED_GROUPS", "SKEW_FOR_CLASS_WEIGHTS",
+    "build_search_space", "quick_look_params",
 ]  # fmt: skip
 
 #: LoRA's best learning rate sits about ten times above full fine-tuning's, so it gets its own prior.
@@ -35,53 +34,6 @@ QUICK_LOOK_TRAINED_GROUPS = 2
 #: ... at this multiple of the default learning rate (capped by the range): like LoRA, a few
 #: trainable layers and a new head learn at a higher rate than a whole network.
 QUICK_LOOK_RATE_FACTOR = 10.0
-
-BUILTIN_DIMENSIONS = (
-    "adaptation", "learning_rate", "lora_learning_rate", "freeze_depth", "unfreeze_every", "lora_rank",
-    "lora_alpha", "lora_dropout", "lora_targets", "batch_size", "epochs", "warmup_ratio", "weight_decay",
-    "dropout", "label_smoothing", "patience", "imbalance", "augmentation", "augmentation_strength",
-)  # fmt: skip
-
-
-@dataclass(frozen=True)
-class TrialPlan:
-    """Everything one trial trains with: the sampled values, fixed ones and plugin extras."""
-
-    learning_rate: float
-    batch_size: int
-    epochs: int
-    warmup_ratio: float
-    weight_decay: float
-    dropout: float
-    label_smoothing: float
-    patience: int
-    adaptation: str
-    freeze_depth: int = 0
-    unfreeze_every: int = 0
-    lora_rank: int = 8
-    lora_alpha: int = 16
-    lora_dropout: float = 0.0
-    lora_targets: str = ""
-    imbalance: str = "none"
-    augmentation: str = "none"
-    augmentation_strength: float = 0.0
-    seed: int = 0
-    extra: Mapping[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def from_values(cls, values: Mapping[str, Any], *, seed: int) -> TrialPlan:
-        """Build a plan from sampled values; LoRA trials take their rate from ``lora_learning_rate``."""
-        known = {name: values[name] for name in BUILTIN_DIMENSIONS if name in values}
-        if known.get("adaptation") == "lora":
-            known["learning_rate"] = known.pop("lora_learning_rate")
-        known.pop("lora_learning_rate", None)
-        extra = {name: value for name, value in values.items() if name not in BUILTIN_DIMENSIONS}
-        return cls(**known, seed=seed, extra=extra)
-
-    def as_dict(self) -> dict[str, Any]:
-        plan = asdict(self)
-        plan["extra"] = dict(self.extra)
-        return plan
 
 
 def build_search_space(
@@ -138,7 +90,7 @@ def _add_adaptation(space: SearchSpace, builder: ModelBuilder, built: BuiltModel
     if "lora" in modes:
         lora = Condition("adaptation", ("lora",))
         factor = LORA_RATE_FACTOR
-        space.add(Float("lora_learning_rate", low * factor, high * factor, default * factor, log=True, condition=lora))
+        space.add(Float(LORA_LEARNING_RATE, low * factor, high * factor, default * factor, log=True, condition=lora))
     if "freeze" in modes:
         freeze = Condition("adaptation", ("freeze",))
         space.add(Int("freeze_depth", 1, freezable, 1, condition=freeze))

@@ -7,47 +7,19 @@ trial, and the model's structure (layer groups, LoRA target sets) shapes the sea
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import pluggy
 from pydantic import BaseModel, ValidationError
 
-from autosft.components import Augmentation, BuiltModel, Metric, ModelBuilder, Splits
+from autosft.components import Splits
 from autosft.config import Direction, StudyConfig, format_validation_error
+from autosft.engine.prepared import PreparedStudy
 from autosft.errors import ConfigError, PluginError
 from autosft.registry import Registry, collect_registry
-from autosft.search.plan import TrialPlan, build_search_space, quick_look_params
-from autosft.search.space import SearchSpace
+from autosft.search.plan import build_search_space, quick_look_params
 
 __all__ = ["PreparedStudy", "check_components", "load_splits", "prepare_study", "validate_options"]
-
-
-@dataclass
-class PreparedStudy:
-    """A study ready to run trials: its data, model builder, space and scoring."""
-
-    config: StudyConfig
-    manager: pluggy.PluginManager
-    registry: Registry
-    splits: Splits
-    builder: ModelBuilder
-    model_options: BaseModel
-    space: SearchSpace
-    metrics: list[Metric]
-    directions: list[Direction]
-    #: The cheap first trial's params (:func:`~autosft.search.plan.quick_look_params`), if the study has one.
-    quick_look: dict[str, Any] | None = None
-
-    def build_model(self, plan: TrialPlan) -> BuiltModel:
-        return self.builder.build(self.model_options, self.splits, seed=plan.seed)
-
-    def augmentation(self, plan: TrialPlan) -> Augmentation | None:
-        return None if plan.augmentation == "none" else self.registry.augmentations.get(plan.augmentation)
-
-    @property
-    def objective_metrics(self) -> list[str]:
-        return [objective.metric for objective in self.config.objectives]
 
 
 def validate_options(model: type[BaseModel], options: dict[str, Any], where: str) -> BaseModel:

@@ -13,14 +13,14 @@ from pydantic import BaseModel
 
 from autosft.components import LossFunction, Splits
 from autosft.config import parse_study
+from autosft.contracts import TrialPlan
 from autosft.default_plugins.ranking import catalogue_coverage, hit_rate, mean_reciprocal_rank, ndcg, ranks
 from autosft.engine.device import pick_device
 from autosft.engine.loop import train
 from autosft.engine.losses import cross_entropy
+from autosft.engine.trial import training_job
 from autosft.errors import ConfigError
 from autosft.hookspecs import hookimpl
-from autosft.search.objective import training_job
-from autosft.search.plan import TrialPlan
 from autosft.search.prepare import prepare_study
 from autosft.testing import ToyMLP, toy_manager, toy_study
 

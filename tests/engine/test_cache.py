@@ -15,6 +15,7 @@ import torch
 
 from autosft.components import DataSplit, InputEncoder, Splits
 from autosft.config import parse_study
+from autosft.contracts import TrialPlan
 from autosft.engine.cache import (
     ACTIVATION_BUDGET_ENV,
     ActivationCache,
@@ -29,8 +30,7 @@ from autosft.engine.data import DeviceSplit, iterate_batches, trim_padding
 from autosft.engine.device import pick_device
 from autosft.engine.loop import train
 from autosft.engine.staging import hooked_stages, stages_agree
-from autosft.search.objective import training_job
-from autosft.search.plan import TrialPlan
+from autosft.engine.trial import training_job
 from autosft.search.prepare import PreparedStudy, prepare_study
 from autosft.testing import toy_manager, toy_study
 

@@ -6,11 +6,11 @@ import pytest
 import torch
 
 from autosft.config import parse_study
+from autosft.contracts import TrialPlan
 from autosft.engine.device import pick_device
 from autosft.engine.loop import train
+from autosft.engine.trial import training_job
 from autosft.errors import ConfigError
-from autosft.search.objective import training_job
-from autosft.search.plan import TrialPlan
 from autosft.search.prepare import prepare_study
 from autosft.testing import toy_manager, toy_study
 

@@ -9,11 +9,12 @@ import pytest
 import torch
 from torch import nn
 
+from autosft.contracts import TrialPlan
 from autosft.engine.device import pick_device
-from autosft.engine.loop import seeded, single_thread, train
+from autosft.engine.loop import train
+from autosft.engine.seeding import seeded, single_thread
+from autosft.engine.trial import training_job
 from autosft.errors import TrialFailure
-from autosft.search.objective import training_job
-from autosft.search.plan import TrialPlan
 from autosft.search.prepare import PreparedStudy
 
 CPU = pick_device("cpu")

@@ -12,8 +12,8 @@ from torch import nn
 
 from autosft.components import BuiltModel, ModelBuilder, Splits
 from autosft.engine.loop import train
+from autosft.engine.trial import train_plan, training_job
 from autosft.errors import TrialFailure
-from autosft.search.objective import train_plan, training_job
 from autosft.search.prepare import PreparedStudy
 from tests.engine.test_loop import BASE_PLAN, CPU
 

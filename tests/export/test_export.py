@@ -18,9 +18,9 @@ from autosft.config import parse_study
 from autosft.engine.data import to_device_split
 from autosft.engine.device import pick_device
 from autosft.engine.loop import predict
+from autosft.engine.scoring import score
 from autosft.errors import DataError
 from autosft.evaluate.holdout import selected_trial
-from autosft.evaluate.scoring import score
 from autosft.export import export_study, load_model
 from autosft.export.exporter import BEST_CONFIG, PREDICTIONS, RUN_CARD, TEST_METRICS
 from autosft.hookspecs import hookimpl

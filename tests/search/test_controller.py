@@ -13,8 +13,8 @@ from autosft.errors import ConfigError
 from autosft.hookspecs import hookimpl
 from autosft.search.controller import run_search
 from autosft.search.prepare import prepare_study
-from autosft.search.space import Float
 from autosft.search.study import DEFAULT_TRIAL_ATTR, QUICK_LOOK_ATTR
+from autosft.space import Float
 from autosft.storage import open_storage
 from autosft.testing import toy_manager, toy_study
 

@@ -7,11 +7,11 @@ import pytest
 
 from autosft.components import Augmentation
 from autosft.config import DimensionOverride, parse_study
+from autosft.contracts import TrialPlan
 from autosft.errors import ConfigError, PluginError
 from autosft.hookspecs import hookimpl
-from autosft.search.plan import TrialPlan
 from autosft.search.prepare import prepare_study
-from autosft.search.space import Categorical, Condition, Float, SearchSpace
+from autosft.space import Categorical, Condition, Float, SearchSpace
 from autosft.testing import toy_manager, toy_study
 
 

@@ -19,7 +19,6 @@ from torch import nn
 
 from autosft.components import BuiltModel, DataSplit, ModelBuilder, Splits, class_counts
 from autosft.default_plugins.imbalance import inverse_frequency
-from autosft.engine.loop import seeded, single_thread
 from autosft.engine.pretrained import (
     PretrainingOptions,
     cache_file,
@@ -28,6 +27,7 @@ from autosft.engine.pretrained import (
     state_key,
 )
 from autosft.engine.pretrained import pretrained_state as cached_pretrained_state
+from autosft.engine.seeding import seeded, single_thread
 from autosft.errors import ConfigError
 
 __all__ = ["TabularMLP", "TabularMLPBuilder", "TabularMLPOptions", "cache_path", "clear_memory_cache"]

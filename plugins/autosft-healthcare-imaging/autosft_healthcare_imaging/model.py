@@ -18,7 +18,7 @@ from torch import nn
 
 from autosft.components import BuiltModel, ModelBuilder, Splits
 from autosft.engine.hf import Checkpoint, class_labels, quiet_transformers
-from autosft.engine.loop import seeded
+from autosft.engine.seeding import seeded
 from autosft.errors import ConfigError
 from autosft_healthcare_imaging.structure import describe
 

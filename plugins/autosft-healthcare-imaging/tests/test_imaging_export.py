@@ -12,7 +12,7 @@ import torch
 from imaging_helpers import write_npz
 
 from autosft.config import parse_study
-from autosft.evaluate.scoring import score
+from autosft.engine.scoring import score
 from autosft.export import export_study, load_model
 from autosft.plugins import get_plugin_manager
 from autosft.search.controller import run_search

@@ -14,7 +14,7 @@ from autosft_healthcare_imaging.metrics import (
     worst_class_recall,
 )
 
-from autosft.evaluate.scoring import score
+from autosft.engine.scoring import score
 
 
 def _binary(scores: list[float]) -> np.ndarray:

@@ -15,13 +15,14 @@ import torch
 from imaging_helpers import TINY_RESNET, write_npz
 
 from autosft.config import parse_study
+from autosft.contracts import TrialPlan
 from autosft.engine.device import pick_device
-from autosft.engine.loop import TrainedModel, train
+from autosft.engine.job import TrainedModel
+from autosft.engine.loop import train
+from autosft.engine.trial import training_job
 from autosft.plugins import get_plugin_manager
-from autosft.search.objective import training_job
-from autosft.search.plan import TrialPlan
 from autosft.search.prepare import PreparedStudy, prepare_study
-from autosft.search.space import Categorical
+from autosft.space import Categorical
 
 CPU = pick_device("cpu")
 PLAN = TrialPlan(

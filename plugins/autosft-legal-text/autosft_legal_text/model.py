@@ -22,7 +22,7 @@ from torch import nn
 from autosft.components import BuiltModel, InputEncoder, ModelBuilder, Splits
 from autosft.engine.cache import load_once
 from autosft.engine.hf import Checkpoint, class_labels, quiet_transformers
-from autosft.engine.loop import seeded
+from autosft.engine.seeding import seeded
 from autosft.engine.staging import hooked_stages
 from autosft.errors import ConfigError
 from autosft_legal_text.structure import describe

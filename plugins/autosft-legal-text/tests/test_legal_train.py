@@ -19,13 +19,14 @@ import yaml
 from legal_helpers import clauses, write_table
 
 from autosft.config import parse_study
+from autosft.contracts import TrialPlan
 from autosft.engine.cache import activation_cache
 from autosft.engine.data import to_device_split
 from autosft.engine.device import pick_device
-from autosft.engine.loop import TrainedModel, predict, train
+from autosft.engine.job import TrainedModel
+from autosft.engine.loop import predict, train
+from autosft.engine.trial import training_job
 from autosft.plugins import get_plugin_manager
-from autosft.search.objective import training_job
-from autosft.search.plan import TrialPlan
 from autosft.search.prepare import PreparedStudy, prepare_study
 
 CPU = pick_device("cpu")

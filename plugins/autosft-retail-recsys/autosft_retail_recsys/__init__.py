@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
     from autosft.components import Augmentation, DatasetLoader, ModelBuilder
     from autosft.config import StudyConfig
-    from autosft.search.space import SearchSpace
+    from autosft.space import SearchSpace
 
 __all__ = [
     "autosft_extend_search_space",

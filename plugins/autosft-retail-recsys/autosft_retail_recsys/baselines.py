@@ -16,7 +16,7 @@ import typer
 from autosft.components import DataSplit, Metric, Splits
 
 if TYPE_CHECKING:
-    from autosft.search.prepare import PreparedStudy
+    from autosft.engine.prepared import PreparedStudy
 
 __all__ = ["baseline_scores", "popularity_scores", "register_commands"]
 
@@ -41,7 +41,7 @@ def baseline_scores(prepared: PreparedStudy) -> dict[str, dict[str, dict[str, fl
     from autosft.engine.data import to_device_split
     from autosft.engine.device import pick_device
     from autosft.engine.loop import predict
-    from autosft.evaluate.scoring import score
+    from autosft.engine.scoring import score
 
     splits, metrics = prepared.splits, prepared.metrics
     device = pick_device("cpu")

@@ -20,10 +20,10 @@ from torch import nn
 from torch.nn import functional as F
 
 from autosft.components import BuiltModel, DataSplit, LossFunction, ModelBuilder, Splits
-from autosft.engine.loop import seeded, single_thread
+from autosft.contracts import TrialPlan
 from autosft.engine.pretrained import PretrainingOptions, fit_on_source, pretrained_state, state_key
+from autosft.engine.seeding import seeded, single_thread
 from autosft.errors import ConfigError
-from autosft.search.plan import TrialPlan
 from autosft_retail_recsys.data import INPUT_KIND
 from autosft_retail_recsys.objectives import LOSS_DIMENSION, NEGATIVES_DIMENSION, ranking_loss
 

@@ -18,7 +18,7 @@ from autosft.errors import ConfigError
 
 if TYPE_CHECKING:
     from autosft.config import StudyConfig
-    from autosft.search.space import SearchSpace
+    from autosft.space import SearchSpace
 
 __all__ = ["LOSSES", "LOSS_DIMENSION", "NEGATIVES_DIMENSION", "add_objective_dimensions", "ranking_loss"]
 
@@ -32,7 +32,7 @@ MODELS = frozenset({"next_item_transformer"})
 
 def add_objective_dimensions(space: SearchSpace, study: StudyConfig) -> None:
     """``ranking_loss`` and, for the sampled objectives, ``negatives`` (log-uniform 8..512)."""
-    from autosft.search.space import Categorical, Condition, Int
+    from autosft.space import Categorical, Condition, Int
 
     if study.model.name not in MODELS:
         return

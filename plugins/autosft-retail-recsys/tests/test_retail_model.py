@@ -13,12 +13,12 @@ from autosft_retail_recsys.model import MASKED_SCORE, NextItemBuilder, NextItemO
 from retail_helpers import log_options
 
 from autosft.config import parse_study
+from autosft.contracts import TrialPlan
 from autosft.engine.device import pick_device
 from autosft.engine.loop import train
 from autosft.engine.pretrained import cache_root, clear_memory_cache
+from autosft.engine.trial import training_job
 from autosft.plugins import get_plugin_manager
-from autosft.search.objective import training_job
-from autosft.search.plan import TrialPlan
 from autosft.search.prepare import PreparedStudy, prepare_study
 
 CPU = pick_device("cpu")

@@ -9,7 +9,7 @@ from autosft_retail_recsys.objectives import ranking_loss
 
 from autosft.config import parse_study
 from autosft.errors import ConfigError
-from autosft.search.space import Condition, SearchSpace
+from autosft.space import Condition, SearchSpace
 
 CPU = torch.device("cpu")
 
