@@ -1,63 +1,160 @@
 """autosft: search how to fine-tune a pre-trained model on your labelled data.
 
-The public API: the hook marker for plugins, the component contracts they implement, the error
-tree, and :func:`run_search` (imported lazily, since it pulls in Optuna and torch).
+The public API, and everything a plugin may import (``tests/test_architecture.py`` holds plugins
+to it): the hook marker, the component contracts plugins implement, the trial contracts hooks see,
+the search space and its dimension types, the study file schema, the error tree, and the helpers
+plugins share (seeding, the pre-training and data caches, Hugging Face helpers, group-aware
+splits, predicting and scoring, the command-line helpers of plugin commands). Names whose modules
+import torch, Optuna or Rich are imported on first use, so ``import autosft`` and
+``autosft --help`` stay light. Every other module is private: its names may move between releases.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import importlib
+from typing import Any
 
 from autosft.components import (
+    TASK_TYPES,
     Augmentation,
     BuiltModel,
     DatasetLoader,
     DataSplit,
     ImbalanceStrategy,
     InputEncoder,
+    LossFunction,
     Metric,
     ModelBuilder,
+    NoOptions,
+    SplitOptions,
     Splits,
     StagedForward,
+    TaskType,
+    class_counts,
 )
 from autosft.config import StudyConfig, load_study_file
+from autosft.contracts import BUILTIN_DIMENSIONS, TrialContext, TrialPlan, TrialResult, json_safe
 from autosft.errors import AutosftError, ConfigError, DataError, PluginError, StorageError, TrialFailure
 from autosft.hookspecs import hookimpl
 from autosft.plugins import get_plugin_manager
+from autosft.space import Categorical, Condition, Dimension, Fixed, Float, Int, SearchSpace
+from autosft.splitting import SPLIT_NAMES, check_groups, hold_out, hold_out_missing
 
-if TYPE_CHECKING:
-    from autosft.search.controller import run_search
+#: Modules of the public names imported on first use (they import torch, Optuna, Rich or sklearn).
+_LAZY_MODULES: dict[str, tuple[str, ...]] = {
+    "autosft.engine.seeding": ("seed_everything", "seeded", "single_thread"),
+    "autosft.engine.pretrained": (
+        "PretrainingOptions", "cache_file", "cache_root", "clear_memory_cache", "fit_on_source", "pretrained_state",
+        "state_key",
+    ),
+    "autosft.engine.cache": ("cache_dir", "clear_caches", "load_once", "save_npz"),
+    "autosft.engine.hf": ("Checkpoint", "class_labels", "quiet_transformers"),
+    "autosft.engine.structure": ("Structure", "has_parameters", "shallowest_layers"),
+    "autosft.engine.staging": ("hooked_stages",),
+    "autosft.engine.device": ("pick_device",),
+    "autosft.engine.data": ("to_device_split",),
+    "autosft.engine.loop": ("predict",),
+    "autosft.engine.scoring": ("score",),
+    "autosft.engine.prepared": ("PreparedStudy",),
+    "autosft.default_plugins.imbalance": ("inverse_frequency",),
+    "autosft.search.prepare": ("prepare_study",),
+    "autosft.search.controller": ("run_search",),
+    "autosft.evaluate.holdout": ("FINAL_TEST_ATTR",),
+    "autosft.storage": ("open_storage",),
+    "autosft.cli": ("console", "plugin_manager", "reporting_errors"),
+}  # fmt: skip
+_LAZY = {name: module for module, names in _LAZY_MODULES.items() for name in names}
 
 __all__ = [
+    "BUILTIN_DIMENSIONS",
+    "FINAL_TEST_ATTR",
+    "SPLIT_NAMES",
+    "TASK_TYPES",
     "Augmentation",
     "AutosftError",
     "BuiltModel",
+    "Categorical",
+    "Checkpoint",
+    "Condition",
     "ConfigError",
     "DataError",
     "DataSplit",
     "DatasetLoader",
+    "Dimension",
+    "Fixed",
+    "Float",
     "ImbalanceStrategy",
     "InputEncoder",
+    "Int",
+    "LossFunction",
     "Metric",
     "ModelBuilder",
+    "NoOptions",
     "PluginError",
+    "PreparedStudy",
+    "PretrainingOptions",
+    "SearchSpace",
+    "SplitOptions",
     "Splits",
     "StagedForward",
     "StorageError",
+    "Structure",
     "StudyConfig",
+    "TaskType",
+    "TrialContext",
     "TrialFailure",
+    "TrialPlan",
+    "TrialResult",
+    "cache_dir",
+    "cache_file",
+    "cache_root",
+    "check_groups",
+    "class_counts",
+    "class_labels",
+    "clear_caches",
+    "clear_memory_cache",
+    "console",
+    "fit_on_source",
     "get_plugin_manager",
+    "has_parameters",
+    "hold_out",
+    "hold_out_missing",
+    "hooked_stages",
     "hookimpl",
+    "inverse_frequency",
+    "json_safe",
+    "load_once",
     "load_study_file",
+    "open_storage",
+    "pick_device",
+    "plugin_manager",
+    "predict",
+    "prepare_study",
+    "pretrained_state",
+    "quiet_transformers",
+    "reporting_errors",
     "run_search",
-]
+    "save_npz",
+    "score",
+    "seed_everything",
+    "seeded",
+    "shallowest_layers",
+    "single_thread",
+    "state_key",
+    "to_device_split",
+]  # fmt: skip
 
 __version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> Any:
-    if name == "run_search":
-        from autosft.search.controller import run_search
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'autosft' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
 
-        return run_search
-    raise AttributeError(f"module 'autosft' has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

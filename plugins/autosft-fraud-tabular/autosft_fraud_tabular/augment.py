@@ -13,8 +13,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from autosft.components import Augmentation
-from autosft.errors import ConfigError
+from autosft import Augmentation, ConfigError
 
 __all__ = ["NOISE_SCALE", "FeatureNoise", "Mixup"]
 

@@ -17,7 +17,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from autosft.errors import ConfigError, DataError
+from autosft import ConfigError, DataError
 
 __all__ = [
     "TableSpec",

@@ -13,8 +13,7 @@ from typing import ClassVar
 import pandas as pd
 from pydantic import BaseModel, Field, model_validator
 
-from autosft.components import DatasetLoader, SplitOptions, Splits, TaskType
-from autosft.errors import ConfigError, DataError
+from autosft import ConfigError, DataError, DatasetLoader, SplitOptions, Splits, TaskType
 from autosft_fraud_tabular.prepare import TableSpec, fingerprint, prepare_splits
 
 __all__ = ["SUFFIXES", "TabularDataset", "TabularOptions", "file_digest", "read_table"]

@@ -15,8 +15,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from autosft.components import DataSplit, ImbalanceStrategy
-from autosft.errors import ConfigError
+from autosft import ConfigError, DataSplit, ImbalanceStrategy
 
 __all__ = [
     "STRATEGIES",

@@ -11,7 +11,7 @@ from functools import partial
 
 import numpy as np
 
-from autosft.components import Metric
+from autosft import Metric
 
 __all__ = ["METRICS", "recall_at_precision"]
 

@@ -17,18 +17,23 @@ import torch
 from pydantic import BaseModel, Field
 from torch import nn
 
-from autosft.components import BuiltModel, DataSplit, ModelBuilder, Splits, class_counts
-from autosft.default_plugins.imbalance import inverse_frequency
-from autosft.engine.pretrained import (
+from autosft import (
+    BuiltModel,
+    ConfigError,
+    DataSplit,
+    ModelBuilder,
     PretrainingOptions,
+    Splits,
     cache_file,
+    class_counts,
     clear_memory_cache,
     fit_on_source,
+    inverse_frequency,
+    seeded,
+    single_thread,
     state_key,
 )
-from autosft.engine.pretrained import pretrained_state as cached_pretrained_state
-from autosft.engine.seeding import seeded, single_thread
-from autosft.errors import ConfigError
+from autosft import pretrained_state as cached_pretrained_state
 
 __all__ = ["TabularMLP", "TabularMLPBuilder", "TabularMLPOptions", "cache_path", "clear_memory_cache"]
 

@@ -17,8 +17,7 @@ import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.model_selection import train_test_split
 
-from autosft.components import DataSplit, Splits, TaskType
-from autosft.errors import ConfigError, DataError
+from autosft import ConfigError, DataError, DataSplit, Splits, TaskType
 from autosft_fraud_tabular.columns import (
     TableSpec,
     build_transformer,

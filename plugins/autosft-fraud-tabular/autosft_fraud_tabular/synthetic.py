@@ -17,8 +17,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field, model_validator
 
-from autosft.components import DatasetLoader, SplitOptions, Splits, TaskType
-from autosft.errors import ConfigError
+from autosft import ConfigError, DatasetLoader, SplitOptions, Splits, TaskType
 from autosft_fraud_tabular.prepare import TableSpec, fingerprint, prepare_splits
 
 __all__ = ["SyntheticFraudDataset", "SyntheticFraudOptions", "generate_fraud_table"]

@@ -23,10 +23,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from autosft.hookspecs import hookimpl
+from autosft import hookimpl
 
 if TYPE_CHECKING:
-    from autosft.components import Augmentation, DatasetLoader, Metric, ModelBuilder
+    from autosft import Augmentation, DatasetLoader, Metric, ModelBuilder
 
 __all__ = [
     "autosft_register_augmentations",

@@ -20,8 +20,7 @@ from typing import Any, ClassVar
 
 import torch
 
-from autosft.components import Augmentation
-from autosft.errors import ConfigError
+from autosft import Augmentation, ConfigError
 
 __all__ = [
     "AUGMENTATIONS",

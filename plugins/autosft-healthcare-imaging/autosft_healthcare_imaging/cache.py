@@ -17,9 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from autosft.components import DataSplit, Splits
-from autosft.engine.cache import cache_dir as core_cache_dir
-from autosft.engine.cache import save_npz
+from autosft import DataSplit, Splits, save_npz
+from autosft import cache_dir as core_cache_dir
 
 __all__ = ["cache_dir", "cached_splits", "clear_memory_cache", "file_signature", "fingerprint"]
 

@@ -15,9 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import BaseModel
 
-from autosft.components import DatasetLoader, Splits, TaskType
-from autosft.errors import ConfigError, DataError
-from autosft.splitting import SPLIT_NAMES, hold_out_missing
+from autosft import SPLIT_NAMES, ConfigError, DataError, DatasetLoader, Splits, TaskType, hold_out_missing
 from autosft_healthcare_imaging.assemble import (
     Rows,
     class_indices,

@@ -16,7 +16,7 @@ from functools import partial
 
 import numpy as np
 
-from autosft.components import Metric
+from autosft import Metric
 
 __all__ = [
     "ECE_BINS",

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 import torch
 
-from autosft.components import Augmentation
+from autosft import Augmentation
 
 __all__ = ["AUGMENTATIONS", "MAX_DELETE", "MAX_SWAP", "TokenDeletion", "TokenSwap", "content_positions"]
 

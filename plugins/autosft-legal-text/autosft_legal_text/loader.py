@@ -19,9 +19,17 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
-from autosft.components import DatasetLoader, DataSplit, Splits, TaskType
-from autosft.errors import ConfigError, DataError
-from autosft.splitting import SPLIT_NAMES, check_groups, hold_out_missing
+from autosft import (
+    SPLIT_NAMES,
+    ConfigError,
+    DataError,
+    DatasetLoader,
+    DataSplit,
+    Splits,
+    TaskType,
+    check_groups,
+    hold_out_missing,
+)
 from autosft_legal_text.options import TextTableOptions
 from autosft_legal_text.splitting import stratum, subsample
 

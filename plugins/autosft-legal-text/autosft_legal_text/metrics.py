@@ -16,7 +16,7 @@ from functools import partial
 
 import numpy as np
 
-from autosft.components import Metric
+from autosft import Metric
 
 __all__ = ["METRICS", "PER_CLASS_LIMIT", "class_score", "worst_class_f1"]
 

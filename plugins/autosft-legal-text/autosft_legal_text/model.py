@@ -19,12 +19,19 @@ from typing import ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
-from autosft.components import BuiltModel, InputEncoder, ModelBuilder, Splits
-from autosft.engine.cache import load_once
-from autosft.engine.hf import Checkpoint, class_labels, quiet_transformers
-from autosft.engine.seeding import seeded
-from autosft.engine.staging import hooked_stages
-from autosft.errors import ConfigError
+from autosft import (
+    BuiltModel,
+    Checkpoint,
+    ConfigError,
+    InputEncoder,
+    ModelBuilder,
+    Splits,
+    class_labels,
+    hooked_stages,
+    load_once,
+    quiet_transformers,
+    seeded,
+)
 from autosft_legal_text.structure import describe
 from autosft_legal_text.tokens import Truncation, encoder_for
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from autosft.errors import DataError
+from autosft import DataError
 
 __all__ = ["stratum", "subsample"]
 

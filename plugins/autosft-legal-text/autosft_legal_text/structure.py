@@ -13,8 +13,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from autosft.engine.structure import Structure, has_parameters, shallowest_layers
-from autosft.errors import ConfigError
+from autosft import ConfigError, Structure, has_parameters, shallowest_layers
 
 __all__ = ["KEY_NAMES", "QUERY_NAMES", "VALUE_NAMES", "Structure", "describe"]
 

@@ -22,14 +22,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from autosft.hookspecs import hookimpl
+from autosft import hookimpl
 
 if TYPE_CHECKING:
     import typer
 
-    from autosft.components import Augmentation, DatasetLoader, ModelBuilder
-    from autosft.config import StudyConfig
-    from autosft.space import SearchSpace
+    from autosft import Augmentation, DatasetLoader, ModelBuilder, SearchSpace, StudyConfig
 
 __all__ = [
     "autosft_extend_search_space",

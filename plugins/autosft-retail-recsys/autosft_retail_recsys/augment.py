@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 import torch
 
-from autosft.components import Augmentation
+from autosft import Augmentation
 from autosft_retail_recsys.data import INPUT_KIND
 from autosft_retail_recsys.sequences import PAD
 

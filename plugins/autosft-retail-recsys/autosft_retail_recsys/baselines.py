@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import numpy as np
 import typer
 
-from autosft.components import DataSplit, Metric, Splits
+from autosft import DataSplit, Metric, Splits
 
 if TYPE_CHECKING:
-    from autosft.engine.prepared import PreparedStudy
+    from autosft import PreparedStudy
 
 __all__ = ["baseline_scores", "popularity_scores", "register_commands"]
 
@@ -38,10 +38,7 @@ def popularity_scores(splits: Splits, split: DataSplit) -> np.ndarray:
 
 def baseline_scores(prepared: PreparedStudy) -> dict[str, dict[str, dict[str, float]]]:
     """``{"popularity" | "pretrained": {"val" | "test": {metric: value}}}`` on the study's splits."""
-    from autosft.engine.data import to_device_split
-    from autosft.engine.device import pick_device
-    from autosft.engine.loop import predict
-    from autosft.engine.scoring import score
+    from autosft import pick_device, predict, score, to_device_split
 
     splits, metrics = prepared.splits, prepared.metrics
     device = pick_device("cpu")
@@ -77,10 +74,7 @@ def retail_baselines(
 ) -> None:
     """Score the popularity baseline and the pre-trained model (before fine-tuning) on the study's
     val and test splits, beside the fine-tuned winner's held-out test scores."""
-    from autosft.cli import console, plugin_manager
-    from autosft.config import load_study_file
-    from autosft.errors import ConfigError
-    from autosft.search.prepare import prepare_study
+    from autosft import ConfigError, console, load_study_file, plugin_manager, prepare_study
 
     config = load_study_file(study_file)
     if config.task != "ranking":
@@ -101,9 +95,7 @@ def _final_test(storage: str, name: str) -> dict[str, Any] | None:
     """The stored study's held-out test record, or ``None`` when there is no such study or result."""
     import optuna
 
-    from autosft.errors import StorageError
-    from autosft.evaluate.holdout import FINAL_TEST_ATTR
-    from autosft.storage import open_storage
+    from autosft import FINAL_TEST_ATTR, StorageError, open_storage
 
     try:
         study = optuna.load_study(study_name=name, storage=open_storage(storage, must_exist=True))
@@ -113,6 +105,6 @@ def _final_test(storage: str, name: str) -> dict[str, Any] | None:
 
 
 def register_commands(app: typer.Typer) -> None:
-    from autosft.cli import reporting_errors
+    from autosft import reporting_errors
 
     app.command("retail-baselines")(reporting_errors(retail_baselines))

@@ -11,8 +11,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from autosft.components import DatasetLoader, Splits, TaskType
-from autosft.errors import ConfigError
+from autosft import ConfigError, DatasetLoader, Splits, TaskType
 from autosft_retail_recsys.events import InteractionOptions, clean_events, fingerprint, read_log
 from autosft_retail_recsys.sequences import SequenceRows, build_rows, target_users
 

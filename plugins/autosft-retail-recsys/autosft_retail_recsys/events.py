@@ -16,7 +16,7 @@ from typing import Literal
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from autosft.errors import ConfigError, DataError
+from autosft import ConfigError, DataError
 
 __all__ = ["InteractionOptions", "clean_events", "fingerprint", "read_log"]
 

@@ -19,11 +19,21 @@ from pydantic import BaseModel, Field
 from torch import nn
 from torch.nn import functional as F
 
-from autosft.components import BuiltModel, DataSplit, LossFunction, ModelBuilder, Splits
-from autosft.contracts import TrialPlan
-from autosft.engine.pretrained import PretrainingOptions, fit_on_source, pretrained_state, state_key
-from autosft.engine.seeding import seeded, single_thread
-from autosft.errors import ConfigError
+from autosft import (
+    BuiltModel,
+    ConfigError,
+    DataSplit,
+    LossFunction,
+    ModelBuilder,
+    PretrainingOptions,
+    Splits,
+    TrialPlan,
+    fit_on_source,
+    pretrained_state,
+    seeded,
+    single_thread,
+    state_key,
+)
 from autosft_retail_recsys.data import INPUT_KIND
 from autosft_retail_recsys.objectives import LOSS_DIMENSION, NEGATIVES_DIMENSION, ranking_loss
 

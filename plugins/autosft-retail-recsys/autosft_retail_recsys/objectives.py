@@ -13,12 +13,10 @@ from typing import TYPE_CHECKING
 import torch
 from torch.nn import functional as F
 
-from autosft.components import LossFunction
-from autosft.errors import ConfigError
+from autosft import ConfigError, LossFunction
 
 if TYPE_CHECKING:
-    from autosft.config import StudyConfig
-    from autosft.space import SearchSpace
+    from autosft import SearchSpace, StudyConfig
 
 __all__ = ["LOSSES", "LOSS_DIMENSION", "NEGATIVES_DIMENSION", "add_objective_dimensions", "ranking_loss"]
 
@@ -32,7 +30,7 @@ MODELS = frozenset({"next_item_transformer"})
 
 def add_objective_dimensions(space: SearchSpace, study: StudyConfig) -> None:
     """``ranking_loss`` and, for the sampled objectives, ``negatives`` (log-uniform 8..512)."""
-    from autosft.space import Categorical, Condition, Int
+    from autosft import Categorical, Condition, Int
 
     if study.model.name not in MODELS:
         return

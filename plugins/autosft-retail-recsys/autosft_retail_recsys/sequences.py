@@ -19,8 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from autosft.components import DataSplit
-from autosft.errors import DataError
+from autosft import DataError, DataSplit
 from autosft_retail_recsys.events import InteractionOptions
 
 __all__ = ["PAD", "Rows", "SequenceRows", "build_rows", "target_users"]
