@@ -2,8 +2,8 @@
 
 The public API, and everything a plugin may import (``tests/test_architecture.py`` holds plugins
 to it): the hook marker, the component contracts plugins implement, the trial contracts hooks see,
-the search space and its dimension types, the study file schema, the error tree, and the helpers
-plugins share (seeding, the pre-training and data caches, Hugging Face helpers, group-aware
+the search space and its dimension types, the study file schema, the user-attribute keys, the
+error tree, and the helpers plugins share (seeding, the pre-training and data caches, Hugging Face helpers, group-aware
 splits, predicting and scoring, the command-line helpers of plugin commands). Names whose modules
 import torch, Optuna or Rich are imported on first use, so ``import autosft`` and
 ``autosft --help`` stay light. Every other module is private: its names may move between releases.
@@ -14,6 +14,16 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from autosft.attrs import (
+    CONFIG_ATTR,
+    DATA_CHECK_ATTR,
+    DEFAULT_TRIAL_ATTR,
+    FINAL_TEST_ATTR,
+    QUICK_LOOK_ATTR,
+    RERUN_ATTR,
+    SELECTION_ATTR,
+    TARGET_ATTR,
+)
 from autosft.components import (
     TASK_TYPES,
     Augmentation,
@@ -39,6 +49,7 @@ from autosft.hookspecs import hookimpl
 from autosft.plugins import get_plugin_manager
 from autosft.space import Categorical, Condition, Dimension, Fixed, Float, Int, SearchSpace
 from autosft.splitting import SPLIT_NAMES, check_groups, hold_out, hold_out_missing
+from autosft.times import parse_times
 
 #: Modules of the public names imported on first use (they import torch, Optuna, Rich or sklearn).
 _LAZY_MODULES: dict[str, tuple[str, ...]] = {
@@ -59,7 +70,6 @@ _LAZY_MODULES: dict[str, tuple[str, ...]] = {
     "autosft.default_plugins.imbalance": ("inverse_frequency",),
     "autosft.search.prepare": ("prepare_study",),
     "autosft.search.controller": ("run_search",),
-    "autosft.evaluate.holdout": ("FINAL_TEST_ATTR",),
     "autosft.storage": ("open_storage",),
     "autosft.cli": ("console", "plugin_manager", "reporting_errors"),
 }  # fmt: skip
@@ -67,8 +77,15 @@ _LAZY = {name: module for module, names in _LAZY_MODULES.items() for name in nam
 
 __all__ = [
     "BUILTIN_DIMENSIONS",
+    "CONFIG_ATTR",
+    "DATA_CHECK_ATTR",
+    "DEFAULT_TRIAL_ATTR",
     "FINAL_TEST_ATTR",
+    "QUICK_LOOK_ATTR",
+    "RERUN_ATTR",
+    "SELECTION_ATTR",
     "SPLIT_NAMES",
+    "TARGET_ATTR",
     "TASK_TYPES",
     "Augmentation",
     "AutosftError",
@@ -126,6 +143,7 @@ __all__ = [
     "load_once",
     "load_study_file",
     "open_storage",
+    "parse_times",
     "pick_device",
     "plugin_manager",
     "predict",

@@ -22,6 +22,7 @@ import numpy as np
 from rich.table import Table
 from threadpoolctl import threadpool_limits
 
+from autosft.attrs import DATA_CHECK_ATTR
 from autosft.components import DataSplit, Splits, class_counts
 from autosft.errors import DataError
 from autosft.evaluate.label_issues import find_label_issues
@@ -29,8 +30,6 @@ from autosft.evaluate.rows import embed, missing_rows, row_keys
 
 __all__ = ["DATA_CHECK_ATTR", "NEAR_RATIO", "DataReport", "Finding", "check_splits", "refuse_errors", "render"]
 
-#: Study user attribute holding the data check of the latest `autosft search` (the JSON form).
-DATA_CHECK_ATTR = "autosft_data_check"
 
 Severity = Literal["error", "warning", "info"]
 #: Rows closer than this share of the typical nearest-neighbour distance in train are near-duplicates.

@@ -11,6 +11,7 @@ from typing import Any
 
 import optuna
 
+from autosft.attrs import FINAL_TEST_ATTR
 from autosft.contracts import json_safe
 from autosft.engine.device import DeviceSetup
 from autosft.engine.prepared import PreparedStudy
@@ -20,9 +21,6 @@ from autosft.evaluate.refit import refit
 from autosft.evaluate.selection import SELECTION_ATTR, rerun_tag
 
 __all__ = ["FINAL_TEST_ATTR", "evaluate_on_test", "selected_trial"]
-
-#: Study user attribute holding the held-out test evaluation of the selected trial.
-FINAL_TEST_ATTR = "autosft_final_test"
 
 
 def selected_trial(study: optuna.Study) -> optuna.trial.FrozenTrial:

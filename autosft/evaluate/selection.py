@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import optuna
 
+from autosft.attrs import RERUN_ATTR, SELECTION_ATTR
+
 if TYPE_CHECKING:
     from rich.table import Table
 
@@ -41,10 +43,6 @@ __all__ = [
     "waiting_reruns",
 ]
 
-#: Trial user attribute of a seed re-run: ``{"of": original trial number, "seed": seed}``.
-RERUN_ATTR = "autosft_seed_rerun"
-#: Study user attribute: the latest seed-robust selection (see :func:`summarize_selection`).
-SELECTION_ATTR = "autosft_selection"
 CONFIDENCE = 0.95
 
 _COMPLETE = optuna.trial.TrialState.COMPLETE

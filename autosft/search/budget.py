@@ -12,13 +12,12 @@ import warnings
 
 import optuna
 
+from autosft.attrs import TARGET_ATTR
 from autosft.errors import ConfigError
 from autosft.storage.lock import StudyLock
 
 __all__ = ["TARGET_ATTR", "ask_within_budget", "budget_left", "set_target", "trial_target"]
 
-#: Study user attribute: how many finished trials the study is to hold when its workers stop.
-TARGET_ATTR = "autosft_trial_target"
 
 _COUNTED = (
     optuna.trial.TrialState.COMPLETE,

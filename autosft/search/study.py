@@ -11,6 +11,7 @@ from typing import Any
 
 import optuna
 
+from autosft.attrs import CONFIG_ATTR, DEFAULT_TRIAL_ATTR, QUICK_LOOK_ATTR
 from autosft.config import Direction, PrunerConfig, SamplerConfig, StudyConfig, parse_study, with_overrides
 from autosft.errors import ConfigError
 from autosft.storage import mask_url
@@ -19,13 +20,6 @@ __all__ = [
     "CONFIG_ATTR", "DEFAULT_TRIAL_ATTR", "QUICK_LOOK_ATTR", "is_starting_trial", "load_existing_study", "make_pruner",
     "make_sampler", "open_study", "stored_config",
 ]  # fmt: skip
-
-#: Study user attribute holding the study file of the latest run (JSON), for status/best/export.
-CONFIG_ATTR = "autosft_config"
-#: User attribute marking the enqueued default configuration (trial 0 of a new study, 1 after a quick look).
-DEFAULT_TRIAL_ATTR = "autosft_default_configuration"
-#: User attribute marking the enqueued quick look (:func:`autosft.search.plan.quick_look_params`).
-QUICK_LOOK_ATTR = "autosft_quick_look"
 
 
 def is_starting_trial(trial: optuna.trial.FrozenTrial | optuna.Trial) -> bool:

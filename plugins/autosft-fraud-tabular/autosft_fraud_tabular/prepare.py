@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import warnings
 from typing import Any
 
 import numpy as np
@@ -17,7 +16,7 @@ import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.model_selection import train_test_split
 
-from autosft import ConfigError, DataError, DataSplit, Splits, TaskType
+from autosft import ConfigError, DataError, DataSplit, Splits, TaskType, parse_times
 from autosft_fraud_tabular.columns import (
     TableSpec,
     build_transformer,
@@ -78,19 +77,9 @@ def prepare_splits(
         other, other_source = pretrain_frame, pretrain_source or "the pretrain data"
         _require_pretrain_columns(other, [spec.target, *columns[0], *columns[1]], other_source, spec.source)
 
-    newest_train = None
-    if spec.time_column is not None:
-        times = _parse_times(target_frame[spec.time_column], spec.time_column, spec.source)
-        train_idx, val_idx, test_idx = _time_split(times, spec)
-        newest_train = times.iloc[train_idx].max()
-    else:
-        train_idx, val_idx, test_idx = _stratified_split(labels, class_names, spec, seed)
-    indices = {"train": train_idx, "val": val_idx, "test": test_idx}
-    for split_name, rows in indices.items():
-        _require_every_class(labels[rows], class_names, split_name, spec)
-
+    indices, newest_train = _split_rows(target_frame, labels, class_names, spec, seed)
     source_rows, source_labels, dropped = _source_population(other, other_source, spec, class_names, newest_train)
-    fit_rows = [(target_frame.iloc[train_idx], spec.source), (source_rows, other_source)]
+    fit_rows = [(target_frame.iloc[indices["train"]], spec.source), (source_rows, other_source)]
     transformer = build_transformer(*columns)
     transformer.fit(pd.concat([feature_frame(rows, columns, source) for rows, source in fit_rows if len(rows)]))
 
@@ -161,7 +150,7 @@ def _source_population(
         return pd.DataFrame(), np.zeros(0, dtype=np.int64), 0
     dropped = 0
     if newest_train is not None and spec.time_column is not None and spec.time_column in other.columns:
-        times = _parse_times(other[spec.time_column], spec.time_column, source)
+        times = parse_times(other[spec.time_column], spec.time_column, source).reset_index(drop=True)
         dropped += int((times > newest_train).sum())
         other = other.loc[(times <= newest_train).to_numpy()]
     require_labels(other[spec.target], spec.target, source)
@@ -171,25 +160,23 @@ def _source_population(
     return other.loc[known], np.array(encoded[known], dtype=np.int64), dropped
 
 
-def _parse_times(series: pd.Series, column: str, source: str) -> pd.Series:
-    """Numbers (epoch seconds, day indices) order as they are; anything else must parse as dates."""
-    if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype):
-        times = series.astype(float)
-    elif pd.api.types.is_datetime64_any_dtype(series.dtype):
-        times = series
+def _split_rows(
+    target_frame: pd.DataFrame, labels: np.ndarray, class_names: tuple[str, ...], spec: TableSpec, seed: int
+) -> tuple[dict[str, np.ndarray], Any]:
+    """Train, validation and test row indices, each holding every class: by time when the spec has a
+    time column, else stratified; and the newest train time (``None`` without a time column), past
+    which no pretrain row may lie."""
+    newest_train = None
+    if spec.time_column is not None:
+        times = parse_times(target_frame[spec.time_column], spec.time_column, spec.source).reset_index(drop=True)
+        train_idx, val_idx, test_idx = _time_split(times, spec)
+        newest_train = times.iloc[train_idx].max()
     else:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # "could not infer format": we report failures ourselves
-            times = pd.to_datetime(series, errors="coerce")
-    bad = times.isna()
-    if bad.any():
-        examples = series[bad & series.notna()]
-        example = repr(examples.iloc[0]) if len(examples) else "missing"
-        raise DataError(
-            f"time_column {column!r} of {source} has {int(bad.sum())} values that are missing or not dates "
-            f"(e.g. {example})"
-        )
-    return times.reset_index(drop=True)
+        train_idx, val_idx, test_idx = _stratified_split(labels, class_names, spec, seed)
+    indices = {"train": train_idx, "val": val_idx, "test": test_idx}
+    for split_name, rows in indices.items():
+        _require_every_class(labels[rows], class_names, split_name, spec)
+    return indices, newest_train
 
 
 def _time_split(times: pd.Series, spec: TableSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import warnings
 from pathlib import Path
 from typing import Literal
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from autosft import ConfigError, DataError
+from autosft import ConfigError, DataError, parse_times
 
 __all__ = ["InteractionOptions", "clean_events", "fingerprint", "read_log"]
 
@@ -132,7 +131,7 @@ def clean_events(frame: pd.DataFrame, options: InteractionOptions, counts: dict[
         {
             "user": frame[options.user_column],
             "item": frame[options.item_column].str.strip(),
-            "time": _parse_times(frame[options.time_column], options.time_column, source),
+            "time": parse_times(frame[options.time_column], options.time_column, source),
             "order": range(len(frame)),
         }
     )
@@ -174,27 +173,3 @@ def _drop(events: pd.DataFrame, keep: pd.Series, reason: str, counts: dict[str, 
 
 def _describe(counts: dict[str, int]) -> str:
     return ", ".join(f"{name}={value}" for name, value in counts.items() if value)
-
-
-def _parse_times(series: pd.Series, column: str, source: str) -> pd.Series:
-    """Numbers order as they are; anything else must parse as dates, or the whole log is refused."""
-    if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype):
-        times = series.astype(float)
-    elif pd.api.types.is_datetime64_any_dtype(series.dtype):
-        times = series
-    else:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # "could not infer format": failures are reported below
-            times = pd.to_datetime(series, errors="coerce")
-            retry = times.isna() & series.notna()
-            if retry.any():  # the format inferred from the first value does not fit them all
-                times[retry] = pd.to_datetime(series[retry], errors="coerce", format="mixed")
-    bad = times.isna()
-    if bad.any():
-        examples = series[bad & series.notna()]
-        example = repr(examples.iloc[0]) if len(examples) else "missing"
-        raise DataError(
-            f"time_column {column!r} of {source} has {int(bad.sum())} values that are missing or not times "
-            f"(e.g. {example}); fix or drop those rows"
-        )
-    return times

@@ -1,0 +1,39 @@
+"""The keys autosft writes into Optuna's ``user_attrs``, in one place.
+
+Optuna owns trial state; everything autosft records about a study or a trial is a user attribute
+under one of these keys, so a reader (``status``, ``export``, the report, a notebook with
+``optuna.load_study``) finds them here rather than in the module that happens to write them.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CONFIG_ATTR",
+    "DATA_CHECK_ATTR",
+    "DEFAULT_TRIAL_ATTR",
+    "FINAL_TEST_ATTR",
+    "QUICK_LOOK_ATTR",
+    "RERUN_ATTR",
+    "SELECTION_ATTR",
+    "TARGET_ATTR",
+]
+
+# Study attributes
+#: The study file of the latest run (JSON), for status/best/export.
+CONFIG_ATTR = "autosft_config"
+#: The data check of the latest `autosft search` (the JSON form of :class:`autosft.evaluate.datacheck.DataReport`).
+DATA_CHECK_ATTR = "autosft_data_check"
+#: The held-out test evaluation of the selected trial.
+FINAL_TEST_ATTR = "autosft_final_test"
+#: The latest seed-robust selection (see :func:`autosft.evaluate.selection.summarize_selection`).
+SELECTION_ATTR = "autosft_selection"
+#: How many finished trials the study is to hold when its workers stop.
+TARGET_ATTR = "autosft_trial_target"
+
+# Trial attributes
+#: Marks the enqueued default configuration (trial 0 of a new study, 1 after a quick look).
+DEFAULT_TRIAL_ATTR = "autosft_default_configuration"
+#: Marks the enqueued quick look (:func:`autosft.search.plan.quick_look_params`).
+QUICK_LOOK_ATTR = "autosft_quick_look"
+#: A seed re-run: ``{"of": original trial number, "seed": seed}``.
+RERUN_ATTR = "autosft_seed_rerun"
