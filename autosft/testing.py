@@ -1,5 +1,6 @@
 """Test helpers for autosft and plugin authors: a tiny real dataset and model, and pytest fixtures.
 
+``save_tiny_bert`` saves a tiny random BERT classifier and its tokenizer for text tests.
 ``ToyPlugin`` registers ``toy_blobs`` (Gaussian class clusters, binary or multiclass, with an
 optional pre-training population) and ``toy_mlp`` (a small MLP with layer groups and LoRA targets).
 Both are real components: studies on them run the whole engine in a second or two per trial.
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,9 @@ from autosft.hookspecs import PROJECT_NAME, hookimpl
 from autosft.plugins import get_plugin_manager
 from autosft.registry import Registry, collect_registry
 
-__all__ = ["ToyBlobs", "ToyMLP", "ToyPlugin", "registry_of", "toy_manager", "toy_study"]
+__all__ = [
+    "BERT_SPECIALS", "ToyBlobs", "ToyMLP", "ToyPlugin", "registry_of", "save_tiny_bert", "toy_manager", "toy_study",
+]  # fmt: skip
 
 
 class ToyBlobs(DatasetLoader):
@@ -145,6 +148,25 @@ def toy_study(storage: str, **overrides: Any) -> dict[str, Any]:
     }
     study.update(overrides)
     return study
+
+
+#: The special tokens of :func:`save_tiny_bert`'s WordPiece vocabulary, before the words.
+BERT_SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+
+
+def save_tiny_bert(folder: Path, words: Sequence[str], *, layers: int = 3, positions: int = 64) -> Path:
+    """A randomly initialized BERT classifier whose tokenizer knows only ``words``, saved as a hub
+    download would be: what ``hf_text_classifier`` tests load with ``name_or_path: <folder>``."""
+    from transformers import BertConfig, BertForSequenceClassification, BertTokenizer
+
+    vocabulary = {word: index for index, word in enumerate([*BERT_SPECIALS, *words])}
+    BertTokenizer(vocab=vocabulary).save_pretrained(folder)
+    config = BertConfig(vocab_size=len(vocabulary), hidden_size=16, num_hidden_layers=layers, num_attention_heads=2,
+                        intermediate_size=32, max_position_embeddings=positions)  # fmt: skip
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        BertForSequenceClassification(config).save_pretrained(folder)
+    return folder
 
 
 @pytest.fixture

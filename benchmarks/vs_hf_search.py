@@ -241,8 +241,9 @@ def run_peer(args: argparse.Namespace, folder: Path, prepared: Any) -> Run:
 def _peer(args: argparse.Namespace, folder: Path, prepared: Any) -> Run:
     import optuna
     import torch
-    from autosft_legal_text.model import resolve_model
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, Trainer, TrainingArguments
+
+    from autosft.default_plugins.text.model import resolve_model
 
     budget = args.budget_minutes * 60
     f1 = prepared.registry.metrics.get("f1")

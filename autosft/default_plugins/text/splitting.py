@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from autosft import DataError
+from autosft.errors import DataError
 
 __all__ = ["stratum", "subsample"]
 

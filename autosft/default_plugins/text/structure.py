@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from torch import nn
 
-from autosft import ConfigError, Structure, has_parameters, shallowest_layers
+from autosft.engine.structure import Structure, has_parameters, shallowest_layers
+from autosft.errors import ConfigError
 
 __all__ = ["KEY_NAMES", "QUERY_NAMES", "VALUE_NAMES", "Structure", "describe"]
 

@@ -14,7 +14,9 @@ from typing import Any, Literal
 
 import numpy as np
 
-from autosft import ConfigError, InputEncoder, load_once
+from autosft.components import InputEncoder
+from autosft.engine.cache import load_once
+from autosft.errors import ConfigError
 
 __all__ = ["Truncation", "encoder_for", "truncate"]
 
@@ -40,7 +42,7 @@ def truncate(content: np.ndarray, budget: int, truncation: Truncation, head_frac
 def _tokenizer(path: str) -> Any:
     from transformers import AutoTokenizer
 
-    from autosft import quiet_transformers  # torch: kept off this module's import
+    from autosft.engine.hf import quiet_transformers  # torch: kept off this module's import
 
     try:
         with quiet_transformers():
@@ -74,7 +76,7 @@ def encoder_for(path: str, max_length: int, truncation: Truncation, head_fractio
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
 
     def encode(texts: Any) -> Mapping[str, np.ndarray]:
-        from autosft import quiet_transformers  # torch: kept off this module's import
+        from autosft.engine.hf import quiet_transformers  # torch: kept off this module's import
 
         with quiet_transformers():  # "sequence longer than the model's maximum": truncated below
             encoded = tokenizer(list(texts), add_special_tokens=True, truncation=False,

@@ -16,8 +16,11 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch import nn
 
-from autosft import BuiltModel, Checkpoint, ConfigError, ModelBuilder, Splits, class_labels, quiet_transformers, seeded
-from autosft_healthcare_imaging.structure import describe
+from autosft.components import BuiltModel, ModelBuilder, Splits
+from autosft.default_plugins.vision.structure import describe
+from autosft.engine.hf import Checkpoint, class_labels, quiet_transformers
+from autosft.engine.seeding import seeded
+from autosft.errors import ConfigError
 
 __all__ = ["HEAD_DROPOUT", "HFImageClassifier", "HFImageClassifierOptions", "clear_weights_cache"]
 

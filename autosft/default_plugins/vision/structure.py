@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from autosft import Structure, has_parameters, shallowest_layers
+from autosft.engine.structure import Structure, has_parameters, shallowest_layers
 
 __all__ = ["ATTENTION_NAMES", "Structure", "describe"]
 

@@ -5,17 +5,17 @@ Installing ``autosft-healthcare-imaging`` registers, through the ``autosft`` ent
 - datasets ``image_npz`` (MedMNIST-style arrays), ``image_folder`` (``root/<split>/<class>/*``) and
   ``image_manifest`` (a CSV of path, label, optional split and patient id; patients never span
   splits), all decoded once with Pillow into normalized (N, C, H, W) float32 inputs of kind ``image``;
-- the model ``hf_image_classifier``: a Hugging Face image classifier from the hub, a local folder,
-  or a config with random weights, with layer groups and LoRA target sets read from its modules;
 - augmentations ``flip_h``, ``flip_hv`` (offered only when a study names it), ``affine``,
   ``resized_crop``, ``brightness_contrast``, ``gaussian_noise``, ``basic_policy``, ``image_mixup``,
   ``cutmix``, run batched on the training device with kornia;
 - metrics ``sensitivity_at_specificity_90``, ``specificity_at_sensitivity_90``, ``sensitivity``,
   ``specificity``, ``worst_class_recall`` and ``ece``.
 
-Class weights, focal loss and the balanced sampler are core imbalance strategies and apply to images
-unchanged. This module holds hook implementations only; each imports its component module inside
-the hook body, so listing plugins or ``autosft --help`` never imports torch, Pillow or transformers.
+The model ``hf_image_classifier`` these images train with is domain-neutral and ships with autosft
+(:mod:`autosft.default_plugins.vision`). Class weights, focal loss and the balanced sampler are core
+imbalance strategies and apply to images unchanged. This module holds hook implementations only;
+each imports its component module inside the hook body, so listing plugins or ``autosft --help``
+never imports torch, Pillow or transformers.
 """
 
 from __future__ import annotations
@@ -26,13 +26,12 @@ from typing import TYPE_CHECKING
 from autosft import hookimpl
 
 if TYPE_CHECKING:
-    from autosft import Augmentation, DatasetLoader, Metric, ModelBuilder
+    from autosft import Augmentation, DatasetLoader, Metric
 
 __all__ = [
     "autosft_register_augmentations",
     "autosft_register_datasets",
     "autosft_register_metrics",
-    "autosft_register_models",
 ]
 
 
@@ -43,13 +42,6 @@ def autosft_register_datasets(register: Callable[[DatasetLoader], None]) -> None
     register(NpzDataset())
     register(FolderDataset())
     register(ManifestDataset())
-
-
-@hookimpl
-def autosft_register_models(register: Callable[[ModelBuilder], None]) -> None:
-    from autosft_healthcare_imaging.model import HFImageClassifier
-
-    register(HFImageClassifier())
 
 
 @hookimpl

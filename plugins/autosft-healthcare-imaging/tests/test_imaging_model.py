@@ -8,16 +8,16 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from autosft_healthcare_imaging.model import (
+from imaging_helpers import TINY_RESNET, TINY_VIT
+from pydantic import ValidationError
+
+from autosft.components import DataSplit, Splits
+from autosft.default_plugins.vision.model import (
     HEAD_DROPOUT,
     HFImageClassifier,
     HFImageClassifierOptions,
     clear_weights_cache,
 )
-from imaging_helpers import TINY_RESNET, TINY_VIT
-from pydantic import ValidationError
-
-from autosft.components import DataSplit, Splits
 from autosft.errors import ConfigError
 
 TINY_CONVNEXT = {"model_type": "convnext", "hidden_sizes": [8, 16], "depths": [1, 1], "num_stages": 2}

@@ -8,30 +8,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from autosft import testing
+
 #: The tiny model's whole vocabulary after the special tokens; generated texts use only these words.
 WORDS = [
     "we", "may", "terminate", "your", "account", "at", "any", "time", "without", "notice", "you", "agree", "to",
     "these", "terms", "and", "our", "liability", "is", "limited", "the", "contract", "law", "of", "ireland", "shall",
     "apply", "privacy", "data", "content", "remove", "change",
 ]  # fmt: skip
-SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 #: Words that make a generated clause unfair, and the category each stands for (multilabel).
 CATEGORIES = {"terminate": "termination", "liability": "liability", "law": "choice_of_law"}
 
 
 def save_tiny_bert(folder: Path, *, layers: int = 3, positions: int = 64) -> Path:
-    """A randomly initialized BERT classifier and its WordPiece tokenizer, saved as a hub download would be."""
-    import torch
-    from transformers import BertConfig, BertForSequenceClassification, BertTokenizer
-
-    vocabulary = {word: index for index, word in enumerate([*SPECIALS, *WORDS])}
-    BertTokenizer(vocab=vocabulary).save_pretrained(folder)
-    config = BertConfig(vocab_size=len(vocabulary), hidden_size=16, num_hidden_layers=layers, num_attention_heads=2,
-                        intermediate_size=32, max_position_embeddings=positions)  # fmt: skip
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        BertForSequenceClassification(config).save_pretrained(folder)
-    return folder
+    """A randomly initialized BERT classifier and its WordPiece tokenizer over :data:`WORDS`."""
+    return testing.save_tiny_bert(folder, WORDS, layers=layers, positions=positions)
 
 
 def clauses(*, documents: int = 20, per_document: int = 20, seed: int = 0) -> pd.DataFrame:

@@ -9,12 +9,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from autosft_legal_text.loader import TextTable
-from autosft_legal_text.options import TextTableOptions
 from legal_helpers import clauses, write_table
 
 from autosft.components import Splits
 from autosft.config import load_study_file
+from autosft.default_plugins.text.loader import TextTable
+from autosft.default_plugins.text.options import TextTableOptions
 from autosft.errors import AutosftError, ConfigError, DataError
 from autosft.plugins import get_plugin_manager
 from autosft.registry import collect_registry

@@ -11,13 +11,14 @@ import pytest
 import torch
 from autosft_legal_text.augment import TokenDeletion, TokenSwap
 from autosft_legal_text.metrics import class_score, worst_class_f1
-from autosft_legal_text.model import HFTextClassifier, HFTextClassifierOptions, resolve_model
-from autosft_legal_text.tokens import truncate
-from legal_helpers import SPECIALS, WORDS
+from legal_helpers import WORDS
 from sklearn.metrics import f1_score, precision_score, recall_score
 
 from autosft.components import DataSplit, Splits
+from autosft.default_plugins.text.model import HFTextClassifier, HFTextClassifierOptions, resolve_model
+from autosft.default_plugins.text.tokens import truncate
 from autosft.errors import ConfigError
+from autosft.testing import BERT_SPECIALS
 
 TEXTS = np.array(["we may terminate your account", "privacy data", "you agree to these terms and our liability"])
 
@@ -61,7 +62,7 @@ def test_tokens_keep_special_tokens_and_pad_to_the_longest_row(tiny_bert: Path) 
     assert set(encoded) == {"input_ids", "attention_mask", "token_type_ids"}
     assert encoded["input_ids"].shape == (3, 10)  # the longest text: 8 words plus [CLS] and [SEP]
     assert encoded["attention_mask"].sum(axis=1).tolist() == [7, 4, 10]
-    vocabulary = [*SPECIALS, *WORDS]
+    vocabulary = [*BERT_SPECIALS, *WORDS]
     privacy, data = vocabulary.index("privacy"), vocabulary.index("data")
     assert encoded["input_ids"][1].tolist() == [2, privacy, data, 3, 0, 0, 0, 0, 0, 0]
 

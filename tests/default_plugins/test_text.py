@@ -1,0 +1,75 @@
+"""The built-in text components with autosft alone: a study on a CSV with ``hf_text_classifier``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pandas as pd
+import pytest
+
+from autosft import get_plugin_manager, run_search
+from autosft.config import parse_study
+from autosft.registry import collect_registry
+from autosft.testing import save_tiny_bert
+
+POSITIVE = ["good", "great", "lovely", "fast", "helpful"]
+NEGATIVE = ["bad", "awful", "slow", "broken", "rude"]
+NEUTRAL = ["the", "service", "was", "and", "staff", "delivery", "product", "very"]
+
+
+def reviews(rows: int = 240, seed: int = 0) -> pd.DataFrame:
+    """Support-ticket-like sentences whose label is whether a positive word outnumbers a negative one."""
+    rng = np.random.default_rng(seed)
+    records = []
+    for _ in range(rows):
+        label = int(rng.random() < 0.5)
+        words = list(rng.choice(NEUTRAL, size=int(rng.integers(3, 8))))
+        words += list(rng.choice(POSITIVE if label else NEGATIVE, size=2))
+        rng.shuffle(words)
+        records.append({"text": " ".join(words), "label": "positive" if label else "negative"})
+    return pd.DataFrame(records)
+
+
+@pytest.fixture
+def only_autosft(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No installed plugin, and a cache folder of the test's own."""
+    monkeypatch.setenv("AUTOSFT_DISABLE_PLUGINS", "*")
+    monkeypatch.setenv("AUTOSFT_CACHE_DIR", str(tmp_path / "cache"))
+
+
+@pytest.mark.usefixtures("only_autosft")
+def test_autosft_alone_registers_the_text_and_image_components() -> None:
+    registry = collect_registry(get_plugin_manager())
+    assert "text_table" in registry.datasets.names()
+    assert {"hf_text_classifier", "hf_image_classifier"} <= set(registry.models.names())
+    assert registry.models.by_plugin()["autosft.text"] == ["hf_text_classifier"]
+    assert registry.models.by_plugin()["autosft.vision"] == ["hf_image_classifier"]
+
+
+@pytest.mark.usefixtures("only_autosft")
+def test_a_text_study_on_a_csv_runs_end_to_end_without_a_domain_plugin(tmp_path: Path) -> None:
+    table = tmp_path / "tickets.csv"
+    reviews().to_csv(table, index=False)
+    checkpoint = save_tiny_bert(tmp_path / "bert", [*POSITIVE, *NEGATIVE, *NEUTRAL], layers=2, positions=32)
+    config = parse_study(
+        {
+            "name": "tickets",
+            "task": "binary",
+            "dataset": {"name": "text_table", "options": {"path": str(table), "positive_class": "positive"}},
+            "model": {"name": "hf_text_classifier", "options": {"name_or_path": str(checkpoint), "max_length": 16}},
+            "objective": {"metric": "roc_auc"},
+            "budget": {"n_trials": 2, "max_epochs": 2},
+            "storage": f"sqlite:///{tmp_path / 'study.db'}",
+            "seed": 0,
+        },
+        where="test",
+    )
+    outcome = run_search(config, manager=get_plugin_manager())
+    complete = outcome.study.get_trials(states=[optuna.trial.TrialState.COMPLETE])
+    assert len(complete) == 2
+    assert outcome.prepared.splits.input_kind == "text"
+    assert outcome.prepared.splits.class_names == ("negative", "positive")
+    assert outcome.final_test is not None
+    assert 0.0 <= outcome.final_test["test_metrics"]["roc_auc"] <= 1.0
