@@ -66,7 +66,11 @@ def test_validate_reports_the_data(tmp_path: Path) -> None:
 
 BAD_INPUTS = [
     ({"colour": "blue"}, [], "colour: Extra inputs are not permitted"),
-    ({"dataset": {"name": "blobz"}}, [], "unknown dataset 'blobz'; valid names: text_table, toy_blobs"),
+    (
+        {"dataset": {"name": "blobz"}},
+        [],
+        "unknown dataset 'blobz'; valid names: image_folder, image_manifest, image_npz, text_table, toy_blobs",
+    ),
     ({"model": {"name": "toy_mlp", "options": {"hidden": "wide"}}}, [], "model 'toy_mlp' options: hidden"),
     ({"objective": {"metric": "auc"}}, [], "unknown metric 'auc'; valid names: accuracy"),
     ({"search_space": {"imbalance": {"choices": ["smote"]}}}, [], "unknown choice(s) ['smote']"),

@@ -54,7 +54,10 @@ def test_duplicate_name_names_both_plugins() -> None:
 
 def test_unknown_name_lists_valid_ones() -> None:
     registry = collect_registry(toy_manager())
-    with pytest.raises(ConfigError, match="unknown dataset 'blobs'; valid names: text_table, toy_blobs"):
+    with pytest.raises(
+        ConfigError,
+        match="unknown dataset 'blobs'; valid names: image_folder, image_manifest, image_npz, text_table, toy_blobs",
+    ):
         registry.datasets.get("blobs")
 
 

@@ -32,13 +32,6 @@ def reviews(rows: int = 240, seed: int = 0) -> pd.DataFrame:
     return pd.DataFrame(records)
 
 
-@pytest.fixture
-def only_autosft(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No installed plugin, and a cache folder of the test's own."""
-    monkeypatch.setenv("AUTOSFT_DISABLE_PLUGINS", "*")
-    monkeypatch.setenv("AUTOSFT_CACHE_DIR", str(tmp_path / "cache"))
-
-
 @pytest.mark.usefixtures("only_autosft")
 def test_autosft_alone_registers_the_text_and_image_components() -> None:
     registry = collect_registry(get_plugin_manager())

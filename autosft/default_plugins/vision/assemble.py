@@ -15,10 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from autosft import ConfigError, DataError, DataSplit, Splits, TaskType, hold_out_missing
-from autosft_healthcare_imaging.decode import BadImage, DecodeSpec, decode_files, describe_shape, odd_one_out
-from autosft_healthcare_imaging.options import ImageOptions, SplitOptions
-from autosft_healthcare_imaging.splitting import SPLITS, UNIT, check_patients, split_rows
+from autosft.components import DataSplit, Splits, TaskType
+from autosft.default_plugins.vision.decode import BadImage, DecodeSpec, decode_files, describe_shape, odd_one_out
+from autosft.default_plugins.vision.options import ImageOptions, SplitOptions
+from autosft.default_plugins.vision.splitting import SPLITS, UNIT, check_patients, split_rows
+from autosft.errors import ConfigError, DataError
+from autosft.splitting import hold_out_missing
 
 __all__ = ["INPUT_KIND", "Decoded", "Rows", "class_indices", "decode_rows", "finish", "skipped_info", "split_decoded"]
 

@@ -17,8 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from autosft import DataSplit, Splits, save_npz
-from autosft import cache_dir as core_cache_dir
+from autosft.components import DataSplit, Splits
+from autosft.engine.cache import cache_dir as core_cache_dir
+from autosft.engine.cache import save_npz
 
 __all__ = ["cache_dir", "cached_splits", "clear_memory_cache", "file_signature", "fingerprint"]
 
@@ -31,8 +32,8 @@ _MEMORY: dict[str, Splits] = {}
 
 
 def cache_dir() -> Path:
-    """This plugin's folder under the core's cache folder (``$AUTOSFT_CACHE_DIR`` or ``~/.cache/autosft``)."""
-    return core_cache_dir() / "healthcare_imaging"
+    """The image loaders' folder under the core's cache folder (``$AUTOSFT_CACHE_DIR`` or ``~/.cache/autosft``)."""
+    return core_cache_dir() / "images"
 
 
 def clear_memory_cache() -> None:

@@ -1,7 +1,7 @@
 """The three image dataset loaders: ``image_npz``, ``image_folder`` and ``image_manifest``.
 
 Each lists its source, computes a fingerprint from the options and the files' sizes and modification
-times, and builds its splits only when no cache holds them (:mod:`autosft_healthcare_imaging.cache`),
+times, and builds its splits only when no cache holds them (:mod:`autosft.default_plugins.vision.cache`),
 so the trials of a study never decode an image twice.
 """
 
@@ -15,8 +15,8 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import BaseModel
 
-from autosft import SPLIT_NAMES, ConfigError, DataError, DatasetLoader, Splits, TaskType, hold_out_missing
-from autosft_healthcare_imaging.assemble import (
+from autosft.components import DatasetLoader, Splits, TaskType
+from autosft.default_plugins.vision.assemble import (
     Rows,
     class_indices,
     decode_rows,
@@ -24,15 +24,17 @@ from autosft_healthcare_imaging.assemble import (
     skipped_info,
     split_decoded,
 )
-from autosft_healthcare_imaging.cache import cached_splits, file_signature, fingerprint
-from autosft_healthcare_imaging.decode import DecodeSpec, convert_stack
-from autosft_healthcare_imaging.options import (
+from autosft.default_plugins.vision.cache import cached_splits, file_signature, fingerprint
+from autosft.default_plugins.vision.decode import DecodeSpec, convert_stack
+from autosft.default_plugins.vision.options import (
     FolderOptions,
     ManifestOptions,
     NpzOptions,
     SplitOptions,
 )
-from autosft_healthcare_imaging.splitting import SPLITS
+from autosft.default_plugins.vision.splitting import SPLITS
+from autosft.errors import ConfigError, DataError
+from autosft.splitting import SPLIT_NAMES, hold_out_missing
 
 __all__ = ["FolderDataset", "ManifestDataset", "NpzDataset"]
 

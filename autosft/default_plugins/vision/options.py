@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from autosft import SplitOptions as BaseSplitOptions
+from autosft.components import SplitOptions as BaseSplitOptions
 
 __all__ = [
     "FolderOptions",

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from autosft import check_groups, hold_out_missing
+from autosft.splitting import check_groups, hold_out_missing
 
 __all__ = ["SPLITS", "UNIT", "check_patients", "split_rows"]
 

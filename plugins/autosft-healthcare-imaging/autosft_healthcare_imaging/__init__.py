@@ -2,16 +2,14 @@
 
 Installing ``autosft-healthcare-imaging`` registers, through the ``autosft`` entry-point group:
 
-- datasets ``image_npz`` (MedMNIST-style arrays), ``image_folder`` (``root/<split>/<class>/*``) and
-  ``image_manifest`` (a CSV of path, label, optional split and patient id; patients never span
-  splits), all decoded once with Pillow into normalized (N, C, H, W) float32 inputs of kind ``image``;
 - augmentations ``flip_h``, ``flip_hv`` (offered only when a study names it), ``affine``,
   ``resized_crop``, ``brightness_contrast``, ``gaussian_noise``, ``basic_policy``, ``image_mixup``,
   ``cutmix``, run batched on the training device with kornia;
 - metrics ``sensitivity_at_specificity_90``, ``specificity_at_sensitivity_90``, ``sensitivity``,
   ``specificity``, ``worst_class_recall`` and ``ece``.
 
-The model ``hf_image_classifier`` these images train with is domain-neutral and ships with autosft
+The image loaders (``image_npz``, ``image_folder``, ``image_manifest`` with its patient-aware
+split) and the model ``hf_image_classifier`` are domain-neutral and ship with autosft
 (:mod:`autosft.default_plugins.vision`). Class weights, focal loss and the balanced sampler are core
 imbalance strategies and apply to images unchanged. This module holds hook implementations only;
 each imports its component module inside the hook body, so listing plugins or ``autosft --help``
@@ -26,22 +24,12 @@ from typing import TYPE_CHECKING
 from autosft import hookimpl
 
 if TYPE_CHECKING:
-    from autosft import Augmentation, DatasetLoader, Metric
+    from autosft import Augmentation, Metric
 
 __all__ = [
     "autosft_register_augmentations",
-    "autosft_register_datasets",
     "autosft_register_metrics",
 ]
-
-
-@hookimpl
-def autosft_register_datasets(register: Callable[[DatasetLoader], None]) -> None:
-    from autosft_healthcare_imaging.loaders import FolderDataset, ManifestDataset, NpzDataset
-
-    register(NpzDataset())
-    register(FolderDataset())
-    register(ManifestDataset())
 
 
 @hookimpl

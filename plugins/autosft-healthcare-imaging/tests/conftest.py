@@ -15,7 +15,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 @pytest.fixture(autouse=True)
 def _fresh_caches(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     """Every test starts with empty in-process caches and its own disk cache folder."""
-    from autosft_healthcare_imaging.cache import clear_memory_cache
+    from autosft.default_plugins.vision.cache import clear_memory_cache
 
     monkeypatch.setenv("AUTOSFT_CACHE_DIR", str(tmp_path / "cache"))
     clear_memory_cache()

@@ -6,16 +6,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from autosft_healthcare_imaging import assemble
-from autosft_healthcare_imaging.cache import cache_dir, clear_memory_cache
-from autosft_healthcare_imaging.loaders import FolderDataset, ManifestDataset, NpzDataset
-from autosft_healthcare_imaging.options import FolderOptions, ManifestOptions, NpzOptions
-from autosft_healthcare_imaging.splitting import split_rows
 from imaging_helpers import write_manifest, write_npz, write_png, write_tree
 from PIL import Image
 from pydantic import ValidationError
 
 from autosft.components import Splits
+from autosft.default_plugins.vision import assemble
+from autosft.default_plugins.vision.cache import cache_dir, clear_memory_cache
+from autosft.default_plugins.vision.loaders import FolderDataset, ManifestDataset, NpzDataset
+from autosft.default_plugins.vision.options import FolderOptions, ManifestOptions, NpzOptions
+from autosft.default_plugins.vision.splitting import split_rows
 from autosft.errors import ConfigError, DataError
 
 TREE = {"train": {"healthy": 12, "sick": 8}, "val": {"healthy": 4, "sick": 3}, "test": {"healthy": 4, "sick": 3}}
