@@ -156,7 +156,8 @@ def test_interrupting_marks_the_running_trial_and_keeps_the_study(tmp_path: Path
 def test_a_killed_worker_loses_nothing_and_its_trial_is_retried(tmp_path: Path) -> None:
     study_file = _write_study(
         tmp_path,
-        dataset={"name": "toy_blobs", "options": {"rows": 3000}},
+        # Long enough to be killed mid-trial, short enough that the retry ends soon on a loaded machine.
+        dataset={"name": "toy_blobs", "options": {"rows": 1000}},
         budget={"n_trials": 5, "max_epochs": 30},
         search_space=LONG_TRIALS,
         heartbeat={"interval": 1, "grace_period": 2, "max_retries": 2},
@@ -170,7 +171,7 @@ def test_a_killed_worker_loses_nothing_and_its_trial_is_retried(tmp_path: Path) 
     assert "RUNNING (stale)" in before.stdout and "no heartbeat: its worker is gone" in before.stdout
     assert "trial 0 (stale)" in before.stdout  # the workers table: what the dead worker was running
 
-    resumed = run_toy_cli("search", str(study_file), "--n-trials", "1", "--no-final-test", cwd=tmp_path)
+    resumed = run_toy_cli("search", str(study_file), "--n-trials", "1", "--no-final-test", cwd=tmp_path, timeout=600)
     assert resumed.returncode == 0, resumed.stderr
     trials = optuna.load_study(study_name="toy", storage=f"sqlite:///{tmp_path / 'study.db'}").trials
     killed, retried = trials[0], trials[1]
