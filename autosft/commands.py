@@ -20,6 +20,8 @@ from autosft.errors import ConfigError
 if TYPE_CHECKING:
     import optuna
 
+    from autosft.config import StudyConfig
+
 __all__ = ["COMMANDS"]
 
 StudyFile = Annotated[Path, typer.Argument(help="Study file (YAML).", show_default=False)]
@@ -30,6 +32,17 @@ NameOption = Annotated[str | None, typer.Option("--study-name", help="Study name
 StudyOption = Annotated[
     Path | None, typer.Option("--study", help="Read --storage and --study-name from this study file.")
 ]
+DropRepeatsOption = Annotated[
+    bool,
+    typer.Option("--drop-repeats", help="Drop val/test rows that repeat earlier splits (data_check.drop_repeats)."),
+]
+
+
+def _dropping_repeats(config: StudyConfig, drop_repeats: bool) -> StudyConfig:
+    """The study with ``data_check.drop_repeats`` on when the flag asks for it (it is stored with the study)."""
+    from autosft.config import DataCheckConfig
+
+    return config.model_copy(update={"data_check": DataCheckConfig(drop_repeats=True)}) if drop_repeats else config
 
 
 def search(
@@ -61,6 +74,7 @@ def search(
     skip_data_check: Annotated[
         bool, typer.Option("--skip-data-check", help="Search even when `autosft check-data` finds errors.")
     ] = False,
+    drop_repeats: DropRepeatsOption = False,
 ) -> None:
     """Search fine-tuning configurations; re-running resumes the study and adds trials."""
     from autosft.config import load_study_file, with_overrides
@@ -72,6 +86,7 @@ def search(
 
     config = with_overrides(load_study_file(study_file), storage=storage, study_name=study_name,
                             n_trials=n_trials, timeout=timeout, seed=seed)  # fmt: skip
+    config = _dropping_repeats(config, drop_repeats)
     import optuna
 
     # The progress display reports every trial, failures with their reason; Optuna's own
@@ -81,6 +96,8 @@ def search(
     def warn(report: DataReport) -> None:
         for finding in report.warnings:
             errors.print(f"[yellow]data warning:[/] {finding.check}: {finding.message}", highlight=False)
+        for finding in report.notices:
+            errors.print(f"[dim]data check:[/] {finding.message}", highlight=False)
 
     with sigterm_as_interrupt(), SearchProgress(config.budget.n_trials, errors) as progress:
         outcome = run_search(config, manager=plugin_manager(context), callbacks=[progress], final_test=final_test,
@@ -312,6 +329,7 @@ def check_data(
     context: typer.Context,
     study_file: StudyFile,
     out: Annotated[Path | None, typer.Option("--out", help="Also write the report as JSON to FILE.")] = None,
+    drop_repeats: DropRepeatsOption = False,
 ) -> None:
     """Check a study's data: leakage across splits, duplicates, missing values, label conflicts,
     single-class splits, class balance and likely label errors. Exit 1 on errors, 0 otherwise."""
@@ -320,7 +338,7 @@ def check_data(
     from autosft.registry import collect_registry
     from autosft.search.prepare import load_splits
 
-    config = load_study_file(study_file)
+    config = _dropping_repeats(load_study_file(study_file), drop_repeats)
     report = check_splits(load_splits(config, collect_registry(plugin_manager(context))), seed=config.seed)
     for table in render(report):
         console.print(table)

@@ -134,6 +134,16 @@ class SelectConfig(_Strict):
     seeds: int = Field(default=0, ge=0, le=100, description="Extra seeds per configuration; 0 turns selection off.")
 
 
+class DataCheckConfig(_Strict):
+    """What the data check may change before a search (see :mod:`autosft.evaluate.repeats`)."""
+
+    drop_repeats: bool = Field(
+        default=False,
+        description="Drop validation and test rows that exactly repeat a row of train, pretrain or (for test) "
+        "validation, before the check and every trial; also set by --drop-repeats.",
+    )
+
+
 class StudyConfig(_Strict):
     """A whole study file. Relative paths in component options resolve against the working directory."""
 
@@ -155,6 +165,7 @@ class StudyConfig(_Strict):
     storage: str = Field(default=DEFAULT_STORAGE, description="SQLAlchemy URL of the study database.")
     heartbeat: HeartbeatConfig = Field(default_factory=HeartbeatConfig)
     select: SelectConfig = Field(default_factory=SelectConfig)
+    data_check: DataCheckConfig = Field(default_factory=DataCheckConfig)
     seed: int = Field(default=0, ge=0, description="Seeds the sampler, the splits and every trial.")
     reference: ComponentRef | None = Field(
         default=None,

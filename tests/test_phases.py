@@ -23,8 +23,10 @@ def test_the_first_matching_phase_names_the_moment() -> None:
 
 
 def test_the_profile_files_the_time_a_function_runs_under_its_phase() -> None:
+    # Phases long against the sampler's wake-up delay on a loaded machine (tens of ms, at worst a few
+    # hundred): the moment a phase ends is filed under the next one at the next sample.
     with phases.PhaseProfile(interval=0.005) as profile:
-        _peer_rows(0.3)
-        time.sleep(0.1)
-    assert profile.seconds["data (read, tokenize, batch)"] >= 0.2
-    assert 0.05 <= profile.seconds[phases.OTHER] <= 0.25
+        _peer_rows(1.0)
+        time.sleep(0.5)
+    assert profile.seconds["data (read, tokenize, batch)"] >= 0.6
+    assert 0.3 <= profile.seconds[phases.OTHER] <= 0.9

@@ -6,89 +6,68 @@ search's result meaningless or training impossible (a test row copied into train
 split with one class); `autosft search` refuses to start on them. Warnings are worth a look but
 do not block: duplicates within a split, near-duplicates across splits, conflicting labels,
 imbalance, likely label errors.
+
+Every check is bounded, so a large study is checked in seconds, not minutes: the checks on row
+embeddings (near duplicates, label errors) see at most :data:`MAX_EMBEDDED_ROWS` rows per split,
+the label-error model is fitted only up to :data:`MAX_LABEL_CLASSES` classes, and once the check
+has run :data:`CHECK_SECONDS` the slow checks still to come are skipped. What does not apply is
+skipped (label errors, conflicts and class balance on ``ranking``, whose classes are items).
+Each such decision is a ``scope`` finding that says what and why; a search prints those lines.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Any, Literal
+from dataclasses import dataclass
 
 import numpy as np
-from rich.table import Table
 from threadpoolctl import threadpool_limits
 
 from autosft.attrs import DATA_CHECK_ATTR
 from autosft.components import DataSplit, Splits, class_counts
 from autosft.errors import DataError
-from autosft.evaluate.label_issues import find_label_issues
-from autosft.evaluate.rows import embed, missing_rows, row_keys
+from autosft.evaluate.datareport import SCOPE, DataReport, Finding, examples, render, scope_notice
+from autosft.evaluate.embedded import (
+    MAX_EMBEDDED_ROWS,
+    MAX_LABEL_CLASSES,
+    check_label_errors,
+    check_near,
+    embed_sample,
+    label_errors_skipped,
+)
+from autosft.evaluate.repeats import DROPPED_REPEATS_INFO, EVALUATED, LEAKAGE_PAIRS
+from autosft.evaluate.rows import missing_rows, row_keys
 
-__all__ = ["DATA_CHECK_ATTR", "NEAR_RATIO", "DataReport", "Finding", "check_splits", "refuse_errors", "render"]
+__all__ = [
+    "CHECK_SECONDS",
+    "DATA_CHECK_ATTR",
+    "MAX_EMBEDDED_ROWS",
+    "MAX_LABEL_CLASSES",
+    "NEAR_RATIO",
+    "DataReport",
+    "Finding",
+    "check_splits",
+    "refuse_errors",
+    "render",
+]
 
 
-Severity = Literal["error", "warning", "info"]
 #: Rows closer than this share of the typical nearest-neighbour distance in train are near-duplicates.
 NEAR_RATIO = 0.05
 #: A training class below this share is reported as rare.
 RARE_SHARE = 0.05
 #: Fewer rows of a class than this in validation or test make its metrics noisy.
 FEW_EVALUATION_ROWS = 10
-#: Row indices kept per finding and label suspects kept in the report.
-EXAMPLES = 20
 #: Exact copies of more than this share of a split in an earlier split are an error (a warning below
 #: it): one copied image in BreastMNIST's 156 test images moves a metric by well under a point.
 LEAKAGE_TOLERANCE = 0.01
-#: Split pairs where a shared row means the second split's score was partly seen in training.
-LEAKAGE_PAIRS = (("train", "val"), ("train", "test"), ("val", "test"), ("pretrain", "val"), ("pretrain", "test"))
-EVALUATED = ("train", "val", "test")
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One result of one check; ``rows`` holds example row indices per split."""
-
-    severity: Severity
-    check: str
-    message: str
-    count: int = 0
-    rows: dict[str, list[int]] = field(default_factory=dict)
-
-
-@dataclass
-class DataReport:
-    """Every finding on a study's data, the class counts per split, and the likeliest label errors."""
-
-    fingerprint: str
-    class_names: tuple[str, ...]
-    rows: dict[str, int]
-    class_counts: dict[str, list[int]]
-    findings: list[Finding] = field(default_factory=list)
-    label_suspects: list[dict[str, Any]] = field(default_factory=list)
-    seconds: float = 0.0
-
-    @property
-    def errors(self) -> list[Finding]:
-        return [finding for finding in self.findings if finding.severity == "error"]
-
-    @property
-    def warnings(self) -> list[Finding]:
-        return [finding for finding in self.findings if finding.severity == "warning"]
-
-    def as_dict(self) -> dict[str, Any]:
-        """The JSON form (``autosft check-data --out``, and the study's user attribute)."""
-        record = asdict(self)
-        record["class_names"] = list(self.class_names)
-        record["errors"] = len(self.errors)
-        record["warnings"] = len(self.warnings)
-        return record
-
-    def write(self, path: Path) -> None:
-        path.write_text(json.dumps(self.as_dict(), indent=2) + "\n", encoding="utf-8")
+#: Once the check has run this long, the slow checks still to come are skipped (a backstop: the
+#: row and class caps keep a check well under it).
+CHECK_SECONDS = 120.0
+#: Class names listed in one finding; the rest are counted.
+LISTED_CLASSES = 20
 
 
 def _named(splits: Splits) -> dict[str, DataSplit]:
@@ -96,10 +75,6 @@ def _named(splits: Splits) -> dict[str, DataSplit]:
     if splits.pretrain is not None:
         named["pretrain"] = splits.pretrain
     return named
-
-
-def _examples(rows: np.ndarray | list[int]) -> list[int]:
-    return [int(row) for row in list(rows)[:EXAMPLES]]
 
 
 def _check_labels(splits: Splits, named: dict[str, DataSplit]) -> Iterator[Finding]:
@@ -120,7 +95,7 @@ def _check_labels(splits: Splits, named: dict[str, DataSplit]) -> Iterator[Findi
                 bad = ~np.isfinite(values) | (values < 0) | (values >= classes) | (np.round(values) != values)
         if bad.any():
             yield Finding("error", "labels", f"{name}: {int(bad.sum())} labels are not {valid}", int(bad.sum()),
-                          {name: _examples(np.flatnonzero(bad))})  # fmt: skip
+                          {name: examples(np.flatnonzero(bad))})  # fmt: skip
 
 
 def _check_missing(named: dict[str, DataSplit]) -> Iterator[Finding]:
@@ -129,12 +104,17 @@ def _check_missing(named: dict[str, DataSplit]) -> Iterator[Finding]:
         if flags.any():
             yield Finding("error", "missing values",
                           f"{name}: {int(flags.sum())} rows hold NaN or infinite values (in {', '.join(arrays)})",
-                          int(flags.sum()), {name: _examples(np.flatnonzero(flags))})  # fmt: skip
+                          int(flags.sum()), {name: examples(np.flatnonzero(flags))})  # fmt: skip
+
+
+def _listed(names: list[str]) -> str:
+    more = len(names) - LISTED_CLASSES
+    return ", ".join(names[:LISTED_CLASSES]) + (f" and {more} more" if more > 0 else "")
 
 
 def _check_classes(splits: Splits, counts: dict[str, np.ndarray], keys: dict[str, list[bytes]]) -> Iterator[Finding]:
     """Constant and single-class splits, classes missing from train, rare classes, class summary."""
-    names = splits.class_names
+    names = [str(name) for name in splits.class_names]  # plain text, whatever the plugin's type (np.str_)
     for name in EVALUATED:
         if not keys[name] and name == "test":  # the search runs; the final test and export refuse it
             yield Finding("warning", "empty split", "test: no rows, so there will be no held-out test score")
@@ -145,24 +125,31 @@ def _check_classes(splits: Splits, counts: dict[str, np.ndarray], keys: dict[str
             constant = [names[c] for c, count in enumerate(counts[name]) if count in (0, len(keys[name]))]
             if constant:
                 yield Finding("warning", "single-class split",
-                              f"{name}: label(s) {', '.join(constant)} take one value on every row")  # fmt: skip
+                              f"{name}: label(s) {_listed(constant)} take one value on every row")  # fmt: skip
         elif np.count_nonzero(counts[name]) < 2:
             present = ", ".join(names[c] for c in np.flatnonzero(counts[name])) or "none"
             yield Finding("error", "single-class split", f"{name}: one class only ({present})")
+    if splits.task == "ranking":
+        yield scope_notice("class balance", "not checked on ranking, where every item is a class and most are rare")
+        return
+    yield from _check_balance(names, counts, max(len(keys["train"]), 1))
+
+
+def _check_balance(names: list[str], counts: dict[str, np.ndarray], total: int) -> Iterator[Finding]:
     train = counts["train"]
-    total = max(len(keys["train"]), 1)
-    for index, count in enumerate(train):
-        if count == 0:
-            yield Finding("warning", "class balance", f"train: class {names[index]!r} has no rows")
-        elif count / total < RARE_SHARE:
-            yield Finding("warning", "class balance",
-                          f"train: class {names[index]!r} is rare ({count} rows, {count / total:.1%})")  # fmt: skip
+    empty = [repr(names[c]) for c, count in enumerate(train) if count == 0]
+    if empty:
+        yield Finding("warning", "class balance", f"train: no rows of class(es) {_listed(empty)}", len(empty))
+    rare = [f"{names[c]!r} ({count} rows, {count / total:.1%})" for c, count in enumerate(train)
+            if 0 < count / total < RARE_SHARE]  # fmt: skip
+    if rare:
+        yield Finding("warning", "class balance", f"train: rare class(es) {_listed(rare)}", len(rare))
     for name in ("val", "test"):
         few = [f"{names[c]!r} ({count})" for c, count in enumerate(counts[name]) if count < FEW_EVALUATION_ROWS]
         if few:
             yield Finding("warning", "class balance",
-                          f"{name}: few rows of {', '.join(few)}: its scores will be noisy")  # fmt: skip
-    shares = ", ".join(f"{names[c]} {count / total:.1%}" for c, count in enumerate(train))
+                          f"{name}: few rows of {_listed(few)}: its scores will be noisy", len(few))  # fmt: skip
+    shares = _listed([f"{names[c]} {count / total:.1%}" for c, count in enumerate(train)])
     yield Finding("info", "class balance", f"train class shares: {shares}")
 
 
@@ -178,7 +165,7 @@ def _check_exact(named: dict[str, DataSplit], keys: dict[str, list[bytes]]) -> I
         if copies:
             yield Finding("warning", "exact duplicates",
                           f"{name}: {len(copies)} rows repeat an earlier row of {name}", len(copies),
-                          {name: _examples(copies)})  # fmt: skip
+                          {name: examples(copies)})  # fmt: skip
     for source, target in LEAKAGE_PAIRS:
         if source not in keys:
             continue
@@ -189,7 +176,7 @@ def _check_exact(named: dict[str, DataSplit], keys: dict[str, list[bytes]]) -> I
             yield Finding("error" if share > LEAKAGE_TOLERANCE else "warning", "leakage",
                           f"{target}: {len(leaked)} of {len(keys[target])} rows also appear in {source} "
                           f"({share:.1%}): their scores were partly seen in training",
-                          len(leaked), {target: _examples(leaked)})  # fmt: skip
+                          len(leaked), {target: examples(leaked)})  # fmt: skip
 
 
 def _check_conflicts(named: dict[str, DataSplit], keys: dict[str, list[bytes]]) -> Iterator[Finding]:
@@ -210,166 +197,100 @@ def _check_conflicts(named: dict[str, DataSplit], keys: dict[str, list[bytes]]) 
         yield Finding("warning", "label conflicts",
                       f"{len(conflicting)} distinct input(s) appear with different labels "
                       f"({sum(len(where[key]) for key in conflicting)} rows)",
-                      len(conflicting), {name: _examples(found) for name, found in rows.items()})  # fmt: skip
-
-
-def _nearest_other(
-    query: np.ndarray, reference: np.ndarray, query_keys: list[bytes], reference_keys: list[bytes], same: bool
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per query row, the distance to the nearest reference row with other inputs, and its index."""
-    from sklearn.neighbors import NearestNeighbors
-
-    k = min(len(reference), 8)
-    distances, indices = NearestNeighbors(n_neighbors=k).fit(reference).kneighbors(query)
-    query_key = np.array(query_keys, dtype=object)[:, None]
-    differs = np.array(reference_keys, dtype=object)[indices] != query_key
-    if same:
-        differs &= indices != np.arange(len(query))[:, None]
-    distances = np.where(differs, distances, np.inf)
-    first = distances.argmin(axis=1)
-    rows = np.arange(len(query))
-    return distances[rows, first], indices[rows, first]
-
-
-def _check_near(vectors: dict[str, np.ndarray], keys: dict[str, list[bytes]], ratio: float) -> Iterator[Finding]:
-    """Rows much closer to another row than rows usually are (resized, re-encoded, jittered copies)."""
-    if min(len(keys[name]) for name in EVALUATED) < 2:
-        return
-    within_train, _ = _nearest_other(vectors["train"], vectors["train"], keys["train"], keys["train"], True)
-    typical = float(np.median(within_train[np.isfinite(within_train)])) if np.isfinite(within_train).any() else 0.0
-    if typical <= 0:
-        return
-    threshold = ratio * typical
-    pairs = [(name, name) for name in EVALUATED] + [pair for pair in LEAKAGE_PAIRS if pair[0] != "pretrain"]
-    for source, target in pairs:
-        same = source == target
-        distance, _ = _nearest_other(vectors[target], vectors[source], keys[target], keys[source], same)
-        near = np.flatnonzero(distance <= threshold)
-        if not len(near):
-            continue
-        if same:
-            message = f"{target}: {len(near)} rows have a near-duplicate in {target}"
-        else:
-            message = (
-                f"{target}: {len(near)} rows have a near-duplicate in {source} ({len(near) / len(keys[target]):.1%})"
-            )
-        yield Finding("info" if same else "warning", "near duplicates",
-                      f"{message} (distance under {ratio:g} x the typical nearest-neighbour distance)",
-                      len(near), {target: _examples(near)})  # fmt: skip
-
-
-def _check_label_errors(
-    splits: Splits, vectors: dict[str, np.ndarray], seed: int, report: DataReport
-) -> Iterator[Finding]:
-    parts = [getattr(splits, name) for name in EVALUATED]
-    features = np.concatenate([vectors[name] for name in EVALUATED])
-    labels = np.concatenate([part.labels for part in parts])
-    suspects = find_label_issues(features, labels.astype(np.int64), seed=seed)
-    if suspects is None:
-        yield Finding("info", "label errors", "not checked: a class has fewer than two rows")
-        return
-    offsets = np.cumsum([0] + [len(part) for part in parts])
-    names = splits.class_names
-    for position, row in enumerate(suspects.rows[:EXAMPLES]):
-        split = int(np.searchsorted(offsets, row, side="right") - 1)
-        column = None if suspects.label_column is None else int(suspects.label_column[position])
-        given, suggested = int(suspects.given[position]), int(suspects.suggested[position])
-        report.label_suspects.append({
-            "split": EVALUATED[split],
-            "row": int(row - offsets[split]),
-            "given": names[given] if column is None else f"{names[column]}={given}",
-            "suggested": names[suggested] if column is None else f"{names[column]}={suggested}",
-            "relative_confidence": round(float(suspects.score[position]), 4),
-        })  # fmt: skip
-    count = len(suspects.rows)
-    if count:
-        yield Finding("warning", "label errors",
-                      f"a cheap model (out-of-fold accuracy {suspects.model_accuracy:.1%}) confidently disagrees "
-                      f"with {count} labels ({count / len(labels):.1%}); review the top suspects", count)  # fmt: skip
-    else:
-        yield Finding(
-            "info",
-            "label errors",
-            f"no likely label errors (cheap model's out-of-fold accuracy {suspects.model_accuracy:.1%})",
-        )
+                      len(conflicting), {name: examples(found) for name, found in rows.items()})  # fmt: skip
 
 
 def _run_checks(
-    splits: Splits,
-    named: dict[str, DataSplit],
-    counts: dict[str, np.ndarray],
-    seed: int,
-    near_ratio: float,
-    findings: list[Finding],
-    report: DataReport,
+    splits: Splits, named: dict[str, DataSplit], counts: dict[str, np.ndarray], report: DataReport, bounds: _Bounds
 ) -> None:
+    findings = report.findings
     keys = {name: row_keys(split.inputs) for name, split in named.items()}
     findings += _check_missing(named)
     findings += _check_classes(splits, counts, keys)
     findings += _check_exact(named, keys)
-    findings += _check_conflicts(named, keys)
-    inputs = [getattr(splits, name).inputs for name in EVALUATED]
-    vectors = dict(zip(EVALUATED, embed(inputs, seed=seed), strict=True))
-    if vectors["train"].shape[1] == 0:  # nothing varies: the constant-split error says it all
+    if splits.task == "ranking":  # one history, several next items: that is the data, not a conflict
+        findings.append(
+            scope_notice("label conflicts", "not checked on ranking, where one input has several next items")
+        )
+    else:
+        findings += _check_conflicts(named, keys)
+    sampled, notices = embed_sample(splits, keys, bounds.seed)
+    findings += notices
+    if sampled.vectors["train"].shape[1] == 0:  # nothing varies: the constant-split error says it all
         return
-    findings += _check_near(vectors, keys, near_ratio)
-    findings += _check_label_errors(splits, vectors, seed, report)
+    if bounds.spent("near duplicates", findings):
+        return
+    findings += check_near(sampled, bounds.near_ratio)
+    skipped = label_errors_skipped(splits)
+    if skipped is not None:
+        findings.append(skipped)
+    elif not bounds.spent("label errors", findings):
+        findings += check_label_errors(splits, sampled, bounds.seed, report)
 
 
-def check_splits(splits: Splits, *, seed: int = 0, near_ratio: float = NEAR_RATIO) -> DataReport:
-    """Run every check on ``splits``; errors first in the report's findings."""
+@dataclass(frozen=True)
+class _Bounds:
+    """The settings of one check, and the moment after which its slow checks are skipped."""
+
+    seed: int
+    near_ratio: float
+    started: float
+    seconds: float
+
+    def spent(self, check: str, findings: list[Finding]) -> bool:
+        """True, with a notice in ``findings``, when the time for the slow checks is up before ``check``."""
+        elapsed = time.perf_counter() - self.started
+        if elapsed <= self.seconds:
+            return False
+        why = f"skipped with the checks after it: the check had run {elapsed:.0f} s, over its {self.seconds:g} s bound"
+        findings.append(scope_notice(check, why))
+        return True
+
+
+def check_splits(
+    splits: Splits, *, seed: int = 0, near_ratio: float = NEAR_RATIO, seconds: float = CHECK_SECONDS
+) -> DataReport:
+    """Run every check on ``splits``; errors first in the report's findings.
+
+    After ``seconds`` the slow checks still to come are skipped, and the report says so.
+    """
     started = time.perf_counter()
     named = _named(splits)
-    report = DataReport(splits.fingerprint, tuple(splits.class_names), {name: len(s) for name, s in named.items()}, {})
-    findings = list(_check_labels(splits, named))
-    if not findings:  # the rest assumes labels the engine could train on
+    report = DataReport(splits.fingerprint, tuple(str(name) for name in splits.class_names),
+                        {name: len(s) for name, s in named.items()}, {})  # fmt: skip
+    report.findings = list(_check_labels(splits, named))
+    if not report.findings:  # the rest assumes labels the engine could train on
         counts = {name: class_counts(split.labels, splits.num_classes) for name, split in named.items()}
         report.class_counts = {name: [int(count) for count in counts[name]] for name in EVALUATED}
         # One BLAS thread: these matrices are small, and on a shared machine threads only contend
         # (BreastMNIST: 0.2 s with one thread, over 5 s with the default pool on two busy cores).
         with threadpool_limits(limits=1):
-            _run_checks(splits, named, counts, seed, near_ratio, findings, report)
+            _run_checks(splits, named, counts, report, _Bounds(seed, near_ratio, started, seconds))
+    report.findings += _dropped(splits)
     order = {"error": 0, "warning": 1, "info": 2}
-    report.findings = sorted(findings, key=lambda finding: order[finding.severity])
+    report.findings = sorted(report.findings, key=lambda finding: order[finding.severity])
     report.seconds = round(time.perf_counter() - started, 3)
     return report
+
+
+def _dropped(splits: Splits) -> list[Finding]:
+    """The notice of :func:`~autosft.evaluate.repeats.drop_repeats`, when the study asked for it."""
+    dropped = splits.info.get(DROPPED_REPEATS_INFO)
+    if dropped is None:
+        return []
+    counts = ", ".join(f"{count} {name}" for name, count in dropped.items())
+    return [Finding("info", SCOPE, f"repeats dropped (data_check.drop_repeats): {counts} rows that repeat "
+                    "a row of an earlier split", sum(dropped.values()))]  # fmt: skip
 
 
 def refuse_errors(report: DataReport) -> None:
     """Raise :class:`DataError` naming every error of ``report``; a report without errors passes."""
     if report.errors:
         found = "; ".join(finding.message for finding in report.errors)
+        way = "search anyway with --skip-data-check"
+        if all(finding.check == "leakage" for finding in report.errors):
+            way = "drop the repeated rows with --drop-repeats (data_check: {drop_repeats: true}), or " + way
         raise DataError(
             f"the data check found {len(report.errors)} error(s): {found}. See `autosft check-data STUDY.yaml` "
-            "for details, or search anyway with --skip-data-check"
+            f"for details, or {way}"
         )
-
-
-_STYLE = {"error": "bold red", "warning": "yellow", "info": "dim"}
-
-
-def render(report: DataReport, *, suspects: int = 10) -> list[Table]:
-    """Rich tables: the findings, the rows and classes per split, and the top label suspects."""
-    findings = Table(title=f"data check ({report.seconds:.1f}s)")
-    for column in ("severity", "check", "finding", "example rows"):
-        findings.add_column(column, overflow="fold")
-    for finding in report.findings:
-        examples = "; ".join(f"{name} {', '.join(map(str, rows[:8]))}" for name, rows in finding.rows.items())
-        findings.add_row(f"[{_STYLE[finding.severity]}]{finding.severity}[/]", finding.check, finding.message, examples)
-    classes = Table(title="rows per class")
-    classes.add_column("split")
-    classes.add_column("rows", justify="right")
-    for name in report.class_names:
-        classes.add_column(name, justify="right")
-    for split, counts in report.class_counts.items():
-        classes.add_row(split, str(report.rows[split]), *map(str, counts))
-    tables = [findings, classes]
-    if report.label_suspects and suspects:
-        top = Table(title=f"likeliest label errors (top {min(suspects, len(report.label_suspects))})")
-        for column in ("split", "row", "given", "suggested", "confidence / class threshold"):
-            top.add_column(column, justify="right" if column in {"row", "confidence / class threshold"} else "left")
-        for suspect in report.label_suspects[:suspects]:
-            top.add_row(suspect["split"], str(suspect["row"]), suspect["given"], suspect["suggested"],
-                        f"{suspect['relative_confidence']:.3f}")  # fmt: skip
-        tables.append(top)
-    return tables

@@ -55,18 +55,24 @@ def check_components(config: StudyConfig, registry: Registry) -> tuple[BaseModel
 
 def load_splits(config: StudyConfig, registry: Registry) -> Splits:
     """The study's data as its model sees it: split by the dataset loader, then encoded by the
-    model builder's input encoder (a tokenizer), once and cached. `autosft check-data` checks this."""
+    model builder's input encoder (a tokenizer), once and cached, then (with ``data_check.drop_repeats``)
+    without the validation and test rows that repeat earlier splits. `autosft check-data` checks this,
+    and every trial and the final test use it."""
     dataset_options, model_options, _ = check_components(config, registry)
     loader = registry.datasets.get(config.dataset.name)
     splits = loader.load(dataset_options, task=config.task, seed=config.seed)  # type: ignore[arg-type]
     if not isinstance(splits, Splits):
         raise PluginError(f"dataset {loader.name!r} returned {type(splits).__name__}, not Splits")
     encoder = registry.models.get(config.model.name).input_encoder(model_options, splits)
-    if encoder is None:
-        return splits
-    from autosft.engine.cache import encode_splits  # numpy only, but kept off the CLI's import path
+    if encoder is not None:
+        from autosft.engine.cache import encode_splits  # numpy only, but kept off the CLI's import path
 
-    return encode_splits(splits, encoder)
+        splits = encode_splits(splits, encoder)
+    if config.data_check.drop_repeats:  # on the rows as the model and the leakage check see them
+        from autosft.evaluate.repeats import drop_repeats
+
+        splits = drop_repeats(splits)
+    return splits
 
 
 def prepare_study(

@@ -14,22 +14,30 @@ from autosft.testing import ToyBlobs, toy_manager
 
 
 class LeakyBlobs(DatasetLoader):
-    """``toy_blobs`` whose first ``leaked`` test rows are copies of train rows."""
+    """``toy_blobs`` whose first ``leaked`` test rows are copies of train rows, and whose first
+    ``val_leaked`` validation rows are copies of the train rows after those."""
 
     name = "leaky_blobs"
 
     class Options(BaseModel):
         model_config = ConfigDict(extra="forbid")
         leaked: int = Field(default=10, ge=0)
+        val_leaked: int = Field(default=0, ge=0)
 
     def load(self, options: BaseModel, *, task: TaskType, seed: int) -> Splits:
         assert isinstance(options, LeakyBlobs.Options)
         splits = ToyBlobs().load(ToyBlobs.Options(rows=300), task=task, seed=seed)
-        inputs = splits.test.inputs.copy()
-        inputs[: options.leaked] = splits.train.inputs[: options.leaked]
-        labels = splits.test.labels.copy()
-        labels[: options.leaked] = splits.train.labels[: options.leaked]
-        return replace(splits, test=DataSplit(inputs, labels))
+        test = _copied(splits.test, splits.train, np.arange(options.leaked))
+        val = _copied(splits.val, splits.train, options.leaked + np.arange(options.val_leaked))
+        return replace(splits, val=val, test=test)
+
+
+def _copied(split: DataSplit, source: DataSplit, rows: np.ndarray) -> DataSplit:
+    """``split`` with its first rows replaced by the rows ``rows`` of ``source``, labels included."""
+    inputs, labels = split.inputs.copy(), split.labels.copy()
+    inputs[: len(rows)] = source.inputs[rows]
+    labels[: len(rows)] = source.labels[rows]
+    return DataSplit(inputs, labels)
 
 
 class LeakyPlugin:

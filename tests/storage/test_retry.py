@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import threading
 import time
 from collections.abc import Iterator
@@ -14,7 +15,7 @@ import pytest
 from autosft.config import parse_study
 from autosft.search.controller import run_search
 from autosft.storage import open_storage
-from autosft.storage.retry import is_transient
+from autosft.storage.retry import RETRY_WINDOW_SECONDS, is_transient
 from autosft.testing import toy_manager, toy_study
 from tests.storage.outage import CuttableLink
 
@@ -63,7 +64,8 @@ def test_an_outage_longer_than_the_window_fails_with_the_connection_error(
     with pytest.raises(Exception) as raised:
         study.ask()
     assert is_transient(raised.value)
-    assert 0.9 <= time.monotonic() - started < 10
+    # Retried for the whole window, and then given up: far sooner than the default window, even on a busy machine.
+    assert 0.9 <= time.monotonic() - started < RETRY_WINDOW_SECONDS / 4
 
 
 def test_an_error_in_the_data_is_not_retried(sqlite_url: str) -> None:
@@ -71,7 +73,7 @@ def test_an_error_in_the_data_is_not_retried(sqlite_url: str) -> None:
     started = time.monotonic()
     with pytest.raises(KeyError):
         storage.get_study_id_from_name("no-such-study")
-    assert time.monotonic() - started < 1
+    assert time.monotonic() - started < RETRY_WINDOW_SECONDS / 4  # not retried for the window, whatever the load
 
 
 def test_a_worker_holds_a_bounded_pool_of_connections(storage_url: str, study_name: str) -> None:
@@ -88,9 +90,13 @@ def test_a_worker_holds_a_bounded_pool_of_connections(storage_url: str, study_na
         with engine.connect() as connection:
             return int(connection.execute(query, {"name": application_name()}).scalar_one())
 
+    # Storages of earlier tests close their connections when collected: collect them before counting,
+    # or one collected mid-search (when, depends on the load) hides this search's connections.
+    gc.collect()
     before = held()  # other tests of this process may keep storages alive
     config = parse_study(toy_study(storage_url, name=study_name, budget={"n_trials": 8, "max_epochs": 2}), where="t")
     outcome = run_search(config, manager=toy_manager(), final_test=False)  # kept alive: its storage pool too
+    gc.collect()
     added = held() - before
     engine.dispose()
     optuna.delete_study(study_name=study_name, storage=open_storage(storage_url))
