@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from autosft.cli import console, errors, plugin_manager, sigterm_as_interrupt
@@ -19,6 +20,9 @@ from autosft.errors import ConfigError
 
 if TYPE_CHECKING:
     import optuna
+
+    from autosft.config import StudyConfig
+    from autosft.search.controller import SearchOutcome
 
 __all__ = ["COMMANDS"]
 
@@ -65,10 +69,8 @@ def search(
     """Search fine-tuning configurations; re-running resumes the study and adds trials."""
     from autosft.config import load_study_file, with_overrides
     from autosft.evaluate.datacheck import DataReport
-    from autosft.evaluate.selection import selection_table
-    from autosft.progress import SearchProgress, describe_params
+    from autosft.progress import SearchProgress
     from autosft.search.controller import run_search
-    from autosft.storage import mask_url
 
     config = with_overrides(load_study_file(study_file), storage=storage, study_name=study_name,
                             n_trials=n_trials, timeout=timeout, seed=seed)  # fmt: skip
@@ -87,11 +89,22 @@ def search(
                              devices=devices, workers=workers, recycle_after=recycle_after,
                              on_prepared=progress.started, check_data=not skip_data_check,
                              on_data_checked=warn)  # fmt: skip
+    _print_outcome(outcome, config, final_test=final_test, workers=workers)
+    if outcome.stopped_reason:
+        # After the summary, so the reason is the last thing said; non-zero, so a script sees it.
+        errors.print(f"[yellow]search stopped early:[/] {escape(outcome.stopped_reason)}", highlight=False)
+        raise typer.Exit(1)
+
+
+def _print_outcome(outcome: SearchOutcome, config: StudyConfig, *, final_test: bool, workers: int | None) -> None:
+    """What a finished `search` says: the study's trials, then the selected trial and its test score."""
+    from autosft.evaluate.selection import selection_table
+    from autosft.progress import describe_params
+    from autosft.storage import mask_url
+
     study = outcome.study
     added = ", ".join(f"{count} {state.lower()}" for state, count in sorted(outcome.states.items()))
     console.print(f"study {study.study_name!r} in {mask_url(config.storage)}: {len(study.trials)} trials ({added})")
-    if outcome.stopped_reason:
-        errors.print(f"[yellow]search stopped early:[/] {outcome.stopped_reason}", highlight=False)
     if workers == 0:
         console.print(f"study ready for its workers: autosft worker --storage '{mask_url(config.storage)}' "
                       f"--study-name {study.study_name}")  # fmt: skip
@@ -293,9 +306,11 @@ def plugins(context: typer.Context) -> None:
 def validate(context: typer.Context, study_file: StudyFile) -> None:
     """Check a study file as `search` would: keys, components, options, data, model and search space."""
     from autosft.config import load_study_file
+    from autosft.search.controller import check_search_options
     from autosft.search.prepare import prepare_study
 
     config = load_study_file(study_file)
+    check_search_options(config)
     prepared = prepare_study(config, plugin_manager(context))
     splits = prepared.splits
     sizes = ", ".join(f"{name} {len(getattr(splits, name))}" for name in ("train", "val", "test"))

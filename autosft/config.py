@@ -66,10 +66,10 @@ class Budget(_Strict):
 class DimensionOverride(_Strict):
     """Replace one search dimension: a numeric range, a list of choices, or a fixed value."""
 
-    low: float | None = None
-    high: float | None = None
+    low: float | None = Field(default=None, allow_inf_nan=False)
+    high: float | None = Field(default=None, allow_inf_nan=False)
     log: bool | None = None
-    step: float | None = Field(default=None, gt=0)
+    step: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     choices: list[Any] | None = Field(default=None, min_length=1)
     value: Any = None
 

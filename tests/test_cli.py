@@ -89,6 +89,29 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, change: dict, flags: l
     assert "Traceback" not in result.output + result.stderr
 
 
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"search_space": {"dropout": {"value": 1.5}}}, "`0 <= value < 1` must hold for dropout"),
+        ({"sampler": {"name": "tpe", "options": {"n_startup": 3}}}, "sampler 'tpe' rejects its options"),
+        ({"pruner": {"name": "median", "options": {"warmup": 1}}}, "pruner 'median' rejects its options"),
+    ],
+)
+def test_validate_refuses_what_search_would(tmp_path: Path, change: dict, message: str) -> None:
+    result = _invoke("validate", str(_write_study(tmp_path, **change)))
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_search_stopped_by_failures_exits_non_zero_with_their_reason(tmp_path: Path) -> None:
+    space = {"learning_rate": {"value": 1e30}, "adaptation": {"value": "full"}, "batch_size": {"value": 16}}
+    study = _write_study(tmp_path, search_space=space, budget={"n_trials": 8, "max_epochs": 2})
+    result = _invoke("search", str(study))
+    assert result.exit_code == 1, result.output
+    last = result.stderr.strip().splitlines()[-1]
+    assert "search stopped early: 5 trials failed in a row; the last said: training loss became" in last
+
+
 def test_missing_study_file_and_missing_study(tmp_path: Path) -> None:
     missing = _invoke("validate", str(tmp_path / "nope.yaml"))
     assert missing.exit_code == 2 and "does not exist" in missing.stderr

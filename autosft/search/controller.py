@@ -37,7 +37,7 @@ from autosft.search.worker import StudyCallback, WorkSummary, work
 from autosft.storage import open_storage, parse_storage_url
 from autosft.storage.lock import StudyLock
 
-__all__ = ["SearchOutcome", "join_study", "run_search"]
+__all__ = ["SearchOutcome", "check_search_options", "join_study", "run_search"]
 
 
 @dataclass
@@ -90,6 +90,7 @@ def run_search(
     # unreachable database fails in a second, and a bad name never creates a database file.
     registry = collect_registry(manager)
     check_components(config, registry)
+    check_search_options(config)
     slots = plan_slots(devices, workers, recycle_after=recycle_after)
     for name in set(device_names(devices or "auto")):
         pick_device(name)  # a GPU that is not there fails now, not in every worker
@@ -153,6 +154,13 @@ def run_search(
         study.set_user_attr(FINAL_TEST_ATTR, outcome.final_test)
     outcome.seconds = time.perf_counter() - started
     return outcome
+
+
+def check_search_options(config: StudyConfig) -> None:
+    """Build the study's sampler and pruner once, as the search will: an option Optuna rejects
+    (a misspelled keyword, a bad value) is a one-line :class:`ConfigError` before any trial runs."""
+    make_sampler(config.sampler, seed=config.seed)
+    make_pruner(config.effective_pruner, max_epochs=config.budget.max_epochs)
 
 
 def _enqueue_starting_trials(study: optuna.Study, prepared: PreparedStudy) -> None:
