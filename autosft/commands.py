@@ -173,17 +173,23 @@ def worker(
         raise typer.Exit(1)
 
 
-def _open_study(study: Path | None, storage: str | None, study_name: str | None) -> tuple[optuna.Study, str]:
-    """The study the selectors name and its storage URL: --storage, else the study file's, else the default."""
+def _selected(study: Path | None, storage: str | None, study_name: str | None) -> tuple[str, str | None]:
+    """The storage URL and study name the selectors name: --storage, else the study file's, else the default."""
     from autosft.config import load_study_file
-    from autosft.search.study import load_existing_study
-    from autosft.storage import open_storage
 
     if study is not None:
         config = load_study_file(study)
         storage, study_name = storage or config.storage, study_name or config.name
-    url = storage or DEFAULT_STORAGE
-    return load_existing_study(open_storage(url, must_exist=True), url, study_name), url
+    return storage or DEFAULT_STORAGE, study_name
+
+
+def _open_study(study: Path | None, storage: str | None, study_name: str | None) -> tuple[optuna.Study, str]:
+    """The study the selectors name, and its storage URL."""
+    from autosft.search.study import load_existing_study
+    from autosft.storage import open_storage
+
+    url, name = _selected(study, storage, study_name)
+    return load_existing_study(open_storage(url, must_exist=True), url, name), url
 
 
 def status(
@@ -335,6 +341,7 @@ def check_data(
     from autosft.registry import collect_registry
     from autosft.search.prepare import load_splits
 
+    _require_writable(out, "--out")
     config = load_study_file(study_file)
     report = check_splits(load_splits(config, collect_registry(plugin_manager(context))), seed=config.seed)
     for table in render(report):
@@ -350,6 +357,7 @@ def check_data(
 def export(
     context: typer.Context,
     out: Annotated[Path, typer.Option("--out", help="Folder to write the export to.", show_default=False)],
+    study: StudyOption = None,
     storage: StorageOption = None,
     study_name: NameOption = None,
     refit: Annotated[
@@ -366,8 +374,9 @@ def export(
 
     if refit not in REFIT_MODES:
         raise ConfigError(f"--refit must be one of {', '.join(REFIT_MODES)}, but got {refit!r}")
+    url, name = _selected(study, storage, study_name)
     outcome = export_study(
-        storage or DEFAULT_STORAGE, study_name, out, refit_mode=refit, merge_lora=merge_lora,  # type: ignore[arg-type]
+        url, name, out, refit_mode=refit, merge_lora=merge_lora,  # type: ignore[arg-type]
         force=force, resamples=resamples, device=device, manager=plugin_manager(context),
     )  # fmt: skip
     console.print(f"exported trial {outcome.trial} to {outcome.folder} in {outcome.seconds:.1f}s; test split, 95 % CI:")
@@ -390,6 +399,7 @@ def _interval(interval: dict[str, Any]) -> str:
 def report(
     context: typer.Context,
     out: Annotated[Path, typer.Option("--out", help="HTML file to write.", show_default=False)],
+    study: StudyOption = None,
     storage: StorageOption = None,
     study_name: NameOption = None,
     export_dir: Annotated[
@@ -402,12 +412,24 @@ def report(
     """Write a self-contained HTML report of a study (plots work offline) and a Markdown summary."""
     from autosft.report import write_report
 
-    written = write_report(storage or DEFAULT_STORAGE, study_name, out, export_dir=export_dir)
+    _require_writable(out, "--out")
+    _require_writable(markdown, "--markdown")
+    written = write_report(*_selected(study, storage, study_name), out, export_dir=export_dir)
     if markdown is None:
         print(written.markdown)
     else:
         markdown.write_text(written.markdown)
     errors.print(f"report: {out} ({written.html_bytes / 2**20:.1f} MB, {written.figures} plots)", highlight=False)
+
+
+def _require_writable(path: Path | None, option: str) -> None:
+    """Refuse an output file that could not be written, before the work that would fill it."""
+    if path is None:
+        return
+    if path.is_dir():
+        raise ConfigError(f"{option} {str(path)!r} is a folder; give the name of a file to write")
+    if not path.parent.is_dir():
+        raise ConfigError(f"{option} {str(path)!r}: the folder {str(path.parent)!r} does not exist")
 
 
 def schema(context: typer.Context) -> None:

@@ -200,6 +200,10 @@ def load_study_file(path: str | Path) -> StudyConfig:
         text = file.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"study file {str(file)!r} does not exist") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            f"study file {str(file)!r} is not UTF-8 text (byte {error.start}): not a YAML file?"
+        ) from None
     except OSError as error:
         raise ConfigError(f"cannot read study file {str(file)!r}: {error.strerror}") from None
     try:

@@ -58,6 +58,17 @@ def test_search_status_best_round_trip(tmp_path: Path) -> None:
     assert "learning_rate" in record["params"] or "lora_learning_rate" in record["params"]
 
 
+def test_export_and_report_take_the_study_file(tmp_path: Path) -> None:
+    study = _write_study(tmp_path, budget={"n_trials": 1, "max_epochs": 1})
+    assert _invoke("search", str(study), "--no-final-test").exit_code == 0
+    report = _invoke("report", "--study", str(study), "--out", str(tmp_path / "r.html"))
+    assert report.exit_code == 0, report.output
+    assert (tmp_path / "r.html").is_file()
+    exported = _invoke("export", "--study", str(study), "--out", str(tmp_path / "export"), "--resamples", "20")
+    assert exported.exit_code == 0, exported.output
+    assert "exported trial 0" in exported.stdout
+
+
 def test_validate_reports_the_data(tmp_path: Path) -> None:
     result = _invoke("validate", str(_write_study(tmp_path)))
     assert result.exit_code == 0, result.output
@@ -123,6 +134,30 @@ def test_missing_study_file_and_missing_study(tmp_path: Path) -> None:
     assert _invoke("search", str(study), "--no-final-test").exit_code == 0
     other = _invoke("best", "--storage", f"sqlite:///{tmp_path / 'study.db'}", "--study-name", "nope")
     assert other.exit_code == 2 and "no study 'nope' in" in other.stderr and "studies there: toy" in other.stderr
+
+
+def test_a_study_file_that_is_not_text_is_one_line(tmp_path: Path) -> None:
+    binary = tmp_path / "study.yaml"
+    binary.write_bytes(bytes(range(256)))
+    result = _invoke("validate", str(binary))
+    assert result.exit_code == 2 and "is not UTF-8 text" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("where", ["missing/report.html", "."], ids=["missing-folder", "onto-a-folder"])
+def test_output_files_that_cannot_be_written_are_refused_first(tmp_path: Path, where: str) -> None:
+    study = _write_study(tmp_path)
+    target = str(tmp_path / where)
+    commands = [
+        ["check-data", str(study), "--out", target],
+        ["report", "--study", str(study), "--out", target],
+        ["report", "--study", str(study), "--out", str(tmp_path / "r.html"), "--markdown", target],
+    ]
+    for args in commands:
+        result = _invoke(*args)
+        assert result.exit_code == 2, (args, result.output)
+        assert ("is a folder" if where == "." else "does not exist") in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.output
 
 
 def test_schema_is_json() -> None:
