@@ -10,12 +10,14 @@ import contextlib
 import functools
 import signal
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Annotated, Any, TypeVar
 
 import pluggy
 import typer
 from rich.console import Console
+from rich.markup import escape
+from typer.core import TyperGroup
 
 from autosft.errors import AutosftError
 
@@ -23,7 +25,10 @@ __all__ = ["build_app", "console", "errors", "main", "plugin_manager", "reportin
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-console = Console(soft_wrap=True)
+#: Standard output: plain text (tables included), so a bracket in a path, a study name or a
+#: parameter is never read as Rich markup; a line that wants markup asks for it.
+console = Console(soft_wrap=True, markup=False)
+#: Standard error: one-line errors and progress, with markup; callers escape what they interpolate.
 errors = Console(stderr=True, soft_wrap=True)
 
 
@@ -42,7 +47,7 @@ def reporting_errors(command: F) -> F:
         except AutosftError as error:
             if _settings(context).get("debug"):
                 raise
-            errors.print(f"[bold red]error:[/] {mask_url(str(error))}", highlight=False, soft_wrap=True)
+            report_error(mask_url(str(error)))
             raise typer.Exit(error.exit_code) from None
         except KeyboardInterrupt:
             errors.print(
@@ -53,6 +58,39 @@ def reporting_errors(command: F) -> F:
             raise typer.Exit(130) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def report_error(message: str) -> None:
+    """Print one ``error:`` line on stderr; brackets in ``message`` (a file ``run[red]2.csv``, an extra
+    ``autosft[postgres]``) are text, never Rich markup."""
+    errors.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+
+
+class _OneLineUsageErrors(TyperGroup):
+    """Typer's group, with its usage errors (unknown command or option, a missing argument, a value
+    of the wrong type) as one line and a hint instead of a boxed panel."""
+
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
+             complete_var: str | None = None, standalone_mode: bool = True, windows_expand_args: bool = True,
+             **extra: Any) -> Any:  # fmt: skip
+        run = functools.partial(super().main, args, prog_name, complete_var, standalone_mode=False,
+                                windows_expand_args=windows_expand_args, **extra)  # fmt: skip
+        if not standalone_mode:
+            return run()
+        try:
+            code = run()
+        except typer.TyperException as error:  # Typer's own click: usage errors and the like
+            context = getattr(error, "ctx", None)
+            if type(error).__name__ == "NoArgsIsHelpError" and context is not None:  # `autosft` alone
+                print(context.get_help())
+            else:
+                path = context.command_path if context is not None else "autosft"
+                report_error(f"{error.format_message()} (see `{path} --help`)")
+            sys.exit(getattr(error, "exit_code", 2))
+        except typer.Abort:
+            errors.print("interrupted", highlight=False)
+            sys.exit(130)
+        sys.exit(code if isinstance(code, int) else 0)
 
 
 def _settings(context: typer.Context) -> dict[str, Any]:
@@ -68,6 +106,7 @@ def build_app(manager: pluggy.PluginManager) -> typer.Typer:
     """The Typer app: built-in commands plus those plugins add through ``autosft_register_commands``."""
     app = typer.Typer(
         name="autosft",
+        cls=_OneLineUsageErrors,
         help="Search how to fine-tune a pre-trained model on your labelled data.",
         no_args_is_help=True,
         pretty_exceptions_enable=False,
@@ -96,7 +135,7 @@ def main() -> None:
     try:
         manager = get_plugin_manager()
     except AutosftError as error:
-        errors.print(f"[bold red]error:[/] {error}", highlight=False)
+        report_error(str(error))
         sys.exit(error.exit_code)
     build_app(manager)()
 

@@ -15,7 +15,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from autosft.cli import console, errors, plugin_manager, sigterm_as_interrupt
-from autosft.config import DEFAULT_STORAGE
+from autosft.config import DEFAULT_STORAGE, MAX_SEED
 from autosft.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -42,8 +42,12 @@ def search(
     storage: StorageOption = None,
     study_name: NameOption = None,
     n_trials: Annotated[int | None, typer.Option("--n-trials", help="Trials to add in this run.")] = None,
-    timeout: Annotated[float | None, typer.Option("--timeout", help="Stop starting trials after SECONDS.")] = None,
-    seed: Annotated[int | None, typer.Option("--seed", help="Seed of sampler, splits and trials.")] = None,
+    timeout: Annotated[
+        float | None, typer.Option("--timeout", min=0, help="Stop starting trials after SECONDS.")
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option("--seed", min=0, max=MAX_SEED, help="Seed of sampler, splits and trials.")
+    ] = None,
     final_test: Annotated[
         bool, typer.Option("--final-test/--no-final-test", help="Retrain the best trial and score the test split.")
     ] = True,
@@ -82,7 +86,7 @@ def search(
 
     def warn(report: DataReport) -> None:
         for finding in report.warnings:
-            errors.print(f"[yellow]data warning:[/] {finding.check}: {finding.message}", highlight=False)
+            errors.print(f"[yellow]data warning:[/] {escape(f'{finding.check}: {finding.message}')}", highlight=False)
 
     with sigterm_as_interrupt(), SearchProgress(config.budget.n_trials, errors) as progress:
         outcome = run_search(config, manager=plugin_manager(context), callbacks=[progress], final_test=final_test,
@@ -161,7 +165,7 @@ def worker(
     url = storage or DEFAULT_STORAGE
 
     def announce(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        console.print(describe_trial(trial, "value"), highlight=False)
+        console.print(describe_trial(trial, "value"), highlight=False, markup=True)
 
     with sigterm_as_interrupt():
         summary = join_study(url, study_name, manager=plugin_manager(context), device=device, max_trials=max_trials,
@@ -169,7 +173,7 @@ def worker(
     if not quiet:
         console.print(f"worker done: ran {len(summary.trial_numbers)} trial(s) of {mask_url(url)}")
     if summary.stopped_reason:
-        errors.print(f"[yellow]worker stopped:[/] {summary.stopped_reason}", highlight=False)
+        errors.print(f"[yellow]worker stopped:[/] {escape(summary.stopped_reason)}", highlight=False)
         raise typer.Exit(1)
 
 
@@ -419,7 +423,8 @@ def report(
         print(written.markdown)
     else:
         markdown.write_text(written.markdown)
-    errors.print(f"report: {out} ({written.html_bytes / 2**20:.1f} MB, {written.figures} plots)", highlight=False)
+    errors.print(f"report: {out} ({written.html_bytes / 2**20:.1f} MB, {written.figures} plots)", highlight=False,
+                 markup=False)  # fmt: skip
 
 
 def _require_writable(path: Path | None, option: str) -> None:

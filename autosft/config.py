@@ -33,6 +33,8 @@ __all__ = [
 ]
 
 DEFAULT_STORAGE = "sqlite:///autosft.db"
+#: The largest seed NumPy and Optuna's samplers take.
+MAX_SEED = 2**32 - 1
 
 Direction = Literal["maximize", "minimize"]
 
@@ -147,7 +149,9 @@ class StudyConfig(_Strict):
     storage: str = Field(default=DEFAULT_STORAGE, description="SQLAlchemy URL of the study database.")
     heartbeat: HeartbeatConfig = Field(default_factory=HeartbeatConfig)
     select: SelectConfig = Field(default_factory=SelectConfig)
-    seed: int = Field(default=0, ge=0, description="Seeds the sampler, the splits and every trial.")
+    seed: int = Field(
+        default=0, ge=0, le=MAX_SEED, description="Seeds the sampler, the splits and every trial (0 to 2**32 - 1)."
+    )
     reference: ComponentRef | None = Field(
         default=None,
         description="A dataset from the model's original domain (same classes): `autosft export` scores the "

@@ -123,6 +123,35 @@ def test_a_search_stopped_by_failures_exits_non_zero_with_their_reason(tmp_path:
     assert "search stopped early: 5 trials failed in a row; the last said: training loss became" in last
 
 
+USAGE_ERRORS = [
+    (["serch"], "No such command 'serch'", "autosft --help"),
+    (["search"], "Missing argument", "autosft search --help"),
+    (["search", "{study}", "--colour"], "No such option: --colour", "autosft search --help"),
+    (["search", "{study}", "--n-trials", "abc"], "Invalid value for '--n-trials'", "autosft search --help"),
+    (["search", "{study}", "--timeout", "-1"], "Invalid value for '--timeout'", "autosft search --help"),
+    (["search", "{study}", "--seed", "4294967296"], "less than or equal to 4294967295", "autosft search --help"),
+    (["worker", "--max-trials", "0"], "Invalid value for '--max-trials'", "autosft worker --help"),
+]
+
+
+@pytest.mark.parametrize(("args", "message", "hint"), USAGE_ERRORS)
+def test_usage_errors_are_one_line_with_a_hint(tmp_path: Path, args: list[str], message: str, hint: str) -> None:
+    study = str(_write_study(tmp_path))
+    result = _invoke(*(arg.format(study=study) for arg in args))
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ") and message in lines[0] and f"(see `{hint}`)" in lines[0]
+
+
+def test_brackets_in_messages_are_text_not_markup(tmp_path: Path) -> None:
+    missing = _invoke("validate", str(tmp_path / "run[red]2.yaml"))
+    assert missing.exit_code == 2 and "run[red]2.yaml' does not exist" in missing.stderr
+    _invoke("search", str(_write_study(tmp_path, budget={"n_trials": 1, "max_epochs": 1})), "--no-final-test")
+    other = _invoke("status", "--storage", f"sqlite:///{tmp_path / 'study.db'}", "--study-name", "autosft[postgres]")
+    assert other.exit_code == 2 and "no study 'autosft[postgres]'" in other.stderr
+
+
 def test_missing_study_file_and_missing_study(tmp_path: Path) -> None:
     missing = _invoke("validate", str(tmp_path / "nope.yaml"))
     assert missing.exit_code == 2 and "does not exist" in missing.stderr
