@@ -6,12 +6,15 @@ only loads Typer and the plugin hooks.
 
 from __future__ import annotations
 
+import _thread
 import contextlib
 import functools
+import os
 import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator, Sequence
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import pluggy
 import typer
@@ -129,27 +132,67 @@ def build_app(manager: pluggy.PluginManager) -> typer.Typer:
 
 
 def main() -> None:
-    """Console-script entry point."""
-    from autosft.plugins import get_plugin_manager
+    """Console-script entry point.
 
+    SIGTERM is taken first thing: a scheduler that stops a worker while it still loads its plugins
+    gets the same one-line exit 130 as later, not a bare kill.
+    """
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
-        manager = get_plugin_manager()
+        from autosft.plugins import get_plugin_manager
+
+        app = build_app(get_plugin_manager())
     except AutosftError as error:
         report_error(str(error))
         sys.exit(error.exit_code)
-    build_app(manager)()
+    except KeyboardInterrupt:
+        errors.print("interrupted while starting", highlight=False)
+        _leave_interrupted()
+    try:
+        app()
+    except SystemExit as done:
+        if done.code != 130:
+            raise
+        _leave_interrupted()
+
+
+def _leave_interrupted() -> NoReturn:
+    """Exit 130 at once: the running trial is already told and queued again. Python's teardown
+    (torch, pools, threads) takes seconds on a loaded machine, and a Ctrl-C landing in it would
+    turn exit 130 into a kill by SIGINT."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(130)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 @contextlib.contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:
     """Within it, SIGTERM (a scheduler's preemption, `kill`) stops like Ctrl-C: the running trial is
     failed and queued again with its parameters, and the command exits 130."""
-
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    previous_hook, sys.unraisablehook = sys.unraisablehook, _redeliver_interrupt
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+        sys.unraisablehook = previous_hook
+
+
+def _redeliver_interrupt(unraisable: Any) -> None:
+    """Raise again, in the main thread, a Ctrl-C that Python could not raise where it landed.
+
+    A signal's ``KeyboardInterrupt`` raised inside a finalizer (SQLAlchemy's weak-reference
+    callbacks run during any query) is printed as "Exception ignored" and dropped: the search
+    would go on as if never interrupted. Python then runs the handler again, outside the finalizer.
+    """
+    if isinstance(unraisable.exc_value, KeyboardInterrupt):
+        # From another thread, a moment later: raised at once, it would land in this hook and be dropped again.
+        later = threading.Timer(0.05, _thread.interrupt_main, args=(signal.SIGINT,))
+        later.daemon = True
+        later.start()
+        return
+    sys.__unraisablehook__(unraisable)

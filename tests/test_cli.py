@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
+import weakref
 from pathlib import Path
 
 import optuna
@@ -17,7 +19,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from autosft.cli import build_app
+from autosft.cli import build_app, sigterm_as_interrupt
 from autosft.testing import toy_manager, toy_study
 from tests.conftest import TOY_CLI, run_toy_cli
 
@@ -194,11 +196,14 @@ def test_schema_is_json() -> None:
     assert json.loads(result.stdout)["title"] == "StudyConfig"
 
 
-def _search_until_a_trial_runs(study_file: Path) -> subprocess.Popen[str]:
+def _search_until_a_trial_runs(
+    study_file: Path, command: list[str] | None = None, env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
     """Start `autosft search` in its own process and return once a trial of it is RUNNING."""
     folder = study_file.parent
-    process = subprocess.Popen([sys.executable, "-c", TOY_CLI, "search", str(study_file)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=folder)  # fmt: skip
+    process = subprocess.Popen([*(command or [sys.executable, "-c", TOY_CLI]), "search", str(study_file)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=folder,
+                               env={**os.environ, **(env or {})})  # fmt: skip
     deadline = time.monotonic() + 120
     while not _running(folder / "study.db"):
         if time.monotonic() > deadline or process.poll() is not None:
@@ -237,6 +242,69 @@ def test_interrupting_marks_the_running_trial_and_keeps_the_study(tmp_path: Path
     assert not [t for t in study.trials if t.state == optuna.trial.TrialState.RUNNING]
     status = run_toy_cli("status", "--study", str(study_file), cwd=tmp_path)
     assert status.returncode == 0 and "FAIL" in status.stdout and "WAITING" in status.stdout
+
+
+#: The console script's entry point, with the toy plugin and no installed ones, in a fresh process.
+MAIN = "from autosft.cli import main; main()"
+MAIN_ENV = {"AUTOSFT_PLUGINS": "autosft.testing:ToyPlugin", "AUTOSFT_DISABLE_PLUGINS": "*", "COLUMNS": "200"}
+
+
+def test_sigterm_while_starting_is_one_line_and_exit_130(tmp_path: Path) -> None:
+    # -X importtime reports each import as it finishes: the built-in plugins are imported inside
+    # main(), so once they are reported the signal lands while the toy plugin (torch) still loads.
+    process = subprocess.Popen([sys.executable, "-X", "importtime", "-c", MAIN, "plugins"], cwd=tmp_path,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, **MAIN_ENV})  # fmt: skip
+    assert process.stderr is not None
+    for line in process.stderr:
+        if "autosft.default_plugins" in line:
+            break
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    said = [line for line in stderr.splitlines() if not line.startswith("import time:")]
+    assert process.returncode == 130, stderr[-2000:]
+    assert said == ["interrupted while starting"]
+
+
+def test_ctrl_c_mid_trial_exits_130_within_seconds(tmp_path: Path) -> None:
+    study_file = _write_study(
+        tmp_path,
+        dataset={"name": "toy_blobs", "options": {"rows": 20000}},
+        budget={"n_trials": 50, "max_epochs": 30},
+        search_space=LONG_TRIALS,
+    )
+    process = _search_until_a_trial_runs(study_file, [sys.executable, "-c", MAIN], env=MAIN_ENV)
+    try:
+        time.sleep(1.0)
+        process.send_signal(signal.SIGINT)
+        signalled = time.monotonic()
+        _, stderr = process.communicate(timeout=120)
+        took = time.monotonic() - signalled
+    finally:
+        process.kill()
+    assert process.returncode == 130, stderr[-2000:]
+    assert "Traceback" not in stderr and stderr.strip().splitlines()[-1].startswith("interrupted: ")
+    assert took < 5, f"{took:.1f}s from the signal to the exit"
+
+
+def test_a_ctrl_c_that_lands_in_a_finalizer_is_raised_again() -> None:
+    """Python drops an exception raised in a weak-reference callback (SQLAlchemy runs them inside
+    queries); a Ctrl-C landing there must still stop the command."""
+
+    class Tracked:
+        pass
+
+    def landed_here(reference: object) -> None:
+        raise KeyboardInterrupt
+
+    tracked = Tracked()
+    reference = weakref.ref(tracked, landed_here)
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt), sigterm_as_interrupt():
+        del tracked
+        while time.monotonic() - started < 60:
+            time.sleep(0.01)
+    assert reference() is None and time.monotonic() - started < 30
 
 
 def test_a_killed_worker_loses_nothing_and_its_trial_is_retried(tmp_path: Path) -> None:
