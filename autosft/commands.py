@@ -31,6 +31,10 @@ StorageOption = Annotated[
     str | None, typer.Option("--storage", help=f"SQLAlchemy URL of the study database [default: {DEFAULT_STORAGE}].")
 ]
 NameOption = Annotated[str | None, typer.Option("--study-name", help="Study name in the storage.")]
+AllowDataChange = Annotated[
+    bool,
+    typer.Option("--allow-data-change", help="Resume a study whose data changed since its trials ran (recorded)."),
+]
 StudyOption = Annotated[
     Path | None, typer.Option("--study", help="Read --storage and --study-name from this study file.")
 ]
@@ -69,6 +73,7 @@ def search(
     skip_data_check: Annotated[
         bool, typer.Option("--skip-data-check", help="Search even when `autosft check-data` finds errors.")
     ] = False,
+    allow_data_change: AllowDataChange = False,
 ) -> None:
     """Search fine-tuning configurations; re-running resumes the study and adds trials."""
     from autosft.config import load_study_file, with_overrides
@@ -92,7 +97,7 @@ def search(
         outcome = run_search(config, manager=plugin_manager(context), callbacks=[progress], final_test=final_test,
                              devices=devices, workers=workers, recycle_after=recycle_after,
                              on_prepared=progress.started, check_data=not skip_data_check,
-                             on_data_checked=warn)  # fmt: skip
+                             on_data_checked=warn, allow_data_change=allow_data_change)  # fmt: skip
     _print_outcome(outcome, config, final_test=final_test, workers=workers)
     if outcome.stopped_reason:
         # After the summary, so the reason is the last thing said; non-zero, so a script sees it.
@@ -149,6 +154,7 @@ def worker(
     timeout: Annotated[
         float | None, typer.Option("--timeout", min=0, help="Start no trial after SECONDS [default: the study's].")
     ] = None,
+    allow_data_change: AllowDataChange = False,
 ) -> None:
     """Join a study started by `autosft search` and run its trials until its budget is spent.
 
@@ -169,7 +175,8 @@ def worker(
 
     with sigterm_as_interrupt():
         summary = join_study(url, study_name, manager=plugin_manager(context), device=device, max_trials=max_trials,
-                             timeout=timeout, callbacks=[] if quiet else [announce])  # fmt: skip
+                             timeout=timeout, callbacks=[] if quiet else [announce],
+                             allow_data_change=allow_data_change)  # fmt: skip
     if not quiet:
         console.print(f"worker done: ran {len(summary.trial_numbers)} trial(s) of {mask_url(url)}")
     if summary.stopped_reason:

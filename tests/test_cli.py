@@ -71,6 +71,32 @@ def test_export_and_report_take_the_study_file(tmp_path: Path) -> None:
     assert "exported trial 0" in exported.stdout
 
 
+def test_resuming_on_changed_data_is_refused_unless_allowed(tmp_path: Path) -> None:
+    study = _write_study(tmp_path, budget={"n_trials": 1, "max_epochs": 1})
+    assert _invoke("search", str(study), "--no-final-test").exit_code == 0
+    changed = _write_study(tmp_path, budget={"n_trials": 1, "max_epochs": 1},
+                           dataset={"name": "toy_blobs", "options": {"rows": 400}})  # fmt: skip
+    refused = _invoke("search", str(changed), "--no-final-test")
+    assert refused.exit_code == 2, refused.output
+    assert (
+        "the data of study 'toy' changed since its trials ran" in refused.stderr
+        and "--allow-data-change" in refused.stderr
+    )
+    assert len(refused.stderr.strip().splitlines()) == 1
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    assert len(optuna.load_study(study_name="toy", storage=url).trials) == 1  # the refused run added nothing
+    allowed = _invoke("search", str(changed), "--no-final-test", "--allow-data-change")
+    assert allowed.exit_code == 0, allowed.output
+    attrs = optuna.load_study(study_name="toy", storage=url).user_attrs
+    (change,) = attrs["autosft_data_changes"]
+    assert change["to"] == attrs["autosft_data_fingerprint"] != change["from"]
+    # A worker reads the data its stored study file names: as if that file had changed on disk since.
+    optuna.load_study(study_name="toy", storage=url).set_user_attr("autosft_data_fingerprint", "0" * 24)
+    worker = _invoke("worker", "--storage", url, "--study-name", "toy")
+    assert worker.exit_code == 2 and "changed since its trials ran" in worker.stderr
+    assert _invoke("worker", "--storage", url, "--study-name", "toy", "--allow-data-change").exit_code == 0
+
+
 def test_validate_reports_the_data(tmp_path: Path) -> None:
     result = _invoke("validate", str(_write_study(tmp_path)))
     assert result.exit_code == 0, result.output

@@ -3,6 +3,7 @@ best with more seeds, test the winner."""
 
 from __future__ import annotations
 
+import datetime
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -14,7 +15,7 @@ import pluggy
 
 from autosft.config import StudyConfig
 from autosft.engine.device import DeviceSetup, pick_device
-from autosft.errors import ConfigError
+from autosft.errors import ConfigError, DataError
 from autosft.evaluate.datacheck import DATA_CHECK_ATTR, DataReport, check_splits, refuse_errors
 from autosft.evaluate.holdout import FINAL_TEST_ATTR, evaluate_on_test, selected_trial
 from autosft.evaluate.selection import SELECTION_ATTR, enqueue_reruns, summarize_selection, waiting_reruns
@@ -37,7 +38,13 @@ from autosft.search.worker import StudyCallback, WorkSummary, work
 from autosft.storage import open_storage, parse_storage_url
 from autosft.storage.lock import StudyLock
 
-__all__ = ["SearchOutcome", "check_search_options", "join_study", "run_search"]
+__all__ = ["DATA_CHANGES_ATTR", "DATA_FINGERPRINT_ATTR", "SearchOutcome", "check_search_options", "join_study",
+           "run_search"]  # fmt: skip
+
+#: Study user attribute: the fingerprint of the data the study's trials ran on.
+DATA_FINGERPRINT_ATTR = "autosft_data_fingerprint"
+#: Study user attribute: the data changes a resumed run was allowed to go on with (--allow-data-change).
+DATA_CHANGES_ATTR = "autosft_data_changes"
 
 
 @dataclass
@@ -67,6 +74,7 @@ def run_search(
     on_prepared: Callable[[PreparedStudy, optuna.Study], None] | None = None,
     check_data: bool = True,
     on_data_checked: Callable[[DataReport], None] | None = None,
+    allow_data_change: bool = False,
 ) -> SearchOutcome:
     """Run ``config.budget`` more trials of the study, then evaluate the selected one on test once.
 
@@ -83,6 +91,9 @@ def run_search(
     With ``select.seeds`` set, the best configurations are then re-run with more seeds, by the
     same workers, and chosen by mean score (:mod:`autosft.evaluate.selection`); the final test
     uses that choice.
+
+    A resumed study whose data changed since its trials ran (another fingerprint) is refused:
+    its trials would be ranked across two datasets. ``allow_data_change`` goes on and records it.
     """
     started = time.perf_counter()
     manager = manager or get_plugin_manager()
@@ -106,9 +117,11 @@ def run_search(
         report = check_splits(prepared.splits, seed=config.seed)
         refuse_errors(report)
     existing = _trial_count(storage, config.name)
+    fingerprint = _check_data_unchanged(storage, config.name, prepared.splits.fingerprint, allow=allow_data_change)
     # Offset the seed by the trials already run so a resumed random sampler does not replay them.
     study = open_study(config, storage=storage, storage_url=config.storage, directions=prepared.directions,
                        sampler_seed=config.seed + existing)  # fmt: skip
+    _record_data(study, prepared.splits.fingerprint, changed_from=fingerprint)
     if existing == 0:
         _enqueue_starting_trials(study, prepared)
     if report is not None:  # warnings are shown once the search is sure to start: a refusal stays one line
@@ -208,6 +221,7 @@ def join_study(
     callbacks: Sequence[StudyCallback] = (),
     max_trials: int | None = None,
     timeout: float | None = None,
+    allow_data_change: bool = False,
 ) -> WorkSummary:
     """Work on an existing study until its budget is spent: what ``autosft worker`` runs.
 
@@ -225,6 +239,7 @@ def join_study(
     _limit_threads()
     storage = open_storage(storage_url, config.heartbeat)
     prepared = prepare_study(config, manager, registry)
+    stored = _check_data_unchanged(storage, config.name, prepared.splits.fingerprint, allow=allow_data_change)
     index = int(os.environ.get(WORKER_INDEX_ENV, os.getpid()))
     # Workers with one seed would propose the same trials from the same history.
     seed = config.seed + storage.get_n_trials(found._study_id) + 7919 * (index + 1)
@@ -234,6 +249,7 @@ def join_study(
         sampler=make_sampler(config.sampler, seed=seed),
         pruner=make_pruner(config.effective_pruner, max_epochs=config.budget.max_epochs),
     )
+    _record_data(study, prepared.splits.fingerprint, changed_from=stored)
     lock = StudyLock(storage_url, config.name)
     try:
         runner = TrialRunner(prepared, study_name=config.name, device=setup)
@@ -241,6 +257,31 @@ def join_study(
                     timeout=config.budget.timeout if timeout is None else timeout)  # fmt: skip
     finally:
         lock.close()
+
+
+def _check_data_unchanged(storage: optuna.storages.BaseStorage, name: str, fingerprint: str, *, allow: bool) -> str:
+    """The data fingerprint the study's trials ran on ('' for a new study); refuse another one unless ``allow``."""
+    try:
+        stored = str(storage.get_study_user_attrs(storage.get_study_id_from_name(name)).get(DATA_FINGERPRINT_ATTR, ""))
+    except KeyError:  # a new study
+        return ""
+    if stored and stored != fingerprint and not allow:
+        raise DataError(
+            f"the data of study {name!r} changed since its trials ran (fingerprint {stored[:12]} then, "
+            f"{fingerprint[:12]} now): its best trial would be judged on other data; use another --study-name, "
+            "or pass --allow-data-change to go on (recorded in the study)"
+        )
+    return stored
+
+
+def _record_data(study: optuna.Study, fingerprint: str, *, changed_from: str) -> None:
+    """Store the data fingerprint; a change that was allowed goes into the study's history of changes."""
+    if changed_from and changed_from != fingerprint:
+        changes = [*study.user_attrs.get(DATA_CHANGES_ATTR, [])]
+        changes.append({"from": changed_from, "to": fingerprint, "at": datetime.datetime.now().isoformat(),
+                        "trials_before": len(study.get_trials(deepcopy=False))})  # fmt: skip
+        study.set_user_attr(DATA_CHANGES_ATTR, changes)
+    study.set_user_attr(DATA_FINGERPRINT_ATTR, fingerprint)
 
 
 def _limit_threads() -> None:
