@@ -211,46 +211,31 @@ def status(
     A RUNNING trial whose worker stopped beating is shown as stale: the next worker to start a
     trial fails it and queues it again with its parameters.
     """
-    import datetime
-
-    import optuna
-
-    from autosft.evaluate.selection import SELECTION_ATTR, rerun_tag, selection_table
-    from autosft.progress import describe_params
+    from autosft.evaluate.selection import SELECTION_ATTR, selection_table
     from autosft.search.monitor import stale_trial_numbers, worker_activity
 
     loaded, url = _open_study(study, storage, study_name)
     trials = loaded.get_trials(deepcopy=False)
     stale = stale_trial_numbers(loaded, url)
+    # Wide, parameters and worker are columns; narrow (an 80-column terminal), each trial's go on a
+    # line of their own below the table, wrapped between words rather than folded inside them.
+    wide = console.width >= WIDE_STATUS
     table = Table(title=f"study {loaded.study_name!r}")
-    for column in ("trial", "state", "value", "parameters", "seconds", "worker", "note"):
-        table.add_column(column, overflow="fold")
+    columns = ("trial", "state", "value", "parameters", "seconds", "worker", "note")
+    for column in columns if wide else ("trial", "state", "value", "seconds", "note"):
+        table.add_column(column)
     counts: dict[str, int] = {}
-    now = datetime.datetime.now()
-    for trial in trials:
-        state = "RUNNING (stale)" if trial.number in stale else trial.state.name
-        counts[state] = counts.get(state, 0) + 1
-        value = "" if trial.values is None else ", ".join(f"{v:.4f}" for v in trial.values)
-        seconds = f"{trial.duration.total_seconds():.1f}" if trial.duration else ""
-        note = trial.user_attrs.get("fail_reason", "")
-        if trial.state == optuna.trial.TrialState.PRUNED:
-            note = f"pruned after epoch {trial.last_step}"
-        elif trial.number in stale:
-            note = "no heartbeat: its worker is gone; the next worker to start a trial re-queues it"
-        elif trial.state == optuna.trial.TrialState.RUNNING and trial.datetime_start is not None:
-            epochs = len(trial.user_attrs.get("history", []))
-            note = f"running for {(now - trial.datetime_start).total_seconds():.0f}s, {epochs} epoch(s) done"
-        elif "failed_trial" in trial.system_attrs:
-            note = f"retry of trial {trial.system_attrs['failed_trial']}"
-        rerun = rerun_tag(trial)
-        if rerun is not None:
-            note = f"re-run of trial {rerun['of']} with seed {rerun['seed']}" + (f"; {note}" if note else "")
-        worker = trial.user_attrs.get("worker", "")
-        table.add_row(str(trial.number), state, value, describe_params(trial.params), seconds, worker, note)
+    rows = [_status_row(trial, stale) for trial in trials]
+    for row in rows:
+        counts[row["state"]] = counts.get(row["state"], 0) + 1
+        table.add_row(*(row[column] for column in columns if wide or column not in ("parameters", "worker")))
     console.print(table)
+    for row in [] if wide else rows:
+        worker = f" ({row['worker']})" if row["worker"] else ""
+        console.print(f"trial {row['trial']}: {row['parameters']}{worker}", soft_wrap=False)
     workers = Table(title="workers")
     for column in ("worker", "running", "finished", "last seen"):
-        workers.add_column(column, overflow="fold")
+        workers.add_column(column)
     for activity in worker_activity(trials):
         running = ", ".join(f"trial {n}" + (" (stale)" if n in stale else "") for n in activity.running) or "idle"
         finished = ", ".join(f"{count} {state.lower()}" for state, count in sorted(activity.finished.items()))
@@ -260,6 +245,45 @@ def status(
     console.print(", ".join(f"{count} {state.lower()}" for state, count in sorted(counts.items())) or "no trials")
     if loaded.user_attrs.get(SELECTION_ATTR):
         console.print(selection_table(loaded.user_attrs[SELECTION_ATTR]))
+
+
+#: Terminal columns from which `status` shows parameters and workers as columns of its table.
+WIDE_STATUS = 120
+
+
+def _status_row(trial: optuna.trial.FrozenTrial, stale: set[int]) -> dict[str, str]:
+    """One trial as `status` shows it: state, value, parameters, seconds, worker and a note."""
+    import datetime
+
+    import optuna
+
+    from autosft.evaluate.selection import rerun_tag
+    from autosft.progress import describe_params
+
+    note = trial.user_attrs.get("fail_reason", "")
+    if trial.state == optuna.trial.TrialState.PRUNED:
+        note = f"pruned after epoch {trial.last_step}"
+    elif trial.number in stale:
+        note = "no heartbeat: its worker is gone; the next worker to start a trial re-queues it"
+    elif trial.state == optuna.trial.TrialState.RUNNING and trial.datetime_start is not None:
+        epochs = len(trial.user_attrs.get("history", []))
+        running = (datetime.datetime.now() - trial.datetime_start).total_seconds()
+        note = f"running for {running:.0f}s, {epochs} epoch(s) done"
+    elif "failed_trial" in trial.system_attrs:
+        note = f"retry of trial {trial.system_attrs['failed_trial']}"
+    rerun = rerun_tag(trial)
+    if rerun is not None:
+        note = f"re-run of trial {rerun['of']} with seed {rerun['seed']}" + (f"; {note}" if note else "")
+    waiting = trial.state == optuna.trial.TrialState.WAITING  # a queued retry carries its dead worker's name
+    return {
+        "trial": str(trial.number),
+        "state": "RUNNING (stale)" if trial.number in stale else trial.state.name,
+        "value": "" if trial.values is None else ", ".join(f"{v:.4f}" for v in trial.values),
+        "parameters": describe_params(trial.params),
+        "seconds": f"{trial.duration.total_seconds():.1f}" if trial.duration else "",
+        "worker": "" if waiting else trial.user_attrs.get("worker", ""),
+        "note": note,
+    }
 
 
 def best(

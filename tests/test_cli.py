@@ -20,6 +20,7 @@ import yaml
 from typer.testing import CliRunner
 
 from autosft.cli import build_app, sigterm_as_interrupt
+from autosft.progress import describe_params
 from autosft.testing import toy_manager, toy_study
 from tests.conftest import TOY_CLI, run_toy_cli
 
@@ -361,6 +362,26 @@ def test_a_killed_worker_loses_nothing_and_its_trial_is_retried(tmp_path: Path) 
     assert not [t for t in trials if t.state == optuna.trial.TrialState.RUNNING]
     status = run_toy_cli("status", "--study", str(study_file), cwd=tmp_path)
     assert f"retry of trial {killed.number}" in status.stdout and "on cpu" in status.stdout
+
+
+def test_status_reads_at_80_columns_and_a_queued_retry_names_no_worker(tmp_path: Path) -> None:
+    study_file = _write_study(tmp_path, budget={"n_trials": 2, "max_epochs": 1})
+    assert _invoke("search", str(study_file), "--no-final-test").exit_code == 0
+    study = optuna.load_study(study_name="toy", storage=f"sqlite:///{tmp_path / 'study.db'}")
+    done = study.trials[-1]
+    # A retry as the heartbeat's stale-trial callback queues it: parameters and user attributes copied.
+    study.enqueue_trial(done.params, user_attrs=dict(done.user_attrs))
+    narrow = subprocess.run([sys.executable, "-c", TOY_CLI, "status", "--study", str(study_file)],
+                            cwd=tmp_path, capture_output=True, text=True, env={**os.environ, "COLUMNS": "80"},
+                            timeout=300)  # fmt: skip
+    assert narrow.returncode == 0, narrow.stderr
+    assert max(map(len, narrow.stdout.splitlines())) <= 80
+    flat = " ".join(narrow.stdout.split())  # wrapped between words, never inside one
+    for trial in study.trials:
+        shown = f"trial {trial.number}: {describe_params(trial.params)}"
+        assert shown in flat, narrow.stdout
+        queued = trial.state == optuna.trial.TrialState.WAITING
+        assert (f"{shown} (" in flat) != queued  # the worker that ran it, for all but the queued retry
 
 
 def _running(database: Path) -> bool:
