@@ -6,67 +6,30 @@ only loads Typer and the plugin hooks.
 
 from __future__ import annotations
 
-import _thread
-import contextlib
 import functools
 import os
 import signal
 import sys
-import threading
-from collections.abc import Callable, Iterator, Sequence
-from typing import Annotated, Any, NoReturn, TypeVar
+from collections.abc import Sequence
+from typing import Annotated, Any, NoReturn
 
 import pluggy
 import typer
-from rich.console import Console
-from rich.markup import escape
 from typer.core import TyperGroup
 
+from autosft.cli_support import (
+    console,
+    errors,
+    interrupt,
+    plugin_manager,
+    report_error,
+    reporting_errors,
+    sigterm_as_interrupt,
+)
 from autosft.errors import AutosftError
 
+#: The helpers from :mod:`autosft.cli_support` stay importable from here, where plugins found them.
 __all__ = ["build_app", "console", "errors", "main", "plugin_manager", "reporting_errors", "sigterm_as_interrupt"]
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-#: Standard output: plain text (tables included), so a bracket in a path, a study name or a
-#: parameter is never read as Rich markup; a line that wants markup asks for it.
-console = Console(soft_wrap=True, markup=False)
-#: Standard error: one-line errors and progress, with markup; callers escape what they interpolate.
-errors = Console(stderr=True, soft_wrap=True)
-
-
-def reporting_errors(command: F) -> F:
-    """Print an :class:`AutosftError` as one line and exit with its code; Ctrl-C exits 130.
-
-    The wrapped command takes ``context: typer.Context`` first, which carries ``--debug``.
-    """
-
-    @functools.wraps(command)
-    def wrapper(context: typer.Context, *args: Any, **kwargs: Any) -> Any:
-        from autosft.storage import mask_url
-
-        try:
-            return command(context, *args, **kwargs)
-        except AutosftError as error:
-            if _settings(context).get("debug"):
-                raise
-            report_error(mask_url(str(error)))
-            raise typer.Exit(error.exit_code) from None
-        except KeyboardInterrupt:
-            errors.print(
-                "interrupted: the running trial is marked FAIL and every finished trial is kept; "
-                "run the same command again to resume",
-                highlight=False,
-            )
-            raise typer.Exit(130) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def report_error(message: str) -> None:
-    """Print one ``error:`` line on stderr; brackets in ``message`` (a file ``run[red]2.csv``, an extra
-    ``autosft[postgres]``) are text, never Rich markup."""
-    errors.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
 
 
 class _OneLineUsageErrors(TyperGroup):
@@ -94,15 +57,6 @@ class _OneLineUsageErrors(TyperGroup):
             errors.print("interrupted", highlight=False)
             sys.exit(130)
         sys.exit(code if isinstance(code, int) else 0)
-
-
-def _settings(context: typer.Context) -> dict[str, Any]:
-    return context.find_root().obj or {}
-
-
-def plugin_manager(context: typer.Context) -> pluggy.PluginManager:
-    """The plugin manager the running app was built from."""
-    return _settings(context)["manager"]
 
 
 def build_app(manager: pluggy.PluginManager) -> typer.Typer:
@@ -137,7 +91,7 @@ def main() -> None:
     SIGTERM is taken first thing: a scheduler that stops a worker while it still loads its plugins
     gets the same one-line exit 130 as later, not a bare kill.
     """
-    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
     try:
         from autosft.plugins import get_plugin_manager
 
@@ -163,36 +117,3 @@ def _leave_interrupted() -> NoReturn:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(130)
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
-@contextlib.contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """Within it, SIGTERM (a scheduler's preemption, `kill`) stops like Ctrl-C: the running trial is
-    failed and queued again with its parameters, and the command exits 130."""
-    previous = signal.signal(signal.SIGTERM, _interrupt)
-    previous_hook, sys.unraisablehook = sys.unraisablehook, _redeliver_interrupt
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-        sys.unraisablehook = previous_hook
-
-
-def _redeliver_interrupt(unraisable: Any) -> None:
-    """Raise again, in the main thread, a Ctrl-C that Python could not raise where it landed.
-
-    A signal's ``KeyboardInterrupt`` raised inside a finalizer (SQLAlchemy's weak-reference
-    callbacks run during any query) is printed as "Exception ignored" and dropped: the search
-    would go on as if never interrupted. Python then runs the handler again, outside the finalizer.
-    """
-    if isinstance(unraisable.exc_value, KeyboardInterrupt):
-        # From another thread, a moment later: raised at once, it would land in this hook and be dropped again.
-        later = threading.Timer(0.05, _thread.interrupt_main, args=(signal.SIGINT,))
-        later.daemon = True
-        later.start()
-        return
-    sys.__unraisablehook__(unraisable)

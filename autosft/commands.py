@@ -14,7 +14,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from autosft.cli import console, errors, plugin_manager, sigterm_as_interrupt
+from autosft.cli_support import console, errors, plugin_manager, sigterm_as_interrupt
 from autosft.config import DEFAULT_STORAGE, MAX_SEED
 from autosft.errors import ConfigError
 
@@ -107,9 +107,8 @@ def search(
 
 def _print_outcome(outcome: SearchOutcome, config: StudyConfig, *, final_test: bool, workers: int | None) -> None:
     """What a finished `search` says: the study's trials, then the selected trial and its test score."""
-    from autosft.evaluate.selection import selection_table
-    from autosft.progress import describe_params
     from autosft.storage import mask_url
+    from autosft.views import describe_params, selection_table
 
     study = outcome.study
     added = ", ".join(f"{count} {state.lower()}" for state, count in sorted(outcome.states.items()))
@@ -211,8 +210,9 @@ def status(
     A RUNNING trial whose worker stopped beating is shown as stale: the next worker to start a
     trial fails it and queues it again with its parameters.
     """
-    from autosft.evaluate.selection import SELECTION_ATTR, selection_table
+    from autosft.evaluate.selection import SELECTION_ATTR
     from autosft.search.monitor import stale_trial_numbers, worker_activity
+    from autosft.views import selection_table
 
     loaded, url = _open_study(study, storage, study_name)
     trials = loaded.get_trials(deepcopy=False)
@@ -258,7 +258,7 @@ def _status_row(trial: optuna.trial.FrozenTrial, stale: set[int]) -> dict[str, s
     import optuna
 
     from autosft.evaluate.selection import rerun_tag
-    from autosft.progress import describe_params
+    from autosft.views import describe_params
 
     note = trial.user_attrs.get("fail_reason", "")
     if trial.state == optuna.trial.TrialState.PRUNED:
@@ -296,7 +296,8 @@ def best(
     """Show the selected trial (the seed-robust choice when the study made one, else the best):
     objective value(s), every parameter, every metric, and the test score."""
     from autosft.evaluate.holdout import FINAL_TEST_ATTR, selected_trial
-    from autosft.evaluate.selection import SELECTION_ATTR, selection_table
+    from autosft.evaluate.selection import SELECTION_ATTR
+    from autosft.views import selection_table
 
     loaded, _ = _open_study(study, storage, study_name)
     trial = selected_trial(loaded)

@@ -4,42 +4,20 @@ and one line per finished trial."""
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from autosft.views import describe_params
 
 if TYPE_CHECKING:
     import optuna
 
     from autosft.search.prepare import PreparedStudy
 
-__all__ = ["SearchProgress", "describe_params", "describe_trial"]
-
-#: Params shown in one-line trial summaries, in this order, when present.
-KEY_PARAMS = (
-    "adaptation",
-    "freeze_depth",
-    "unfreeze_every",
-    "lora_rank",
-    "learning_rate",
-    "lora_learning_rate",
-    "batch_size",
-    "epochs",
-    "imbalance",
-    "augmentation",
-)
-
-
-def describe_params(params: dict[str, Any]) -> str:
-    shown = []
-    for name in KEY_PARAMS:
-        if name in params:
-            value = params[name]
-            shown.append(f"{name.replace('_learning_rate', '_lr').replace('learning_rate', 'lr')}="
-                         f"{value:.3g}" if isinstance(value, float) else f"{name}={value}")  # fmt: skip
-    return " ".join(shown)
+__all__ = ["SearchProgress", "describe_trial"]
 
 
 def describe_trial(trial: optuna.trial.FrozenTrial, metric: str) -> str:

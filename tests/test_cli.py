@@ -20,8 +20,8 @@ import yaml
 from typer.testing import CliRunner
 
 from autosft.cli import build_app, sigterm_as_interrupt
-from autosft.progress import describe_params
 from autosft.testing import toy_manager, toy_study
+from autosft.views import describe_params
 from tests.conftest import TOY_CLI, run_toy_cli
 
 
