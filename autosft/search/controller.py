@@ -20,7 +20,7 @@ from autosft.evaluate.datacheck import DATA_CHECK_ATTR, DataReport, check_splits
 from autosft.evaluate.holdout import FINAL_TEST_ATTR, evaluate_on_test, selected_trial
 from autosft.evaluate.selection import SELECTION_ATTR, enqueue_reruns, summarize_selection, waiting_reruns
 from autosft.plugins import get_plugin_manager
-from autosft.registry import collect_registry
+from autosft.registry import Registry, collect_registry
 from autosft.search.budget import set_target, trial_target
 from autosft.search.dispatch import THREADS_ENV, WORKER_INDEX_ENV, Slot, device_names, dispatch, plan_slots
 from autosft.search.objective import TrialRunner
@@ -92,14 +92,74 @@ def run_search(
     same workers, and chosen by mean score (:mod:`autosft.evaluate.selection`); the final test
     uses that choice.
 
-    A resumed study whose data changed since its trials ran (another fingerprint) is refused:
-    its trials would be ranked across two datasets. ``allow_data_change`` goes on and records it.
+    Resuming on changed data (another fingerprint) is refused unless ``allow_data_change``.
     """
     started = time.perf_counter()
     manager = manager or get_plugin_manager()
     # Cheap checks first, then the storage, then the slow part (data, pre-training): a typo or an
     # unreachable database fails in a second, and a bad name never creates a database file.
     registry = collect_registry(manager)
+    slots, setup = _cheap_checks(config, registry, devices=devices, workers=workers, recycle_after=recycle_after)
+    storage = open_storage(config.storage, config.heartbeat)
+    prepared = prepare_study(config, manager, registry)
+    report = None
+    if check_data:
+        report = check_splits(prepared.splits, seed=config.seed)
+        refuse_errors(report)
+    existing = _trial_count(storage, config.name)
+    study = _open_for_run(prepared, storage, existing=existing, allow_data_change=allow_data_change)
+    if report is not None:  # warnings are shown once the search is sure to start: a refusal stays one line
+        study.set_user_attr(DATA_CHECK_ATTR, report.as_dict())
+        if on_data_checked is not None:
+            on_data_checked(report)
+    if on_prepared is not None:
+        on_prepared(prepared, study)
+    summary = _run_trials(study, prepared, slots, setup, callbacks)
+    selection = _record_selection(study, prepared) if slots else None  # --workers 0: nothing ran here
+    outcome = _outcome(study, prepared, summary, existing=existing, report=report, selection=selection)
+    if final_test and slots and outcome.states.get("COMPLETE") and len(prepared.splits.test):
+        outcome.final_test = evaluate_on_test(prepared, selected_trial(study), setup)
+        study.set_user_attr(FINAL_TEST_ATTR, outcome.final_test)
+    outcome.seconds = time.perf_counter() - started
+    return outcome
+
+
+def _outcome(study: optuna.Study, prepared: PreparedStudy, summary: WorkSummary, *, existing: int,
+             report: DataReport | None, selection: dict[str, Any] | None) -> SearchOutcome:  # fmt: skip
+    """What the run did, before the final test: the trials it added and the study's states."""
+    trials = study.get_trials(deepcopy=False)
+    return SearchOutcome(
+        study=study,
+        prepared=prepared,
+        trial_numbers=[trial.number for trial in trials[existing:]],
+        seconds=0.0,
+        data_check=report,
+        selection=selection,
+        stopped_reason=summary.stopped_reason,
+        states=_state_counts(trials),
+    )
+
+
+def _open_for_run(
+    prepared: PreparedStudy, storage: optuna.storages.BaseStorage, *, existing: int, allow_data_change: bool
+) -> optuna.Study:
+    """Create or resume the study (refusing changed data unless allowed); a new one gets its starting trials."""
+    config = prepared.config
+    fingerprint = _check_data_unchanged(storage, config.name, prepared.splits.fingerprint, allow=allow_data_change)
+    # Offset the seed by the trials already run so a resumed random sampler does not replay them.
+    study = open_study(config, storage=storage, storage_url=config.storage, directions=prepared.directions,
+                       sampler_seed=config.seed + existing)  # fmt: skip
+    _record_data(study, prepared.splits.fingerprint, changed_from=fingerprint)
+    if existing == 0:
+        _enqueue_starting_trials(study, prepared)
+    return study
+
+
+def _cheap_checks(
+    config: StudyConfig, registry: Registry, *, devices: str | None, workers: int | None, recycle_after: int | None
+) -> tuple[list[Slot], DeviceSetup]:
+    """Names, options and devices, checked before any storage or data is touched; the worker slots
+    and this process's device."""
     check_components(config, registry)
     check_search_options(config)
     slots = plan_slots(devices, workers, recycle_after=recycle_after)
@@ -109,27 +169,13 @@ def run_search(
         _require_shared_storage(config.storage)
     # In-process (one slot): train on the named device. In parallel, this process only runs the
     # final test, on the first GPU if there is one.
-    setup = pick_device(device_names(devices)[0] if len(slots) == 1 and devices not in (None, "auto") else None)
-    storage = open_storage(config.storage, config.heartbeat)
-    prepared = prepare_study(config, manager, registry)
-    report = None
-    if check_data:
-        report = check_splits(prepared.splits, seed=config.seed)
-        refuse_errors(report)
-    existing = _trial_count(storage, config.name)
-    fingerprint = _check_data_unchanged(storage, config.name, prepared.splits.fingerprint, allow=allow_data_change)
-    # Offset the seed by the trials already run so a resumed random sampler does not replay them.
-    study = open_study(config, storage=storage, storage_url=config.storage, directions=prepared.directions,
-                       sampler_seed=config.seed + existing)  # fmt: skip
-    _record_data(study, prepared.splits.fingerprint, changed_from=fingerprint)
-    if existing == 0:
-        _enqueue_starting_trials(study, prepared)
-    if report is not None:  # warnings are shown once the search is sure to start: a refusal stays one line
-        study.set_user_attr(DATA_CHECK_ATTR, report.as_dict())
-        if on_data_checked is not None:
-            on_data_checked(report)
-    if on_prepared is not None:
-        on_prepared(prepared, study)
+    return slots, pick_device(device_names(devices)[0] if len(slots) == 1 and devices not in (None, "auto") else None)
+
+
+def _run_trials(study: optuna.Study, prepared: PreparedStudy, slots: list[Slot], setup: DeviceSetup,
+                callbacks: Sequence[StudyCallback]) -> WorkSummary:  # fmt: skip
+    """The budget, then the seed re-runs the study asks for, under the study's lock."""
+    config = prepared.config
     lock = StudyLock(config.storage, config.name)
     try:
         run = _TrialRun(study, prepared, slots, setup, lock, callbacks)
@@ -145,28 +191,18 @@ def run_search(
                 summary = WorkSummary(summary.trial_numbers + reruns.trial_numbers, reruns.stopped_reason)
     finally:
         lock.close()
+    return summary
+
+
+def _record_selection(study: optuna.Study, prepared: PreparedStudy) -> dict[str, Any] | None:
+    """Summarize the seed-robust selection into the study; ``None`` when this run's settings turn it off."""
+    select = prepared.config.select
     selection = None
-    if slots:  # the selection reflects this run's settings: none when they turn it off
-        if config.select.seeds:
-            selection = summarize_selection(study, top_k=config.select.top_k, seeds=config.select.seeds,
-                                            study_seed=config.seed, metric=prepared.objective_metrics[0])  # fmt: skip
-        study.set_user_attr(SELECTION_ATTR, selection)
-    trials = study.get_trials(deepcopy=False)
-    outcome = SearchOutcome(
-        study=study,
-        prepared=prepared,
-        trial_numbers=[trial.number for trial in trials[existing:]],
-        seconds=0.0,
-        data_check=report,
-        selection=selection,
-        stopped_reason=summary.stopped_reason,
-        states=_state_counts(trials),
-    )
-    if final_test and slots and outcome.states.get("COMPLETE") and len(prepared.splits.test):
-        outcome.final_test = evaluate_on_test(prepared, selected_trial(study), setup)
-        study.set_user_attr(FINAL_TEST_ATTR, outcome.final_test)
-    outcome.seconds = time.perf_counter() - started
-    return outcome
+    if select.seeds:
+        selection = summarize_selection(study, top_k=select.top_k, seeds=select.seeds, study_seed=prepared.config.seed,
+                                        metric=prepared.objective_metrics[0])  # fmt: skip
+    study.set_user_attr(SELECTION_ATTR, selection)
+    return selection
 
 
 def check_search_options(config: StudyConfig) -> None:
