@@ -382,6 +382,7 @@ def test_status_reads_at_80_columns_and_a_queued_retry_names_no_worker(tmp_path:
         assert shown in flat, narrow.stdout
         queued = trial.state == optuna.trial.TrialState.WAITING
         assert (f"{shown} (" in flat) != queued  # the worker that ran it, for all but the queued retry
+    assert flat.count("1 waiting") == 1  # in the totals, not in the dead worker's row of the workers table
 
 
 def _running(database: Path) -> bool:
