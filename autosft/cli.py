@@ -6,68 +6,64 @@ only loads Typer and the plugin hooks.
 
 from __future__ import annotations
 
-import contextlib
 import functools
+import os
 import signal
 import sys
-from collections.abc import Callable, Iterator
-from typing import Annotated, Any, TypeVar
+from collections.abc import Sequence
+from typing import Annotated, Any, NoReturn
 
 import pluggy
 import typer
-from rich.console import Console
+from typer.core import TyperGroup
 
+from autosft.cli_support import (
+    console,
+    errors,
+    interrupt,
+    plugin_manager,
+    report_error,
+    reporting_errors,
+    sigterm_as_interrupt,
+)
 from autosft.errors import AutosftError
 
+#: The helpers from :mod:`autosft.cli_support` stay importable from here, where plugins found them.
 __all__ = ["build_app", "console", "errors", "main", "plugin_manager", "reporting_errors", "sigterm_as_interrupt"]
 
-F = TypeVar("F", bound=Callable[..., Any])
 
-console = Console(soft_wrap=True)
-errors = Console(stderr=True, soft_wrap=True)
+class _OneLineUsageErrors(TyperGroup):
+    """Typer's group, with its usage errors (unknown command or option, a missing argument, a value
+    of the wrong type) as one line and a hint instead of a boxed panel."""
 
-
-def reporting_errors(command: F) -> F:
-    """Print an :class:`AutosftError` as one line and exit with its code; Ctrl-C exits 130.
-
-    The wrapped command takes ``context: typer.Context`` first, which carries ``--debug``.
-    """
-
-    @functools.wraps(command)
-    def wrapper(context: typer.Context, *args: Any, **kwargs: Any) -> Any:
-        from autosft.storage import mask_url
-
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
+             complete_var: str | None = None, standalone_mode: bool = True, windows_expand_args: bool = True,
+             **extra: Any) -> Any:  # fmt: skip
+        run = functools.partial(super().main, args, prog_name, complete_var, standalone_mode=False,
+                                windows_expand_args=windows_expand_args, **extra)  # fmt: skip
+        if not standalone_mode:
+            return run()
         try:
-            return command(context, *args, **kwargs)
-        except AutosftError as error:
-            if _settings(context).get("debug"):
-                raise
-            errors.print(f"[bold red]error:[/] {mask_url(str(error))}", highlight=False, soft_wrap=True)
-            raise typer.Exit(error.exit_code) from None
-        except KeyboardInterrupt:
-            errors.print(
-                "interrupted: the running trial is marked FAIL and every finished trial is kept; "
-                "run the same command again to resume",
-                highlight=False,
-            )
-            raise typer.Exit(130) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _settings(context: typer.Context) -> dict[str, Any]:
-    return context.find_root().obj or {}
-
-
-def plugin_manager(context: typer.Context) -> pluggy.PluginManager:
-    """The plugin manager the running app was built from."""
-    return _settings(context)["manager"]
+            code = run()
+        except typer.TyperException as error:  # Typer's own click: usage errors and the like
+            context = getattr(error, "ctx", None)
+            if type(error).__name__ == "NoArgsIsHelpError" and context is not None:  # `autosft` alone
+                print(context.get_help())
+            else:
+                path = context.command_path if context is not None else "autosft"
+                report_error(f"{error.format_message()} (see `{path} --help`)")
+            sys.exit(getattr(error, "exit_code", 2))
+        except typer.Abort:
+            errors.print("interrupted", highlight=False)
+            sys.exit(130)
+        sys.exit(code if isinstance(code, int) else 0)
 
 
 def build_app(manager: pluggy.PluginManager) -> typer.Typer:
     """The Typer app: built-in commands plus those plugins add through ``autosft_register_commands``."""
     app = typer.Typer(
         name="autosft",
+        cls=_OneLineUsageErrors,
         help="Search how to fine-tune a pre-trained model on your labelled data.",
         no_args_is_help=True,
         pretty_exceptions_enable=False,
@@ -90,27 +86,34 @@ def build_app(manager: pluggy.PluginManager) -> typer.Typer:
 
 
 def main() -> None:
-    """Console-script entry point."""
-    from autosft.plugins import get_plugin_manager
+    """Console-script entry point.
 
+    SIGTERM is taken first thing: a scheduler that stops a worker while it still loads its plugins
+    gets the same one-line exit 130 as later, not a bare kill.
+    """
+    signal.signal(signal.SIGTERM, interrupt)
     try:
-        manager = get_plugin_manager()
+        from autosft.plugins import get_plugin_manager
+
+        app = build_app(get_plugin_manager())
     except AutosftError as error:
-        errors.print(f"[bold red]error:[/] {error}", highlight=False)
+        report_error(str(error))
         sys.exit(error.exit_code)
-    build_app(manager)()
-
-
-@contextlib.contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """Within it, SIGTERM (a scheduler's preemption, `kill`) stops like Ctrl-C: the running trial is
-    failed and queued again with its parameters, and the command exits 130."""
-
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    except KeyboardInterrupt:
+        errors.print("interrupted while starting", highlight=False)
+        _leave_interrupted()
     try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+        app()
+    except SystemExit as done:
+        if done.code != 130:
+            raise
+        _leave_interrupted()
+
+
+def _leave_interrupted() -> NoReturn:
+    """Exit 130 at once: the running trial is already told and queued again. Python's teardown
+    (torch, pools, threads) takes seconds on a loaded machine, and a Ctrl-C landing in it would
+    turn exit 130 into a kill by SIGINT."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(130)

@@ -34,6 +34,8 @@ __all__ = [
 ]
 
 DEFAULT_STORAGE = "sqlite:///autosft.db"
+#: The largest seed NumPy and Optuna's samplers take.
+MAX_SEED = 2**32 - 1
 
 Direction = Literal["maximize", "minimize"]
 
@@ -74,10 +76,10 @@ class Budget(_Strict):
 class DimensionOverride(_Strict):
     """Replace one search dimension: a numeric range, a list of choices, or a fixed value."""
 
-    low: float | None = None
-    high: float | None = None
+    low: float | None = Field(default=None, allow_inf_nan=False)
+    high: float | None = Field(default=None, allow_inf_nan=False)
     log: bool | None = None
-    step: float | None = Field(default=None, gt=0)
+    step: float | None = Field(default=None, gt=0, allow_inf_nan=False)
     choices: list[Any] | None = Field(default=None, min_length=1)
     value: Any = None
 
@@ -166,7 +168,9 @@ class StudyConfig(_Strict):
     heartbeat: HeartbeatConfig = Field(default_factory=HeartbeatConfig)
     select: SelectConfig = Field(default_factory=SelectConfig)
     data_check: DataCheckConfig = Field(default_factory=DataCheckConfig)
-    seed: int = Field(default=0, ge=0, description="Seeds the sampler, the splits and every trial.")
+    seed: int = Field(
+        default=0, ge=0, le=MAX_SEED, description="Seeds the sampler, the splits and every trial (0 to 2**32 - 1)."
+    )
     reference: ComponentRef | None = Field(
         default=None,
         description="A dataset from the model's original domain (same classes): `autosft export` scores the "
@@ -219,6 +223,10 @@ def load_study_file(path: str | Path) -> StudyConfig:
         text = file.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"study file {str(file)!r} does not exist") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            f"study file {str(file)!r} is not UTF-8 text (byte {error.start}): not a YAML file?"
+        ) from None
     except OSError as error:
         raise ConfigError(f"cannot read study file {str(file)!r}: {error.strerror}") from None
     try:

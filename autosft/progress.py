@@ -4,41 +4,20 @@ and one line per finished trial."""
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from autosft.views import describe_params
 
 if TYPE_CHECKING:
     import optuna
 
     from autosft.search.prepare import PreparedStudy
 
-__all__ = ["SearchProgress", "describe_params", "describe_trial"]
-
-#: Params shown in one-line trial summaries, in this order, when present.
-KEY_PARAMS = (
-    "adaptation",
-    "freeze_depth",
-    "unfreeze_every",
-    "lora_rank",
-    "learning_rate",
-    "lora_learning_rate",
-    "batch_size",
-    "epochs",
-    "imbalance",
-    "augmentation",
-)
-
-
-def describe_params(params: dict[str, Any]) -> str:
-    shown = []
-    for name in KEY_PARAMS:
-        if name in params:
-            value = params[name]
-            shown.append(f"{name.replace('_learning_rate', '_lr').replace('learning_rate', 'lr')}="
-                         f"{value:.3g}" if isinstance(value, float) else f"{name}={value}")  # fmt: skip
-    return " ".join(shown)
+__all__ = ["SearchProgress", "describe_trial"]
 
 
 def describe_trial(trial: optuna.trial.FrozenTrial, metric: str) -> str:
@@ -49,12 +28,12 @@ def describe_trial(trial: optuna.trial.FrozenTrial, metric: str) -> str:
     elif trial.state.name == "PRUNED":
         outcome = f"[yellow]PRUNED[/] after epoch {trial.last_step}"
     else:
-        outcome = f"[red]{trial.state.name}[/] {trial.user_attrs.get('fail_reason', '')}"
+        outcome = f"[red]{trial.state.name}[/] {escape(trial.user_attrs.get('fail_reason', ''))}"
     from autosft.evaluate.selection import rerun_tag
 
     rerun = rerun_tag(trial)
     note = f"  (re-run of trial {rerun['of']} with seed {rerun['seed']})" if rerun is not None else ""
-    return f"trial {trial.number:>3} {outcome}  {describe_params(trial.params)}  {seconds:.1f}s{note}"
+    return f"trial {trial.number:>3} {outcome}  {escape(describe_params(trial.params))}  {seconds:.1f}s{note}"
 
 
 class SearchProgress:
@@ -86,7 +65,7 @@ class SearchProgress:
     def started(self, prepared: PreparedStudy, study: optuna.Study) -> None:
         """Show the bar once the study is prepared, so a set-up error stays a single line."""
         self.metric = prepared.objective_metrics[0]
-        self.progress.update(self.task, description=f"study {study.study_name!r}: searching")
+        self.progress.update(self.task, description=f"study {escape(repr(study.study_name))}: searching")
         self.progress.start()
 
     def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:

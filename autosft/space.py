@@ -26,8 +26,35 @@ __all__ = [
     "Fixed",
     "Float",
     "Int",
+    "Limits",
     "SearchSpace",
 ]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The values a dimension may ever take, whatever a study's override asks: a learning rate above
+    0, a dropout below 1, a batch of at least one row. Checked when the study file is read, so a bad
+    value is one line from `validate` instead of a failed trial per sample."""
+
+    low: float = -math.inf
+    high: float = math.inf
+    low_open: bool = False
+    high_open: bool = False
+
+    def admit(self, value: float) -> bool:
+        above = value > self.low if self.low_open else value >= self.low
+        below = value < self.high if self.high_open else value <= self.high
+        return above and below
+
+    def __str__(self) -> str:
+        low = "" if self.low == -math.inf else f"{self.low:g} {'<' if self.low_open else '<='} "
+        high = "" if self.high == math.inf else f" {'<' if self.high_open else '<='} {self.high:g}"
+        return f"{low}value{high}"
+
+
+#: Any finite value: the limits of a dimension that declares none.
+ANY = Limits()
 
 
 @dataclass(frozen=True)
@@ -47,6 +74,7 @@ class Float:
     log: bool = False
     step: float | None = None
     condition: Condition | None = None
+    limits: Limits = ANY
 
     def suggest(self, trial: optuna.Trial) -> float:
         return trial.suggest_float(self.name, self.low, self.high, log=self.log, step=self.step)
@@ -71,6 +99,7 @@ class Int:
     log: bool = False
     step: int = 1
     condition: Condition | None = None
+    limits: Limits = ANY
 
     def suggest(self, trial: optuna.Trial) -> int:
         return trial.suggest_int(self.name, self.low, self.high, log=self.log, step=self.step)
@@ -94,6 +123,7 @@ class Categorical:
     default: Any
     condition: Condition | None = None
     also_allowed: tuple[Any, ...] = ()
+    limits: Limits = ANY
 
     def suggest(self, trial: optuna.Trial) -> Any:
         return trial.suggest_categorical(self.name, list(self.choices))
@@ -225,12 +255,15 @@ def _overridden(dimension: Dimension, spec: DimensionOverride) -> Dimension:
         if unknown:
             valid = ", ".join(map(str, allowed))
             raise ConfigError(f"{where}: unknown choice(s) {unknown}; valid choices here: {valid}")
+    for value in given or ():
+        _check_admissible(dimension, value, where)
     if "value" in spec.model_fields_set:
         return Fixed(dimension.name, spec.value, dimension.condition)
     if spec.choices is not None:
         if len(set(map(repr, spec.choices))) != len(spec.choices):
             raise ConfigError(f"{where}: choices must be distinct, but got {spec.choices}")
-        return Categorical(dimension.name, tuple(spec.choices), dimension.default, dimension.condition)
+        limits = dimension.limits if isinstance(dimension, Categorical) else ANY
+        return Categorical(dimension.name, tuple(spec.choices), dimension.default, dimension.condition, limits=limits)
     assert spec.low is not None and spec.high is not None  # the override model guarantees a range here
     if not isinstance(dimension, (Int, Float)):
         raise ConfigError(f"{where}: a categorical dimension takes `choices` or `value`, not low/high")
@@ -241,8 +274,54 @@ def _overridden(dimension: Dimension, spec: DimensionOverride) -> Dimension:
         if spec.low != int(spec.low) or spec.high != int(spec.high):
             raise ConfigError(f"{where}: an integer dimension needs whole-number low/high, got {spec.low}, {spec.high}")
         step = int(spec.step) if spec.step is not None else dimension.step
+        for whole in (int(spec.low), int(spec.high)):
+            _check_admissible(dimension, whole, where)
         return replace(dimension, low=int(spec.low), high=int(spec.high), log=log, step=step)
+    for end in (spec.low, spec.high):
+        _check_admissible(dimension, end, where)
     return replace(dimension, low=spec.low, high=spec.high, log=log, step=spec.step)
+
+
+def _check_admissible(dimension: Dimension, value: Any, where: str) -> None:
+    """Refuse a value the dimension can never take: of another kind, not finite, or outside its limits.
+
+    A fixed value, a choice or a range end of an override is checked against the dimension it
+    replaces, so `batch_size: {value: 0}` fails here and not in every trial that samples it.
+    """
+    kinds = _kinds(dimension)
+    kind = _kind(value)
+    if kind not in kinds:
+        named = kinds - {"int"} if "float" in kinds else kinds  # numbers include whole ones
+        wanted = " or ".join(sorted(_KIND_NAMES.get(k, k) for k in named))
+        raise ConfigError(f"{where}: {dimension.name} takes {wanted}, but got {value!r}")
+    if kind in ("int", "float"):
+        if not math.isfinite(value):
+            raise ConfigError(f"{where}: {dimension.name} takes finite numbers, but got {value!r}")
+        limits = getattr(dimension, "limits", ANY)
+        if not limits.admit(value):
+            raise ConfigError(f"{where}: `{limits}` must hold for {dimension.name}, but got {value!r}")
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):  # a bool is an int to Python, never a number to a study file
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    return type(value).__name__
+
+
+def _kinds(dimension: Dimension) -> set[str]:
+    """The kinds of value ``dimension`` takes: numbers for a range, its declared values' kinds otherwise."""
+    if isinstance(dimension, Float):
+        return {"int", "float"}
+    if isinstance(dimension, Int):
+        return {"int"}
+    declared = (*dimension.choices, *dimension.also_allowed) if isinstance(dimension, Categorical) else ()
+    kinds = {_kind(example) for example in (*declared, dimension.default)}
+    return kinds | {"int"} if "float" in kinds else kinds
+
+
+_KIND_NAMES = {"int": "whole numbers", "float": "numbers", "str": "text", "bool": "true/false"}
 
 
 #: Categorical dimensions whose choices name components or modes: a choice outside them is a typo.

@@ -17,15 +17,6 @@ PLUGIN_PACKAGES = sorted(path for path in ROOT.glob("plugins/*/autosft_*") if (p
 IMPORT_CYCLES = ROOT.parent / "shared" / "tools" / "import_cycles.py"
 #: The autosft modules a plugin may import; every other ``autosft.*`` module is private.
 PUBLIC_MODULES = frozenset({"autosft", "autosft.testing"})
-#: Cycles another change removes (the CLI and its commands; selection and the progress display),
-#: each as the files or packages it ties together. Empty this once that change is merged.
-KNOWN_CYCLES: frozenset[frozenset[str]] = frozenset(
-    {
-        frozenset({"autosft/cli.py", "autosft/commands.py"}),
-        frozenset({"autosft/evaluate/selection.py", "autosft/progress.py"}),
-        frozenset({"autosft/evaluate", "autosft/progress.py", "autosft/search"}),  # through evaluate -> progress
-    }
-)
 
 
 def private_imports(package: Path) -> list[str]:
@@ -83,9 +74,9 @@ needs_tool = pytest.mark.skipif(not IMPORT_CYCLES.is_file(), reason=f"{IMPORT_CY
 @pytest.mark.parametrize("package", [None, *PLUGIN_PACKAGES], ids=lambda path: "autosft" if path is None else path.name)
 def test_no_module_import_cycle(package: Path | None) -> None:
     roots = ["autosft"] if package is None else ["autosft", str(package.relative_to(ROOT))]
-    assert cycles(*roots) - KNOWN_CYCLES == set()
+    assert cycles(*roots) == set()
 
 
 @needs_tool
 def test_no_package_import_cycle() -> None:
-    assert cycles("--packages", "autosft") - KNOWN_CYCLES == set()
+    assert cycles("--packages", "autosft") == set()

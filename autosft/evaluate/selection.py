@@ -19,15 +19,12 @@ from __future__ import annotations
 
 import json
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import optuna
 
 from autosft.attrs import RERUN_ATTR, SELECTION_ATTR
-
-if TYPE_CHECKING:
-    from rich.table import Table
 
 __all__ = [
     "CONFIDENCE",
@@ -37,7 +34,6 @@ __all__ = [
     "enqueue_reruns",
     "extra_seeds",
     "rerun_tag",
-    "selection_table",
     "summarize_selection",
     "trial_seed",
     "waiting_reruns",
@@ -162,27 +158,3 @@ def summarize_selection(study: optuna.Study, *, top_k: int, seeds: int, study_se
         "selected_trial": None if best is None else best["trial"],
         "configurations": rows,
     }
-
-
-def selection_table(record: dict[str, Any]) -> Table:
-    """The selection as a Rich table: one row per configuration, the chosen one marked."""
-    from rich.table import Table
-
-    from autosft.progress import describe_params
-
-    confidence = f"{record['confidence']:.0%} CI"
-    table = Table(title=f"seed-robust selection: {record['metric']} over {len(record['seeds'])} seeds")
-    for column in ("", "trial", "mean", "std", confidence, "runs", "parameters", "note"):
-        table.add_column(column, overflow="fold")
-    for row in record["configurations"]:
-        chosen = "[bold green]>[/]" if row["trial"] == record["selected_trial"] else ""
-        interval = "" if row["ci_low"] is None else f"[{row['ci_low']:.4f}, {row['ci_high']:.4f}]"
-        std = "" if row["std"] is None else f"{row['std']:.4f}"
-        note = ", ".join(
-            [f"seed {seed} failed" for seed in row["failed_seeds"]]
-            + ([f"{len(row['pending_seeds'])} re-run(s) pending"] if row["pending_seeds"] else [])
-        )
-        runs = ", ".join(map(str, row["trials"]))
-        table.add_row(chosen, str(row["trial"]), f"{row['mean']:.4f}", std, interval, runs,
-                      describe_params(row["params"]), note)  # fmt: skip
-    return table

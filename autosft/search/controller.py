@@ -3,6 +3,7 @@ best with more seeds, test the winner."""
 
 from __future__ import annotations
 
+import datetime
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -14,12 +15,12 @@ import pluggy
 
 from autosft.config import StudyConfig
 from autosft.engine.device import DeviceSetup, pick_device
-from autosft.errors import ConfigError
+from autosft.errors import ConfigError, DataError
 from autosft.evaluate.datacheck import DATA_CHECK_ATTR, DataReport, check_splits, refuse_errors
 from autosft.evaluate.holdout import FINAL_TEST_ATTR, evaluate_on_test, selected_trial
 from autosft.evaluate.selection import SELECTION_ATTR, enqueue_reruns, summarize_selection, waiting_reruns
 from autosft.plugins import get_plugin_manager
-from autosft.registry import collect_registry
+from autosft.registry import Registry, collect_registry
 from autosft.search.budget import set_target, trial_target
 from autosft.search.dispatch import THREADS_ENV, WORKER_INDEX_ENV, Slot, device_names, dispatch, plan_slots
 from autosft.search.objective import TrialRunner
@@ -37,7 +38,13 @@ from autosft.search.worker import StudyCallback, WorkSummary, work
 from autosft.storage import open_storage, parse_storage_url
 from autosft.storage.lock import StudyLock
 
-__all__ = ["SearchOutcome", "join_study", "run_search"]
+__all__ = ["DATA_CHANGES_ATTR", "DATA_FINGERPRINT_ATTR", "SearchOutcome", "check_search_options", "join_study",
+           "run_search"]  # fmt: skip
+
+#: Study user attribute: the fingerprint of the data the study's trials ran on.
+DATA_FINGERPRINT_ATTR = "autosft_data_fingerprint"
+#: Study user attribute: the data changes a resumed run was allowed to go on with (--allow-data-change).
+DATA_CHANGES_ATTR = "autosft_data_changes"
 
 
 @dataclass
@@ -67,6 +74,7 @@ def run_search(
     on_prepared: Callable[[PreparedStudy, optuna.Study], None] | None = None,
     check_data: bool = True,
     on_data_checked: Callable[[DataReport], None] | None = None,
+    allow_data_change: bool = False,
 ) -> SearchOutcome:
     """Run ``config.budget`` more trials of the study, then evaluate the selected one on test once.
 
@@ -83,21 +91,15 @@ def run_search(
     With ``select.seeds`` set, the best configurations are then re-run with more seeds, by the
     same workers, and chosen by mean score (:mod:`autosft.evaluate.selection`); the final test
     uses that choice.
+
+    Resuming on changed data (another fingerprint) is refused unless ``allow_data_change``.
     """
     started = time.perf_counter()
     manager = manager or get_plugin_manager()
     # Cheap checks first, then the storage, then the slow part (data, pre-training): a typo or an
     # unreachable database fails in a second, and a bad name never creates a database file.
     registry = collect_registry(manager)
-    check_components(config, registry)
-    slots = plan_slots(devices, workers, recycle_after=recycle_after)
-    for name in set(device_names(devices or "auto")):
-        pick_device(name)  # a GPU that is not there fails now, not in every worker
-    if len(slots) != 1:
-        _require_shared_storage(config.storage)
-    # In-process (one slot): train on the named device. In parallel, this process only runs the
-    # final test, on the first GPU if there is one.
-    setup = pick_device(device_names(devices)[0] if len(slots) == 1 and devices not in (None, "auto") else None)
+    slots, setup = _cheap_checks(config, registry, devices=devices, workers=workers, recycle_after=recycle_after)
     storage = open_storage(config.storage, config.heartbeat)
     prepared = prepare_study(config, manager, registry)
     report = None
@@ -105,17 +107,75 @@ def run_search(
         report = check_splits(prepared.splits, seed=config.seed)
         refuse_errors(report)
     existing = _trial_count(storage, config.name)
-    # Offset the seed by the trials already run so a resumed random sampler does not replay them.
-    study = open_study(config, storage=storage, storage_url=config.storage, directions=prepared.directions,
-                       sampler_seed=config.seed + existing)  # fmt: skip
-    if existing == 0:
-        _enqueue_starting_trials(study, prepared)
+    study = _open_for_run(prepared, storage, existing=existing, allow_data_change=allow_data_change)
     if report is not None:  # warnings are shown once the search is sure to start: a refusal stays one line
         study.set_user_attr(DATA_CHECK_ATTR, report.as_dict())
         if on_data_checked is not None:
             on_data_checked(report)
     if on_prepared is not None:
         on_prepared(prepared, study)
+    summary = _run_trials(study, prepared, slots, setup, callbacks)
+    selection = _record_selection(study, prepared) if slots else None  # --workers 0: nothing ran here
+    outcome = _outcome(study, prepared, summary, existing=existing, report=report, selection=selection)
+    if final_test and slots and outcome.states.get("COMPLETE") and len(prepared.splits.test):
+        outcome.final_test = evaluate_on_test(prepared, selected_trial(study), setup)
+        study.set_user_attr(FINAL_TEST_ATTR, outcome.final_test)
+    outcome.seconds = time.perf_counter() - started
+    return outcome
+
+
+def _outcome(study: optuna.Study, prepared: PreparedStudy, summary: WorkSummary, *, existing: int,
+             report: DataReport | None, selection: dict[str, Any] | None) -> SearchOutcome:  # fmt: skip
+    """What the run did, before the final test: the trials it added and the study's states."""
+    trials = study.get_trials(deepcopy=False)
+    return SearchOutcome(
+        study=study,
+        prepared=prepared,
+        trial_numbers=[trial.number for trial in trials[existing:]],
+        seconds=0.0,
+        data_check=report,
+        selection=selection,
+        stopped_reason=summary.stopped_reason,
+        states=_state_counts(trials),
+    )
+
+
+def _open_for_run(
+    prepared: PreparedStudy, storage: optuna.storages.BaseStorage, *, existing: int, allow_data_change: bool
+) -> optuna.Study:
+    """Create or resume the study (refusing changed data unless allowed); a new one gets its starting trials."""
+    config = prepared.config
+    fingerprint = _check_data_unchanged(storage, config.name, prepared.splits.fingerprint, allow=allow_data_change)
+    # Offset the seed by the trials already run so a resumed random sampler does not replay them.
+    study = open_study(config, storage=storage, storage_url=config.storage, directions=prepared.directions,
+                       sampler_seed=config.seed + existing)  # fmt: skip
+    _record_data(study, prepared.splits.fingerprint, changed_from=fingerprint)
+    if existing == 0:
+        _enqueue_starting_trials(study, prepared)
+    return study
+
+
+def _cheap_checks(
+    config: StudyConfig, registry: Registry, *, devices: str | None, workers: int | None, recycle_after: int | None
+) -> tuple[list[Slot], DeviceSetup]:
+    """Names, options and devices, checked before any storage or data is touched; the worker slots
+    and this process's device."""
+    check_components(config, registry)
+    check_search_options(config)
+    slots = plan_slots(devices, workers, recycle_after=recycle_after)
+    for name in set(device_names(devices or "auto")):
+        pick_device(name)  # a GPU that is not there fails now, not in every worker
+    if len(slots) != 1:
+        _require_shared_storage(config.storage)
+    # In-process (one slot): train on the named device. In parallel, this process only runs the
+    # final test, on the first GPU if there is one.
+    return slots, pick_device(device_names(devices)[0] if len(slots) == 1 and devices not in (None, "auto") else None)
+
+
+def _run_trials(study: optuna.Study, prepared: PreparedStudy, slots: list[Slot], setup: DeviceSetup,
+                callbacks: Sequence[StudyCallback]) -> WorkSummary:  # fmt: skip
+    """The budget, then the seed re-runs the study asks for, under the study's lock."""
+    config = prepared.config
     lock = StudyLock(config.storage, config.name)
     try:
         run = _TrialRun(study, prepared, slots, setup, lock, callbacks)
@@ -131,28 +191,25 @@ def run_search(
                 summary = WorkSummary(summary.trial_numbers + reruns.trial_numbers, reruns.stopped_reason)
     finally:
         lock.close()
+    return summary
+
+
+def _record_selection(study: optuna.Study, prepared: PreparedStudy) -> dict[str, Any] | None:
+    """Summarize the seed-robust selection into the study; ``None`` when this run's settings turn it off."""
+    select = prepared.config.select
     selection = None
-    if slots:  # the selection reflects this run's settings: none when they turn it off
-        if config.select.seeds:
-            selection = summarize_selection(study, top_k=config.select.top_k, seeds=config.select.seeds,
-                                            study_seed=config.seed, metric=prepared.objective_metrics[0])  # fmt: skip
-        study.set_user_attr(SELECTION_ATTR, selection)
-    trials = study.get_trials(deepcopy=False)
-    outcome = SearchOutcome(
-        study=study,
-        prepared=prepared,
-        trial_numbers=[trial.number for trial in trials[existing:]],
-        seconds=0.0,
-        data_check=report,
-        selection=selection,
-        stopped_reason=summary.stopped_reason,
-        states=_state_counts(trials),
-    )
-    if final_test and slots and outcome.states.get("COMPLETE") and len(prepared.splits.test):
-        outcome.final_test = evaluate_on_test(prepared, selected_trial(study), setup)
-        study.set_user_attr(FINAL_TEST_ATTR, outcome.final_test)
-    outcome.seconds = time.perf_counter() - started
-    return outcome
+    if select.seeds:
+        selection = summarize_selection(study, top_k=select.top_k, seeds=select.seeds, study_seed=prepared.config.seed,
+                                        metric=prepared.objective_metrics[0])  # fmt: skip
+    study.set_user_attr(SELECTION_ATTR, selection)
+    return selection
+
+
+def check_search_options(config: StudyConfig) -> None:
+    """Build the study's sampler and pruner once, as the search will: an option Optuna rejects
+    (a misspelled keyword, a bad value) is a one-line :class:`ConfigError` before any trial runs."""
+    make_sampler(config.sampler, seed=config.seed)
+    make_pruner(config.effective_pruner, max_epochs=config.budget.max_epochs)
 
 
 def _enqueue_starting_trials(study: optuna.Study, prepared: PreparedStudy) -> None:
@@ -200,6 +257,7 @@ def join_study(
     callbacks: Sequence[StudyCallback] = (),
     max_trials: int | None = None,
     timeout: float | None = None,
+    allow_data_change: bool = False,
 ) -> WorkSummary:
     """Work on an existing study until its budget is spent: what ``autosft worker`` runs.
 
@@ -217,6 +275,7 @@ def join_study(
     _limit_threads()
     storage = open_storage(storage_url, config.heartbeat)
     prepared = prepare_study(config, manager, registry)
+    stored = _check_data_unchanged(storage, config.name, prepared.splits.fingerprint, allow=allow_data_change)
     index = int(os.environ.get(WORKER_INDEX_ENV, os.getpid()))
     # Workers with one seed would propose the same trials from the same history.
     seed = config.seed + storage.get_n_trials(found._study_id) + 7919 * (index + 1)
@@ -226,6 +285,7 @@ def join_study(
         sampler=make_sampler(config.sampler, seed=seed),
         pruner=make_pruner(config.effective_pruner, max_epochs=config.budget.max_epochs),
     )
+    _record_data(study, prepared.splits.fingerprint, changed_from=stored)
     lock = StudyLock(storage_url, config.name)
     try:
         runner = TrialRunner(prepared, study_name=config.name, device=setup)
@@ -233,6 +293,31 @@ def join_study(
                     timeout=config.budget.timeout if timeout is None else timeout)  # fmt: skip
     finally:
         lock.close()
+
+
+def _check_data_unchanged(storage: optuna.storages.BaseStorage, name: str, fingerprint: str, *, allow: bool) -> str:
+    """The data fingerprint the study's trials ran on ('' for a new study); refuse another one unless ``allow``."""
+    try:
+        stored = str(storage.get_study_user_attrs(storage.get_study_id_from_name(name)).get(DATA_FINGERPRINT_ATTR, ""))
+    except KeyError:  # a new study
+        return ""
+    if stored and stored != fingerprint and not allow:
+        raise DataError(
+            f"the data of study {name!r} changed since its trials ran (fingerprint {stored[:12]} then, "
+            f"{fingerprint[:12]} now): its best trial would be judged on other data; use another --study-name, "
+            "or pass --allow-data-change to go on (recorded in the study)"
+        )
+    return stored
+
+
+def _record_data(study: optuna.Study, fingerprint: str, *, changed_from: str) -> None:
+    """Store the data fingerprint; a change that was allowed goes into the study's history of changes."""
+    if changed_from and changed_from != fingerprint:
+        changes = [*study.user_attrs.get(DATA_CHANGES_ATTR, [])]
+        changes.append({"from": changed_from, "to": fingerprint, "at": datetime.datetime.now().isoformat(),
+                        "trials_before": len(study.get_trials(deepcopy=False))})  # fmt: skip
+        study.set_user_attr(DATA_CHANGES_ATTR, changes)
+    study.set_user_attr(DATA_FINGERPRINT_ATTR, fingerprint)
 
 
 def _limit_threads() -> None:

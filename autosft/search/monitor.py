@@ -45,7 +45,7 @@ def worker_activity(trials: Sequence[optuna.trial.FrozenTrial]) -> list[WorkerAc
     by_worker: dict[str, WorkerActivity] = {}
     for trial in trials:
         name = trial.user_attrs.get("worker")
-        if name is None:  # queued, or asked by a tool other than autosft
+        if name is None or trial.state == optuna.trial.TrialState.WAITING:  # queued (a retry copies the name)
             continue
         activity = by_worker.setdefault(name, WorkerActivity(name))
         if trial.state == optuna.trial.TrialState.RUNNING:

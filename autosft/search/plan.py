@@ -16,7 +16,7 @@ from autosft.components import BuiltModel, ModelBuilder, Splits, class_counts
 from autosft.config import StudyConfig
 from autosft.contracts import LORA_LEARNING_RATE
 from autosft.registry import Registry
-from autosft.space import Categorical, Condition, Float, Int, SearchSpace
+from autosft.space import Categorical, Condition, Float, Int, Limits, SearchSpace
 
 __all__ = [
     "LORA_RATE_FACTOR", "QUICK_LOOK_RATE_FACTOR", "QUICK_LOOK_TRAINED_GROUPS", "SKEW_FOR_CLASS_WEIGHTS",
@@ -34,6 +34,12 @@ QUICK_LOOK_TRAINED_GROUPS = 2
 #: ... at this multiple of the default learning rate (capped by the range): like LoRA, a few
 #: trainable layers and a new head learn at a higher rate than a whole network.
 QUICK_LOOK_RATE_FACTOR = 10.0
+
+#: What an override may ask of the built-in dimensions (:class:`~autosft.space.Limits`).
+_POSITIVE = Limits(0, low_open=True)
+_NON_NEGATIVE = Limits(0)
+_AT_LEAST_ONE = Limits(1)
+_FRACTION = Limits(0, 1, high_open=True)  # a dropout, smoothing or warm-up share of 1 leaves nothing
 
 
 def build_search_space(
@@ -84,37 +90,38 @@ def _add_adaptation(space: SearchSpace, builder: ModelBuilder, built: BuiltModel
     if built.pretrained:
         modes += (["freeze"] if freezable >= 1 else []) + (["lora"] if built.lora_targets else [])
     space.add(Categorical("adaptation", tuple(modes), "full"))
-    space.add(
-        Float("learning_rate", low, high, default, log=True, condition=Condition("adaptation", ("full", "freeze")))
-    )
+    rate = Condition("adaptation", ("full", "freeze"))
+    space.add(Float("learning_rate", low, high, default, log=True, condition=rate, limits=_POSITIVE))
     if "lora" in modes:
         lora = Condition("adaptation", ("lora",))
         factor = LORA_RATE_FACTOR
-        space.add(Float(LORA_LEARNING_RATE, low * factor, high * factor, default * factor, log=True, condition=lora))
+        space.add(Float(LORA_LEARNING_RATE, low * factor, high * factor, default * factor, log=True, condition=lora,
+                        limits=_POSITIVE))  # fmt: skip
     if "freeze" in modes:
         freeze = Condition("adaptation", ("freeze",))
-        space.add(Int("freeze_depth", 1, freezable, 1, condition=freeze))
+        space.add(Int("freeze_depth", 1, freezable, 1, condition=freeze, limits=Limits(1, freezable)))
         # Gradual unfreezing: every k epochs the deepest frozen group thaws; 0 keeps them frozen.
-        space.add(Int("unfreeze_every", 0, max(1, max_epochs // 2), 0, condition=freeze))
+        space.add(Int("unfreeze_every", 0, max(1, max_epochs // 2), 0, condition=freeze, limits=_NON_NEGATIVE))
     if "lora" in modes:
-        space.add(Categorical("lora_rank", (4, 8, 16, 32), 8, condition=lora))
-        space.add(Categorical("lora_alpha", (8, 16, 32, 64), 16, condition=lora))
-        space.add(Float("lora_dropout", 0.0, 0.3, 0.05, condition=lora))
+        space.add(Categorical("lora_rank", (4, 8, 16, 32), 8, condition=lora, limits=_AT_LEAST_ONE))
+        space.add(Categorical("lora_alpha", (8, 16, 32, 64), 16, condition=lora, limits=_POSITIVE))
+        space.add(Float("lora_dropout", 0.0, 0.3, 0.05, condition=lora, limits=_FRACTION))
         targets = tuple(built.lora_targets)
         space.add(Categorical("lora_targets", targets, targets[0], condition=lora))
 
 
 def _add_schedule(space: SearchSpace, builder: ModelBuilder, *, max_epochs: int) -> None:
-    space.add(Categorical("batch_size", tuple(builder.batch_sizes), builder.default_batch_size))
-    space.add(Int("epochs", min(2, max_epochs), max_epochs, max_epochs))
-    space.add(Float("warmup_ratio", 0.0, 0.2, 0.06))
+    sizes = tuple(builder.batch_sizes)
+    space.add(Categorical("batch_size", sizes, builder.default_batch_size, limits=_AT_LEAST_ONE))
+    space.add(Int("epochs", min(2, max_epochs), max_epochs, max_epochs, limits=_AT_LEAST_ONE))
+    space.add(Float("warmup_ratio", 0.0, 0.2, 0.06, limits=_FRACTION))
 
 
 def _add_regularization(space: SearchSpace) -> None:
-    space.add(Float("weight_decay", 0.0, 0.3, 0.01))
-    space.add(Float("dropout", 0.0, 0.5, 0.1))
-    space.add(Float("label_smoothing", 0.0, 0.2, 0.0))
-    space.add(Int("patience", 1, 5, 3))
+    space.add(Float("weight_decay", 0.0, 0.3, 0.01, limits=_NON_NEGATIVE))
+    space.add(Float("dropout", 0.0, 0.5, 0.1, limits=_FRACTION))
+    space.add(Float("label_smoothing", 0.0, 0.2, 0.0, limits=_FRACTION))
+    space.add(Int("patience", 1, 5, 3, limits=_AT_LEAST_ONE))
 
 
 def _add_data_strategies(space: SearchSpace, splits: Splits, registry: Registry) -> None:
@@ -132,7 +139,8 @@ def _add_data_strategies(space: SearchSpace, splits: Splits, registry: Registry)
     space.add(Categorical("augmentation", ("none", *offered), "none", also_allowed=opt_in))
     if fitting:
         names = (*offered, *opt_in)
-        space.add(Float("augmentation_strength", 0.0, 1.0, 0.5, condition=Condition("augmentation", names)))
+        strength = Condition("augmentation", names)
+        space.add(Float("augmentation_strength", 0.0, 1.0, 0.5, condition=strength, limits=Limits(0, 1)))
 
 
 def _default_strategy(strategies: tuple[str, ...], splits: Splits) -> str:

@@ -86,6 +86,8 @@ def _run_trial(study: optuna.Study, trial: optuna.Trial, objective: Objective) -
             _requeue(study, study.tell(trial, state=optuna.trial.TrialState.FAIL))
             raise
         except Exception as error:  # the trial fails; the worker goes on with the next one
+            if "fail_reason" not in trial.user_attrs:  # raised before the objective could say why
+                trial.set_user_attr("fail_reason", f"{type(error).__name__}: {error}")
             logger.warning("trial %d failed: %s", trial.number, trial.user_attrs.get("fail_reason", repr(error)))
             return study.tell(trial, state=optuna.trial.TrialState.FAIL)
     return study.tell(trial, values)

@@ -26,13 +26,13 @@ from autosft.evaluate.selection import (
     enqueue_reruns,
     extra_seeds,
     rerun_tag,
-    selection_table,
     summarize_selection,
 )
 from autosft.plugins import get_plugin_manager
 from autosft.search.controller import run_search
 from autosft.storage import open_storage
 from autosft.testing import toy_manager, toy_study
+from autosft.views import selection_table
 
 FAST = {"n_trials": 3, "max_epochs": 2}
 

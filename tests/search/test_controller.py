@@ -162,3 +162,18 @@ def test_bad_sampler_options_are_a_config_error(sqlite_url: str) -> None:
     config = parse_study(toy_study(sqlite_url, sampler={"name": "tpe", "options": {"n_startup": 3}}), where="t")
     with pytest.raises(ConfigError, match="sampler 'tpe' rejects its options"):
         run_search(config, manager=toy_manager())
+
+
+class FailingStart:
+    """A plugin whose trial-start hook raises: the trial fails before the objective can say why."""
+
+    @hookimpl
+    def autosft_trial_start(self, context) -> None:
+        raise RuntimeError("the tracker is down")
+
+
+def test_a_failure_outside_the_objective_still_gives_its_reason(sqlite_url: str) -> None:
+    config = parse_study(toy_study(sqlite_url, budget={"n_trials": 6, "max_epochs": 1}), where="t")
+    outcome = run_search(config, manager=toy_manager(FailingStart()), final_test=False)
+    assert outcome.stopped_reason is not None
+    assert "the last said: RuntimeError: the tracker is down" in outcome.stopped_reason

@@ -169,3 +169,30 @@ def test_params_with_prefers_what_the_space_allows_and_refuses_the_rest() -> Non
     for refused in ({"batch_size": 32}, {"epochs": 4}, {"epochs": 2.5}, {"freeze_depth": 9, "adaptation": "freeze"},
                     {"adaptation": "partial"}, {"learning_rate": "fast"}):  # fmt: skip
         assert space.params_with(refused) is None, refused
+
+
+IMPOSSIBLE_OVERRIDES = [
+    ({"batch_size": {"choices": ["abc"]}}, "batch_size takes whole numbers, but got 'abc'"),
+    ({"batch_size": {"value": 0}}, "`1 <= value` must hold for batch_size, but got 0"),
+    ({"batch_size": {"value": True}}, "batch_size takes whole numbers, but got True"),
+    ({"dropout": {"value": 1.5}}, "`0 <= value < 1` must hold for dropout, but got 1.5"),
+    ({"learning_rate": {"value": -1}}, "`0 < value` must hold for learning_rate, but got -1"),
+    ({"epochs": {"low": 0, "high": 0}}, "`1 <= value` must hold for epochs, but got 0"),
+    ({"dropout": {"low": 0, "high": float("nan")}}, "search_space.dropout.high: Input should be a finite number"),
+    ({"learning_rate": {"low": 1e-4, "high": float("inf")}}, "learning_rate.high: Input should be a finite number"),
+    ({"dropout": {"value": float("nan")}}, "dropout takes finite numbers, but got nan"),
+    ({"weight_decay": {"choices": [0.0, "lots"]}}, "weight_decay takes numbers, but got 'lots'"),
+]
+
+
+@pytest.mark.parametrize(("override", "message"), IMPOSSIBLE_OVERRIDES)
+def test_each_dimension_refuses_values_it_can_never_take(override: dict, message: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        _prepared(search_space=override)
+    assert message in str(raised.value)
+
+
+def test_values_within_the_limits_but_outside_the_default_range_are_taken() -> None:
+    space = _prepared(search_space={"dropout": {"value": 0.7}, "batch_size": {"choices": [3, 7]}}).space
+    assert space.dimensions["dropout"].default == 0.7
+    assert space.dimensions["batch_size"].choices == (3, 7)

@@ -179,6 +179,12 @@ def feature_frame(rows: pd.DataFrame, columns: tuple[list[str], list[str]], sour
                 "list it under categorical"
             )
         data[column] = values.to_numpy(dtype=np.float64)
+        infinite = np.isinf(data[column])
+        if infinite.any():  # a scaler would fail on it with a traceback; an empty cell is imputed instead
+            raise DataError(
+                f"numeric column {column!r} of {source} has {int(infinite.sum())} infinite value(s) "
+                f"(first at row {rows.index[infinite][0]}); replace them or leave those cells empty"
+            )
     for column in categorical:
         data[column] = label_names(rows[column]).to_numpy(dtype=object)
     return pd.DataFrame(data, index=rows.index)

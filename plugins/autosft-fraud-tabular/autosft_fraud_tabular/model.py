@@ -14,7 +14,7 @@ from typing import ClassVar
 
 import numpy as np
 import torch
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PositiveInt
 from torch import nn
 
 from autosft import (
@@ -49,7 +49,7 @@ _ANNOUNCED: set[str] = set()
 class TabularMLPOptions(PretrainingOptions):
     """Options of the ``tabular_mlp`` model."""
 
-    hidden_sizes: list[int] = Field(
+    hidden_sizes: list[PositiveInt] = Field(
         default=[128, 64, 64],
         min_length=1,
         description="Widths of the input block, then of each hidden block.",

@@ -152,6 +152,12 @@ def _no_target(folder: Path) -> Path:
     return path
 
 
+def _infinite(folder: Path) -> Path:
+    path = folder / "data.csv"
+    _table().assign(x=lambda t: t["x"].where(t.index != 7, np.inf)).to_csv(path, index=False)
+    return path
+
+
 def _txt_suffix(folder: Path) -> Path:
     path = folder / "data.txt"
     _table().to_csv(path, index=False)
@@ -166,6 +172,7 @@ BAD_DATA: list[tuple[Callable[[Path], Path], list[str]]] = [
     (_nan_labels, ["target column 'label'", "no label in 3 rows"]),
     (_no_target, ["target column 'label' is not in", "available columns: x, y"]),
     (_txt_suffix, ["data.txt", "unsupported suffix '.txt'", ".csv", ".parquet"]),
+    (_infinite, ["numeric column 'x'", "1 infinite value(s) (first at row 7)"]),
 ]
 
 
@@ -196,6 +203,13 @@ def test_bad_data_is_one_line_exit_2_and_no_trials(
     for word in words:
         assert word in line, line
     assert _trial_count(db) == 0
+
+
+def test_an_infinite_value_is_one_line_in_validate_and_check_data(tmp_path: Path) -> None:
+    study = _write_study(tmp_path, _infinite(tmp_path))
+    for command in ("validate", "check-data"):
+        line = _one_error_line(_autosft(command, str(study), cwd=tmp_path, cache=tmp_path / "cache"))
+        assert "1 infinite value(s)" in line
 
 
 def test_validate_reports_nan_labels_like_search(tmp_path: Path) -> None:

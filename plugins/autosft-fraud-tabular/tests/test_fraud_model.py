@@ -180,3 +180,8 @@ def test_non_tabular_inputs_are_refused(options: TabularMLPOptions, fraud_splits
     splits = dataclasses.replace(fraud_splits, train=images, input_kind="image", pretrain=None)
     with pytest.raises(ConfigError, match=r"2-D tabular inputs.*'image'.*\(4, 1, 8, 8\)"):
         TabularMLPBuilder().build(options, splits, seed=0)
+
+
+def test_a_layer_of_no_units_is_refused_with_the_options() -> None:
+    with pytest.raises(ValueError, match="hidden_sizes.0"):
+        TabularMLPOptions(hidden_sizes=[0])

@@ -1,0 +1,30 @@
+"""The built-in commands: search, worker, status, best, export, report, plugins, validate, check-data, schema.
+
+One module per group (:mod:`.searching`, :mod:`.inspecting`, :mod:`.checking`, :mod:`.exporting`)
+over the options they share (:mod:`.options`). Each command imports what it needs when it runs,
+which keeps ``autosft --help`` free of torch and optuna.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from autosft.commands.checking import check_data, schema, validate
+from autosft.commands.exporting import export, report
+from autosft.commands.inspecting import best, plugins, status
+from autosft.commands.searching import search, worker
+
+__all__ = ["COMMANDS"]
+
+COMMANDS: dict[str, Callable[..., None]] = {
+    "search": search,
+    "worker": worker,
+    "status": status,
+    "best": best,
+    "plugins": plugins,
+    "validate": validate,
+    "check-data": check_data,
+    "export": export,
+    "report": report,
+    "schema": schema,
+}
