@@ -116,6 +116,7 @@ def search(
     console.print(
         "held-out test: " + ", ".join(f"{name}={value:.4f}" for name, value in test.items() if value is not None)
     )
+    _print_verdict(study)
     console.print(f"wall time {outcome.seconds:.1f}s; run the same command again to add trials to this study")
 
 
@@ -230,6 +231,17 @@ def status(
     console.print(", ".join(f"{count} {state.lower()}" for state, count in sorted(counts.items())) or "no trials")
     if loaded.user_attrs.get(SELECTION_ATTR):
         console.print(selection_table(loaded.user_attrs[SELECTION_ATTR]))
+    _print_verdict(loaded)
+
+
+def _print_verdict(study: optuna.Study) -> None:
+    """The chosen model against the references, from what the study stores (:mod:`autosft.references`)."""
+    from autosft.references.table import reference_table
+    from autosft.references.verdict import study_verdict
+
+    summary = study_verdict(study)
+    if summary is not None:
+        console.print(reference_table(summary))
 
 
 def best(
@@ -243,6 +255,7 @@ def best(
     objective value(s), every parameter, every metric, and the test score."""
     from autosft.evaluate.holdout import FINAL_TEST_ATTR, selected_trial
     from autosft.evaluate.selection import SELECTION_ATTR, selection_table
+    from autosft.references.verdict import study_verdict
 
     loaded, _ = _open_study(study, storage, study_name)
     trial = selected_trial(loaded)
@@ -258,6 +271,7 @@ def best(
         "timings": trial.user_attrs.get("timings", {}),
         "final_test": loaded.user_attrs.get(FINAL_TEST_ATTR),
         "selection": selection,
+        "references": study_verdict(loaded),
     }
     if as_json:
         print(json.dumps(record, indent=2, default=str))
@@ -267,6 +281,7 @@ def best(
     chosen = "selected trial (best mean over seeds)" if selection and selection["selected_trial"] else "best trial"
     console.print(f"{chosen} {trial.number} of study {loaded.study_name!r}: values {trial.values}")
     console.print_json(json.dumps({key: record[key] for key in ("params", "metrics", "final_test")}, default=str))
+    _print_verdict(loaded)
 
 
 def plugins(context: typer.Context) -> None:

@@ -7,6 +7,6 @@ components by registering their own under different names.
 
 from __future__ import annotations
 
-from autosft.default_plugins import imbalance, metrics, ranking
+from autosft.default_plugins import imbalance, metrics, ranking, references
 
-MODULES = (metrics, ranking, imbalance)
+MODULES = (metrics, ranking, imbalance, references)

@@ -19,12 +19,14 @@ from autosft.evaluate.datacheck import DATA_CHECK_ATTR, DataReport, check_splits
 from autosft.evaluate.holdout import FINAL_TEST_ATTR, evaluate_on_test, selected_trial
 from autosft.evaluate.selection import SELECTION_ATTR, enqueue_reruns, summarize_selection, waiting_reruns
 from autosft.plugins import get_plugin_manager
+from autosft.references.run import REFERENCES_ATTR, validate_references
 from autosft.registry import collect_registry
 from autosft.search.budget import set_target, trial_target
 from autosft.search.dispatch import THREADS_ENV, WORKER_INDEX_ENV, Slot, device_names, dispatch, plan_slots
 from autosft.search.objective import TrialRunner
 from autosft.search.prepare import PreparedStudy, check_components, prepare_study
 from autosft.search.study import (
+    AS_IS_ATTR,
     DEFAULT_TRIAL_ATTR,
     QUICK_LOOK_ATTR,
     load_existing_study,
@@ -110,6 +112,8 @@ def run_search(
                        sampler_seed=config.seed + existing)  # fmt: skip
     if existing == 0:
         _enqueue_starting_trials(study, prepared)
+    references, fitted = validate_references(prepared)  # before any trial: scored on validation only
+    study.set_user_attr(REFERENCES_ATTR, references)
     if report is not None:  # warnings are shown once the search is sure to start: a refusal stays one line
         study.set_user_attr(DATA_CHECK_ATTR, report.as_dict())
         if on_data_checked is not None:
@@ -149,18 +153,21 @@ def run_search(
         states=_state_counts(trials),
     )
     if final_test and slots and outcome.states.get("COMPLETE") and len(prepared.splits.test):
-        outcome.final_test = evaluate_on_test(prepared, selected_trial(study), setup)
+        outcome.final_test = evaluate_on_test(prepared, selected_trial(study), setup, references=(references, fitted))
         study.set_user_attr(FINAL_TEST_ATTR, outcome.final_test)
     outcome.seconds = time.perf_counter() - started
     return outcome
 
 
 def _enqueue_starting_trials(study: optuna.Study, prepared: PreparedStudy) -> None:
-    """A new study starts from its quick look, if it has one, then the default configuration.
+    """A new study starts from the pre-trained model as is (zero epochs) where its head fits the
+    task, then its quick look, if it has one, then the default configuration.
 
     A study of one trial trains the default alone: that one result should be the baseline, not the
     cheap preview. Both train to the end (see :class:`~autosft.search.objective.TrialRunner`).
     """
+    if prepared.builder.head_is_pretrained(prepared.model_options, prepared.splits) and prepared.config.budget.n_trials > 1:
+        study.enqueue_trial(prepared.space.default_params(), user_attrs={AS_IS_ATTR: True})
     if prepared.quick_look is not None and prepared.config.budget.n_trials > 1:
         study.enqueue_trial(prepared.quick_look, user_attrs={QUICK_LOOK_ATTR: True})
     study.enqueue_trial(prepared.space.default_params(), user_attrs={DEFAULT_TRIAL_ATTR: True})

@@ -16,7 +16,7 @@ from autosft.errors import ConfigError
 from autosft.storage import mask_url
 
 __all__ = [
-    "CONFIG_ATTR", "DEFAULT_TRIAL_ATTR", "QUICK_LOOK_ATTR", "is_starting_trial", "load_existing_study", "make_pruner",
+    "AS_IS_ATTR", "CONFIG_ATTR", "DEFAULT_TRIAL_ATTR", "QUICK_LOOK_ATTR", "is_starting_trial", "load_existing_study", "make_pruner",
     "make_sampler", "open_study", "stored_config",
 ]  # fmt: skip
 
@@ -26,11 +26,14 @@ CONFIG_ATTR = "autosft_config"
 DEFAULT_TRIAL_ATTR = "autosft_default_configuration"
 #: User attribute marking the enqueued quick look (:func:`autosft.search.plan.quick_look_params`).
 QUICK_LOOK_ATTR = "autosft_quick_look"
+#: User attribute marking the pre-trained model as is: a starting trial of zero epochs, where the
+#: model's head already fits the task (:meth:`autosft.components.ModelBuilder.head_is_pretrained`).
+AS_IS_ATTR = "autosft_as_is"
 
 
 def is_starting_trial(trial: optuna.trial.FrozenTrial | optuna.Trial) -> bool:
-    """Whether ``trial`` is one of the configurations a new study starts from (quick look, default)."""
-    return bool(trial.user_attrs.get(DEFAULT_TRIAL_ATTR) or trial.user_attrs.get(QUICK_LOOK_ATTR))
+    """Whether ``trial`` is one of the configurations a new study starts from (as is, quick look, default)."""
+    return any(trial.user_attrs.get(attr) for attr in (DEFAULT_TRIAL_ATTR, QUICK_LOOK_ATTR, AS_IS_ATTR))
 
 
 def make_sampler(config: SamplerConfig, *, seed: int) -> optuna.samplers.BaseSampler:
