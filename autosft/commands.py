@@ -378,6 +378,10 @@ def export(
         change = ", ".join(f"{name} {value:+.4f}" for name, value in outcome.retained["change"].items())
         dataset = outcome.retained["dataset"]
         console.print(f"reference {dataset!r}, fine-tuned vs pre-trained: {change}", highlight=False)
+    if outcome.references is not None:
+        from autosft.references.table import reference_table
+
+        console.print(reference_table(outcome.references))
 
 
 def _interval(interval: dict[str, Any]) -> str:

@@ -18,8 +18,8 @@ def autosft_register_references(register: Callable[[Reference], None]) -> None:
         TabularLogistic,
         TfidfLogistic,
     )
-    from autosft.references.prior import ClassPrior
     from autosft.references.pretrained import PretrainedAsIs
+    from autosft.references.prior import ClassPrior
 
     for reference in (ClassPrior(), TabularLogistic(), TabularBoosting(), ImageLogistic(), ImageBoosting(),
                       TfidfLogistic(), PretrainedAsIs()):  # fmt: skip

@@ -101,8 +101,9 @@ class _Image(FeatureReference):
     input_kinds: ClassVar[frozenset[str] | None] = frozenset({"image"})
 
     def skip_reason(self, data: ReferenceData) -> str | None:
-        if np.ndim(data.train.inputs) != 4:
-            return f"needs (rows, channels, height, width) images, but the inputs have {np.ndim(data.train.inputs)} dimensions"
+        dimensions = np.ndim(data.train.inputs)
+        if dimensions != 4:
+            return f"needs (rows, channels, height, width) images, but the inputs have {dimensions} dimensions"
         return super().skip_reason(data)
 
     def features(self, inputs: Any) -> Any:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,14 +100,18 @@ def fit_references(
     return fitted
 
 
-def validate_references(prepared: PreparedStudy, *, time_budget: float = TIME_BUDGET) -> tuple[dict[str, Any], FittedReferences]:
+def validate_references(
+    prepared: PreparedStudy, *, time_budget: float = TIME_BUDGET
+) -> tuple[dict[str, Any], FittedReferences]:
     """Fit on train and score validation: the record stored as :data:`REFERENCES_ATTR`, and the fitted
     references, which a final test in the same process reuses (it refits on train, the same rows)."""
     fitted = fit_references(prepared, "train", time_budget=time_budget)
     validation = {}
     for name in list(fitted.predictors):
         try:
-            validation[name] = json_safe(score(prepared.metrics, prepared.splits.val.labels, fitted.predict(name, "val")))
+            validation[name] = json_safe(
+                score(prepared.metrics, prepared.splits.val.labels, fitted.predict(name, "val"))
+            )
         except Exception as error:
             fitted.skipped[name] = f"failed to predict: {type(error).__name__}: {error}".splitlines()[0]
             del fitted.predictors[name]
@@ -179,8 +183,11 @@ def _view(splits: Splits, *, raw: bool) -> Splits:
     """The splits with the loader's raw inputs back in place of the encoded ones, where asked and kept."""
     if not raw or not splits.raw_inputs:
         return splits
-    parts = {name: DataSplit(splits.raw_inputs[name], getattr(splits, name).labels)
-             for name in ("train", "val", "test") if name in splits.raw_inputs}  # fmt: skip
+    parts: dict[str, Any] = {
+        name: DataSplit(splits.raw_inputs[name], getattr(splits, name).labels)
+        for name in ("train", "val", "test")
+        if name in splits.raw_inputs
+    }
     return dataclasses.replace(splits, **parts)
 
 
@@ -191,5 +198,9 @@ def _train_rows(splits: Splits, mode: RefitMode, limit: int, seed: int) -> DataS
         return rows
     keep = np.sort(np.random.default_rng(seed).choice(len(rows), size=limit, replace=False))
     inputs = rows.inputs
-    taken = {key: np.asarray(value)[keep] for key, value in inputs.items()} if isinstance(inputs, dict) else np.asarray(inputs)[keep]
+    taken = (
+        {key: np.asarray(value)[keep] for key, value in inputs.items()}
+        if isinstance(inputs, Mapping)
+        else np.asarray(inputs)[keep]
+    )
     return DataSplit(taken, rows.labels[keep])

@@ -1,4 +1,7 @@
-"""Showing a verdict (:func:`autosft.references.verdict.summarize`): a terminal table and Markdown."""
+"""Showing a verdict (:func:`autosft.references.verdict.summarize`): its cells, and a terminal table of them.
+
+The report (:mod:`autosft.report.summary`) renders the same cells as Markdown and HTML.
+"""
 
 from __future__ import annotations
 
@@ -8,28 +11,28 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from rich.table import Table
 
-__all__ = ["markdown_lines", "reference_table"]
+__all__ = ["reference_cells", "reference_table"]
+
+
+def reference_cells(summary: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """The header and rows: the chosen model, then each reference, on validation and test."""
+    objective = summary["objective"]
+    header = ["model", f"validation {objective}", f"test {objective}", "note"]
+    rows = [[row["name"], _number(row["validation"]), _number(row["test"]), row["note"]] for row in summary["rows"]]
+    return header, rows
 
 
 def reference_table(summary: dict[str, Any]) -> Table:
-    """The chosen model and each reference, validation and test, then the verdict as the caption."""
+    """The cells as a rich table with the verdict line as its caption."""
     from rich.table import Table
 
-    table = Table(title=f"references: {summary['objective']}", caption=summary["verdict"], caption_justify="left")
-    for column in ("model", "validation", "test", "note"):
-        table.add_column(column, justify="right" if column in ("validation", "test") else "left", overflow="fold")
-    for row in summary["rows"]:
-        table.add_row(row["name"], _number(row["validation"]), _number(row["test"]), row["note"])
+    header, rows = reference_cells(summary)
+    table = Table(title="the chosen model vs the references", caption=summary["verdict"], caption_justify="left")
+    for index, column in enumerate(header):
+        table.add_column(column, justify="right" if index in (1, 2) else "left", overflow="fold")
+    for row in rows:
+        table.add_row(*row)
     return table
-
-
-def markdown_lines(summary: dict[str, Any]) -> list[str]:
-    """The same table in Markdown, with the verdict line after it."""
-    lines = [f"| model | validation {summary['objective']} | test {summary['objective']} | note |",
-             "|---|---|---|---|"]  # fmt: skip
-    for row in summary["rows"]:
-        lines.append(f"| {row['name']} | {_number(row['validation'])} | {_number(row['test'])} | {row['note']} |")
-    return [*lines, "", f"**Verdict:** {summary['verdict']}"]
 
 
 def _number(value: Any) -> str:

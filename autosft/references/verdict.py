@@ -18,7 +18,7 @@ from autosft.evaluate.selection import rerun_tag
 from autosft.references.run import REFERENCES_ATTR, best_reference
 from autosft.search.study import AS_IS_ATTR
 
-__all__ = ["study_verdict", "summarize"]
+__all__ = ["best_trial_value", "study_verdict", "summarize"]
 
 
 def summarize(
@@ -68,19 +68,18 @@ def _line(
         return "no reference could be scored on this study"
     reference_value = record["validation"][best][objective]
     maximize = record["direction"] == "maximize"
+    difference = summary["difference"]
+    gap = None
+    if difference is not None and _finite(difference.get("value")):
+        gap = f"{difference['value']:+.4f} [{difference['low']:+.4f}, {difference['high']:+.4f}] test {objective}"
     if best_trial_value is not None and (reference_value > best_trial_value if maximize
                                          else reference_value < best_trial_value):  # fmt: skip
         line = (f"a reference is better on validation than every trial: {best} {objective} {reference_value:.4f} "
                 f"vs the best trial's {best_trial_value:.4f}")  # fmt: skip
-        tested = [row["test"] for row in summary["rows"] if row["name"] == best] + [summary["rows"][0]["test"]]
-        if all(_finite(value) for value in tested):
-            line += f"; on test {tested[0]:.4f} vs the selected model's {tested[1]:.4f}"
-        return line
+        return line if gap is None else f"{line}; the selected model's test difference to it: {gap}"
     who = f"the pre-trained model as is (trial {trial.number})" if as_is else "fine-tuned model"
-    difference = summary["difference"]
-    if difference is None or not _finite(difference.get("value")):
+    if gap is None:
         return f"{who} leads the best reference ({best}) on validation: no test yet"
-    gap = f"{difference['value']:+.4f} [{difference['low']:+.4f}, {difference['high']:+.4f}] test {objective}"
     if difference["low"] > 0:
         return f"{who} beats the best reference ({best}) by {gap}"
     if difference["high"] < 0:

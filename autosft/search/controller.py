@@ -166,9 +166,10 @@ def _enqueue_starting_trials(study: optuna.Study, prepared: PreparedStudy) -> No
     A study of one trial trains the default alone: that one result should be the baseline, not the
     cheap preview. Both train to the end (see :class:`~autosft.search.objective.TrialRunner`).
     """
-    if prepared.builder.head_is_pretrained(prepared.model_options, prepared.splits) and prepared.config.budget.n_trials > 1:
+    several = prepared.config.budget.n_trials > 1
+    if several and prepared.builder.head_is_pretrained(prepared.model_options, prepared.splits):
         study.enqueue_trial(prepared.space.default_params(), user_attrs={AS_IS_ATTR: True})
-    if prepared.quick_look is not None and prepared.config.budget.n_trials > 1:
+    if prepared.quick_look is not None and several:
         study.enqueue_trial(prepared.quick_look, user_attrs={QUICK_LOOK_ATTR: True})
     study.enqueue_trial(prepared.space.default_params(), user_attrs={DEFAULT_TRIAL_ATTR: True})
 

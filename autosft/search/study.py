@@ -16,8 +16,8 @@ from autosft.errors import ConfigError
 from autosft.storage import mask_url
 
 __all__ = [
-    "AS_IS_ATTR", "CONFIG_ATTR", "DEFAULT_TRIAL_ATTR", "QUICK_LOOK_ATTR", "is_starting_trial", "load_existing_study", "make_pruner",
-    "make_sampler", "open_study", "stored_config",
+    "AS_IS_ATTR", "CONFIG_ATTR", "DEFAULT_TRIAL_ATTR", "QUICK_LOOK_ATTR", "is_starting_trial", "load_existing_study",
+    "make_pruner", "make_sampler", "open_study", "stored_config",
 ]  # fmt: skip
 
 #: Study user attribute holding the study file of the latest run (JSON), for status/best/export.
