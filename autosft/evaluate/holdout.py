@@ -16,7 +16,7 @@ from autosft.errors import ConfigError
 from autosft.evaluate.refit import refit
 from autosft.evaluate.scoring import score
 from autosft.evaluate.selection import SELECTION_ATTR, rerun_tag
-from autosft.references.run import FittedReferences, test_references
+from autosft.references.run import FittedReferences, score_on_test
 from autosft.search.context import json_safe
 from autosft.search.prepare import PreparedStudy
 
@@ -61,7 +61,7 @@ def evaluate_on_test(
     compared = None
     if references is not None:
         record, fitted = references
-        compared = test_references(prepared, record, retrained.test_probabilities, "train", fitted=fitted)
+        compared = score_on_test(prepared, record, retrained.test_probabilities, "train", fitted=fitted)
     return {
         "references": compared,
         "trial": trial.number,

@@ -34,7 +34,7 @@ from autosft.evaluate.scoring import score
 from autosft.export import runcard
 from autosft.export.model import MODEL_DESCRIPTION, save_model
 from autosft.plugins import get_plugin_manager
-from autosft.references.run import REFERENCES_ATTR, test_references
+from autosft.references.run import REFERENCES_ATTR, score_on_test
 from autosft.references.verdict import best_trial_value, summarize
 from autosft.registry import ComponentTable, Registry, collect_registry
 from autosft.search.prepare import PreparedStudy, prepare_study, validate_options
@@ -209,7 +209,7 @@ def _references(
     record = study.user_attrs.get(REFERENCES_ATTR)
     if not isinstance(record, dict):
         return None
-    compared = test_references(prepared, record, refitted.test_probabilities, refitted.mode, resamples=resamples)
+    compared = score_on_test(prepared, record, refitted.test_probabilities, refitted.mode, resamples=resamples)
     model_test = {name: interval["value"] for name, interval in intervals.items()}
     return summarize(record, compared, trial=trial, model_test=model_test, best_trial_value=best_trial_value(study))
 

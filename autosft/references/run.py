@@ -3,7 +3,7 @@
 On validation (:func:`validate_references`) every reference that fits the study's input kind and
 task is fitted on the training split and scored with every metric of the study; the record goes
 into the study (:data:`REFERENCES_ATTR`), so ``status``, ``best`` and ``report`` read it without
-refitting. The test split is read only by :func:`test_references`, in the final test or an
+refitting. The test split is read only by :func:`score_on_test`, in the final test or an
 export, after the references were refitted exactly like the chosen trial (on train, or on
 train+val), and once. A reference that cannot run is skipped with a one-line reason; one that
 raises is skipped with its error: references never stop a study.
@@ -30,7 +30,7 @@ from autosft.search.prepare import PreparedStudy
 
 __all__ = [
     "REFERENCES_ATTR", "TIME_BUDGET", "FittedReferences", "applicable_references", "fit_references",
-    "test_references", "validate_references",
+    "score_on_test", "validate_references",
 ]  # fmt: skip
 
 #: Study user attribute: the references' validation scores (see :func:`validate_references`).
@@ -128,7 +128,7 @@ def validate_references(
     return record, fitted
 
 
-def test_references(
+def score_on_test(
     prepared: PreparedStudy,
     record: dict[str, Any],
     model_probabilities: np.ndarray,
