@@ -16,6 +16,7 @@ from rich.table import Table
 from autosft.cli import console, errors, plugin_manager, sigterm_as_interrupt
 from autosft.config import DEFAULT_STORAGE
 from autosft.errors import ConfigError
+from autosft.references.table import print_verdict
 
 if TYPE_CHECKING:
     import optuna
@@ -116,7 +117,7 @@ def search(
     console.print(
         "held-out test: " + ", ".join(f"{name}={value:.4f}" for name, value in test.items() if value is not None)
     )
-    _print_verdict(study)
+    print_verdict(console, study)
     console.print(f"wall time {outcome.seconds:.1f}s; run the same command again to add trials to this study")
 
 
@@ -231,17 +232,7 @@ def status(
     console.print(", ".join(f"{count} {state.lower()}" for state, count in sorted(counts.items())) or "no trials")
     if loaded.user_attrs.get(SELECTION_ATTR):
         console.print(selection_table(loaded.user_attrs[SELECTION_ATTR]))
-    _print_verdict(loaded)
-
-
-def _print_verdict(study: optuna.Study) -> None:
-    """The chosen model against the references, from what the study stores (:mod:`autosft.references`)."""
-    from autosft.references.table import reference_table
-    from autosft.references.verdict import study_verdict
-
-    summary = study_verdict(study)
-    if summary is not None:
-        console.print(reference_table(summary))
+    print_verdict(console, loaded)
 
 
 def best(
@@ -281,7 +272,7 @@ def best(
     chosen = "selected trial (best mean over seeds)" if selection and selection["selected_trial"] else "best trial"
     console.print(f"{chosen} {trial.number} of study {loaded.study_name!r}: values {trial.values}")
     console.print_json(json.dumps({key: record[key] for key in ("params", "metrics", "final_test")}, default=str))
-    _print_verdict(loaded)
+    print_verdict(console, loaded)
 
 
 def plugins(context: typer.Context) -> None:
@@ -379,9 +370,7 @@ def export(
         dataset = outcome.retained["dataset"]
         console.print(f"reference {dataset!r}, fine-tuned vs pre-trained: {change}", highlight=False)
     if outcome.references is not None:
-        from autosft.references.table import reference_table
-
-        console.print(reference_table(outcome.references))
+        print_verdict(console, outcome.references)
 
 
 def _interval(interval: dict[str, Any]) -> str:

@@ -9,9 +9,11 @@ import math
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import optuna
+    from rich.console import Console
     from rich.table import Table
 
-__all__ = ["reference_cells", "reference_table"]
+__all__ = ["print_verdict", "reference_cells", "reference_table"]
 
 
 def reference_cells(summary: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
@@ -33,6 +35,18 @@ def reference_table(summary: dict[str, Any]) -> Table:
     for row in rows:
         table.add_row(*row)
     return table
+
+
+def print_verdict(console: Console, source: optuna.Study | dict[str, Any]) -> None:
+    """Print the table of a verdict, or of a study's stored verdict; nothing for a study without one."""
+    if not isinstance(source, dict):
+        from autosft.references.verdict import study_verdict
+
+        found = study_verdict(source)
+        if found is None:
+            return
+        source = found
+    console.print(reference_table(source))
 
 
 def _number(value: Any) -> str:
