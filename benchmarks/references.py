@@ -25,6 +25,7 @@ import optuna
 from autosft.config import load_study_file, with_overrides
 from autosft.engine.device import pick_device
 from autosft.evaluate.refit import refit
+from autosft.evaluate.scoring import score
 from autosft.references.run import REFERENCES_ATTR, score_on_test
 from autosft.search.controller import run_search
 
@@ -53,6 +54,8 @@ def run_one(study_file: Path, seed: int, trials: int | None, folder: str) -> dic
     trial = outcome.study.trials[outcome.final_test["trial"]]
     model = refit(outcome.prepared, trial, pick_device("cpu"), "train+val")
     train_val = score_on_test(outcome.prepared, record, model.test_probabilities, "train+val")
+    row["autosft (train+val)"] = score(outcome.prepared.metrics, outcome.prepared.splits.test.labels,
+                                       model.test_probabilities)[metric]  # fmt: skip
     row |= {f"{name} (train+val)": scores[metric] for name, scores in train_val["references"].items()}
     row["difference"] = compared.get("difference")
     row["best_reference"] = compared.get("best_reference")
