@@ -15,11 +15,13 @@ import importlib
 from typing import Any
 
 from autosft.attrs import (
+    AS_IS_ATTR,
     CONFIG_ATTR,
     DATA_CHECK_ATTR,
     DEFAULT_TRIAL_ATTR,
     FINAL_TEST_ATTR,
     QUICK_LOOK_ATTR,
+    REFERENCES_ATTR,
     RERUN_ATTR,
     SELECTION_ATTR,
     TARGET_ATTR,
@@ -47,6 +49,7 @@ from autosft.contracts import BUILTIN_DIMENSIONS, TrialContext, TrialPlan, Trial
 from autosft.errors import AutosftError, ConfigError, DataError, PluginError, StorageError, TrialFailure
 from autosft.hookspecs import hookimpl
 from autosft.plugins import get_plugin_manager
+from autosft.references import Predict, Reference, ReferenceData
 from autosft.space import Categorical, Condition, Dimension, Fixed, Float, Int, SearchSpace
 from autosft.splitting import SPLIT_NAMES, check_groups, hold_out, hold_out_missing
 from autosft.times import parse_times
@@ -71,17 +74,20 @@ _LAZY_MODULES: dict[str, tuple[str, ...]] = {
     "autosft.search.prepare": ("prepare_study",),
     "autosft.search.controller": ("run_search",),
     "autosft.storage": ("open_storage",),
-    "autosft.cli": ("console", "plugin_manager", "reporting_errors"),
+    "autosft.evaluate.references": ("fit_references",),
+    "autosft.cli": ("console", "errors", "plugin_manager", "reporting_errors"),
 }  # fmt: skip
 _LAZY = {name: module for module, names in _LAZY_MODULES.items() for name in names}
 
 __all__ = [
+    "AS_IS_ATTR",
     "BUILTIN_DIMENSIONS",
     "CONFIG_ATTR",
     "DATA_CHECK_ATTR",
     "DEFAULT_TRIAL_ATTR",
     "FINAL_TEST_ATTR",
     "QUICK_LOOK_ATTR",
+    "REFERENCES_ATTR",
     "RERUN_ATTR",
     "SELECTION_ATTR",
     "SPLIT_NAMES",
@@ -108,8 +114,11 @@ __all__ = [
     "ModelBuilder",
     "NoOptions",
     "PluginError",
+    "Predict",
     "PreparedStudy",
     "PretrainingOptions",
+    "Reference",
+    "ReferenceData",
     "SearchSpace",
     "SplitOptions",
     "Splits",
@@ -131,7 +140,9 @@ __all__ = [
     "clear_caches",
     "clear_memory_cache",
     "console",
+    "errors",
     "fit_on_source",
+    "fit_references",
     "get_plugin_manager",
     "has_parameters",
     "hold_out",

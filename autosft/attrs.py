@@ -8,11 +8,13 @@ under one of these keys, so a reader (``status``, ``export``, the report, a note
 from __future__ import annotations
 
 __all__ = [
+    "AS_IS_ATTR",
     "CONFIG_ATTR",
     "DATA_CHECK_ATTR",
     "DEFAULT_TRIAL_ATTR",
     "FINAL_TEST_ATTR",
     "QUICK_LOOK_ATTR",
+    "REFERENCES_ATTR",
     "RERUN_ATTR",
     "SELECTION_ATTR",
     "TARGET_ATTR",
@@ -25,6 +27,9 @@ CONFIG_ATTR = "autosft_config"
 DATA_CHECK_ATTR = "autosft_data_check"
 #: The held-out test evaluation of the selected trial.
 FINAL_TEST_ATTR = "autosft_final_test"
+#: The references fitted on train and scored on validation before the first trial (see
+#: :func:`autosft.evaluate.references.validate_references`).
+REFERENCES_ATTR = "autosft_references"
 #: The latest seed-robust selection (see :func:`autosft.evaluate.selection.summarize_selection`).
 SELECTION_ATTR = "autosft_selection"
 #: How many finished trials the study is to hold when its workers stop.
@@ -35,5 +40,8 @@ TARGET_ATTR = "autosft_trial_target"
 DEFAULT_TRIAL_ATTR = "autosft_default_configuration"
 #: Marks the enqueued quick look (:func:`autosft.search.plan.quick_look_params`).
 QUICK_LOOK_ATTR = "autosft_quick_look"
+#: Marks the pre-trained model as is: a starting trial of zero epochs, where the model's head already
+#: fits the task (:meth:`autosft.components.ModelBuilder.head_is_pretrained`).
+AS_IS_ATTR = "autosft_as_is"
 #: A seed re-run: ``{"of": original trial number, "seed": seed}``.
 RERUN_ATTR = "autosft_seed_rerun"

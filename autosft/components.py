@@ -112,7 +112,9 @@ class Splits:
 
     ``pretrain`` holds source-population rows a model builder may pre-train on; it never contains a
     row of the target's validation or test split. ``fingerprint`` identifies the data and loader
-    options, so caches (pre-trained weights, tokenized inputs) are keyed by it.
+    options, so caches (pre-trained weights, tokenized inputs) are keyed by it. ``raw_inputs`` keeps
+    each part's inputs as the loader gave them (e.g. texts) once a model's input encoder replaced
+    them (token ids), for references that fit on raw inputs (TF-IDF); empty when nothing was encoded.
     """
 
     train: DataSplit
@@ -124,6 +126,7 @@ class Splits:
     fingerprint: str
     pretrain: DataSplit | None = None
     info: Mapping[str, Any] = field(default_factory=dict)
+    raw_inputs: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def num_classes(self) -> int:
@@ -231,6 +234,13 @@ class ModelBuilder(ABC):
         the encoded splits. Raise :class:`autosft.ConfigError` for options the data cannot meet.
         """
         return None
+
+    def head_is_pretrained(self, options: BaseModel, splits: Splits) -> bool:
+        """Whether :meth:`build` returns a model that already predicts this task, its head pre-trained
+        on the same label: the model as is is then a reference and a starting trial of zero epochs
+        (:mod:`autosft.references`). ``False`` by default: a head made for the target starts random.
+        """
+        return False
 
     def training_loss(
         self, options: BaseModel, splits: Splits, plan: TrialPlan, *, device: torch.device

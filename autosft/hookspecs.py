@@ -16,6 +16,7 @@ import pluggy
 from autosft.components import Augmentation, DatasetLoader, ImbalanceStrategy, Metric, ModelBuilder
 from autosft.config import StudyConfig
 from autosft.contracts import TrialContext, TrialResult
+from autosft.references.base import Reference
 from autosft.space import SearchSpace
 
 if TYPE_CHECKING:
@@ -83,6 +84,19 @@ def autosft_register_metrics(register: Callable[[Metric], None]) -> None:
     Called once whenever a registry is built.
 
     :param register: call it with each :class:`~autosft.components.Metric` instance.
+    """
+
+
+@hookspec
+def autosft_register_references(register: Callable[[Reference], None]) -> None:
+    """Register named reference models every study is compared against (class prior, linear
+    models, gradient-boosted trees, TF-IDF, popularity, the pre-trained model as is).
+
+    Called once whenever a registry is built. Each :class:`~autosft.references.Reference` that fits
+    a study's input kind and task is fitted on its training split and scored on validation before
+    the search, then refitted like the chosen trial and scored once on test.
+
+    :param register: call it with each :class:`~autosft.references.Reference` instance.
     """
 
 

@@ -33,6 +33,8 @@ def describe_trial(trial: optuna.trial.FrozenTrial, metric: str) -> str:
 
     rerun = rerun_tag(trial)
     note = f"  (re-run of trial {rerun['of']} with seed {rerun['seed']})" if rerun is not None else ""
+    if trial.user_attrs.get("autosft_as_is"):  # its parameters were never used: it trained zero epochs
+        return f"trial {trial.number:>3} {outcome}  the pre-trained model as is (no training)  {seconds:.1f}s"
     return f"trial {trial.number:>3} {outcome}  {escape(describe_params(trial.params))}  {seconds:.1f}s{note}"
 
 

@@ -15,6 +15,7 @@ import pluggy
 
 from autosft.components import Augmentation, DatasetLoader, ImbalanceStrategy, Metric, ModelBuilder
 from autosft.errors import AutosftError, ConfigError, PluginError
+from autosft.references.base import Reference
 
 __all__ = ["ComponentTable", "Registry", "collect_registry"]
 
@@ -73,9 +74,12 @@ class Registry:
     augmentations: ComponentTable[Augmentation]
     imbalance: ComponentTable[ImbalanceStrategy]
     metrics: ComponentTable[Metric]
+    references: ComponentTable[Reference] = field(
+        default_factory=lambda: ComponentTable("reference", "references", Reference)
+    )
 
     def tables(self) -> Iterable[ComponentTable[Any]]:
-        return (self.datasets, self.models, self.augmentations, self.imbalance, self.metrics)
+        return (self.datasets, self.models, self.augmentations, self.imbalance, self.metrics, self.references)
 
 
 def collect_registry(manager: pluggy.PluginManager) -> Registry:
@@ -93,6 +97,7 @@ def collect_registry(manager: pluggy.PluginManager) -> Registry:
         ("autosft_register_augmentations", registry.augmentations),
         ("autosft_register_imbalance_strategies", registry.imbalance),
         ("autosft_register_metrics", registry.metrics),
+        ("autosft_register_references", registry.references),
     ]
     for hook_name, table in hooks:
         # get_hookimpls() lists implementations in registration order (trylast built-ins first).

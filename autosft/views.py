@@ -1,4 +1,5 @@
-"""Presentation: the one-line parameter summaries and the Rich tables that commands print.
+"""Presentation: the one-line parameter summaries and the Rich tables that commands print (the
+selection, the chosen model vs the references).
 
 Its own layer, above evaluation and search: they produce records (a trial's params, the
 seed-robust selection), this module only renders them.
@@ -6,12 +7,17 @@ seed-robust selection), this module only renders them.
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 from rich.text import Text
 
-__all__ = ["KEY_PARAMS", "describe_params", "selection_table"]
+if TYPE_CHECKING:
+    import optuna
+    from rich.console import Console
+
+__all__ = ["KEY_PARAMS", "describe_params", "print_verdict", "reference_cells", "reference_table", "selection_table"]
 
 #: Params shown in one-line trial summaries, in this order, when present.
 KEY_PARAMS = (
@@ -57,3 +63,40 @@ def selection_table(record: dict[str, Any]) -> Table:
         table.add_row(chosen, str(row["trial"]), f"{row['mean']:.4f}", std, interval, runs,
                       describe_params(row["params"]), note)  # fmt: skip
     return table
+
+
+def reference_cells(summary: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """The header and rows: the chosen model, then each reference, on validation and test."""
+    objective = summary["objective"]
+    header = ["model", f"validation {objective}", f"test {objective}", "note"]
+    rows = [[row["name"], _number(row["validation"]), _number(row["test"]), row["note"]] for row in summary["rows"]]
+    return header, rows
+
+
+def reference_table(summary: dict[str, Any]) -> Table:
+    """The cells as a rich table with the verdict line as its caption."""
+    header, rows = reference_cells(summary)
+    table = Table(title="the chosen model vs the references", caption=summary["verdict"], caption_justify="left")
+    for index, column in enumerate(header):
+        table.add_column(column, justify="right" if index in (1, 2) else "left", overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def print_verdict(console: Console, source: optuna.Study | dict[str, Any]) -> None:
+    """Print the table of a verdict, or of a study's stored verdict; nothing for a study without one."""
+    if not isinstance(source, dict):
+        from autosft.evaluate.verdict import study_verdict
+
+        found = study_verdict(source)
+        if found is None:
+            return
+        source = found
+    console.print(reference_table(source))
+
+
+def _number(value: Any) -> str:
+    if not isinstance(value, int | float) or math.isnan(value):
+        return ""
+    return f"{value:.4f}"

@@ -94,7 +94,7 @@ def _prepared(sizes: Sizes) -> Any:
 
 
 def _plan(sizes: Sizes) -> Any:
-    from autosft.search.plan import TrialPlan
+    from autosft.contracts import TrialPlan
 
     return TrialPlan(learning_rate=1e-3, batch_size=sizes.batch_size, epochs=sizes.epochs, warmup_ratio=0.0,
                      weight_decay=0.0, dropout=0.0, label_smoothing=0.0, patience=sizes.epochs,

@@ -10,6 +10,7 @@ import typer
 from autosft.cli_support import console, errors, plugin_manager
 from autosft.commands.options import NameOption, StorageOption, StudyOption, require_writable, selected_study
 from autosft.errors import ConfigError
+from autosft.views import print_verdict
 
 __all__ = ["export", "report"]
 
@@ -47,6 +48,8 @@ def export(
         change = ", ".join(f"{name} {value:+.4f}" for name, value in outcome.retained["change"].items())
         dataset = outcome.retained["dataset"]
         console.print(f"reference {dataset!r}, fine-tuned vs pre-trained: {change}", highlight=False)
+    if outcome.references is not None:
+        print_verdict(console, outcome.references)
 
 
 def _interval(interval: dict[str, Any]) -> str:

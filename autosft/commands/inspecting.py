@@ -10,6 +10,7 @@ from rich.table import Table
 
 from autosft.cli_support import console, plugin_manager
 from autosft.commands.options import NameOption, StorageOption, StudyOption, open_selected
+from autosft.views import print_verdict
 
 if TYPE_CHECKING:
     import optuna
@@ -60,6 +61,7 @@ def status(
     console.print(", ".join(f"{count} {state.lower()}" for state, count in sorted(counts.items())) or "no trials")
     if loaded.user_attrs.get(SELECTION_ATTR):
         console.print(selection_table(loaded.user_attrs[SELECTION_ATTR]))
+    print_verdict(console, loaded)
 
 
 #: Terminal columns from which `status` shows parameters and workers as columns of its table.
@@ -112,6 +114,7 @@ def best(
     objective value(s), every parameter, every metric, and the test score."""
     from autosft.evaluate.holdout import FINAL_TEST_ATTR, selected_trial
     from autosft.evaluate.selection import SELECTION_ATTR
+    from autosft.evaluate.verdict import study_verdict
     from autosft.views import selection_table
 
     loaded, _ = open_selected(study, storage, study_name)
@@ -128,6 +131,7 @@ def best(
         "timings": trial.user_attrs.get("timings", {}),
         "final_test": loaded.user_attrs.get(FINAL_TEST_ATTR),
         "selection": selection,
+        "references": study_verdict(loaded),
     }
     if as_json:
         print(json.dumps(record, indent=2, default=str))
@@ -137,6 +141,7 @@ def best(
     chosen = "selected trial (best mean over seeds)" if selection and selection["selected_trial"] else "best trial"
     console.print(f"{chosen} {trial.number} of study {loaded.study_name!r}: values {trial.values}")
     console.print_json(json.dumps({key: record[key] for key in ("params", "metrics", "final_test")}, default=str))
+    print_verdict(console, loaded)
 
 
 def plugins(context: typer.Context) -> None:

@@ -18,6 +18,7 @@ from autosft.commands.options import (
     with_drop_repeats,
 )
 from autosft.config import DEFAULT_STORAGE, MAX_SEED
+from autosft.views import print_verdict
 
 if TYPE_CHECKING:
     import optuna
@@ -123,6 +124,7 @@ def _print_outcome(outcome: SearchOutcome, config: StudyConfig, *, final_test: b
     console.print(
         "held-out test: " + ", ".join(f"{name}={value:.4f}" for name, value in test.items() if value is not None)
     )
+    print_verdict(console, study)
     console.print(f"wall time {outcome.seconds:.1f}s; run the same command again to add trials to this study")
 
 

@@ -7,6 +7,6 @@ components by registering their own under different names.
 
 from __future__ import annotations
 
-from autosft.default_plugins import imbalance, metrics, ranking, text, vision
+from autosft.default_plugins import imbalance, metrics, ranking, references, text, vision
 
-MODULES = (metrics, ranking, imbalance, text, vision)
+MODULES = (metrics, ranking, imbalance, references, text, vision)

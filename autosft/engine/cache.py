@@ -129,7 +129,8 @@ def encode_splits(splits: Splits, encoder: InputEncoder, *, disk: bool = True) -
         if disk:
             _write(parts, path)
     changes: dict[str, Any] = {name: DataSplit(parts[name], split.labels) for name, split in _parts(splits).items()}
-    encoded = dataclasses.replace(splits, **changes, fingerprint=key)
+    raw = {name: split.inputs for name, split in _parts(splits).items()}  # for references on raw inputs (TF-IDF)
+    encoded = dataclasses.replace(splits, **changes, fingerprint=key, raw_inputs=raw)
     _ENCODED[key] = encoded
     return encoded
 

@@ -125,6 +125,13 @@ def train(job: TrainingJob, *, on_epoch: EpochCallback | None = None, restore_be
     history: list[dict[str, float]] = []
     notes = [f"trained on cached activations of layer groups 1-{data.prefix_depth}"] if data.prefix_depth else []
     best_state = None
+    if plan.epochs == 0:  # the model as built (a pre-trained model as is): validated once as "epoch 0"
+        metrics = score(job.metrics, splits.val.labels, predict(adapted.module, data.val_rows, job.device, splits.task,
+                                                                forward=data.forward))  # fmt: skip
+        history.append({"epoch": 0.0, "train_loss": math.nan, **metrics})
+        if on_epoch is not None:
+            on_epoch(0, history[-1])
+        stopping.update(metrics[stopping.objective.metric], 0)
     for epoch in range(1, plan.epochs + 1):
         if plan.unfreeze_every and epoch > 1 and (epoch - 1) % plan.unfreeze_every == 0:
             thawed = adapted.unfreeze_next()
@@ -164,7 +171,8 @@ def _result(
     parameter_counts: tuple[int, int],
     notes: list[str],
 ) -> TrialResult:
-    best_metrics = {key: value for key, value in history[best_epoch - 1].items() if key != "epoch"}
+    best = history[best_epoch - 1] if best_epoch else history[0]  # best_epoch 0: the untrained model
+    best_metrics = {key: value for key, value in best.items() if key != "epoch"}
     return TrialResult(
         values=[best_metrics[objective.metric] for objective in job.objectives],
         best_epoch=best_epoch,

@@ -17,6 +17,7 @@ from autosft.engine.device import DeviceSetup
 from autosft.engine.prepared import PreparedStudy
 from autosft.engine.scoring import score
 from autosft.errors import ConfigError
+from autosft.evaluate.references import FittedReferences, score_on_test
 from autosft.evaluate.refit import refit
 from autosft.evaluate.selection import SELECTION_ATTR, rerun_tag
 
@@ -44,11 +45,23 @@ def selected_trial(study: optuna.Study) -> optuna.trial.FrozenTrial:
     return min(complete, key=lambda trial: (sign * trial.values[0], trial.number))
 
 
-def evaluate_on_test(prepared: PreparedStudy, trial: optuna.trial.FrozenTrial, device: DeviceSetup) -> dict[str, Any]:
-    """Retrain ``trial``'s plan with its seed, restore its best epoch, and score the test split."""
+def evaluate_on_test(
+    prepared: PreparedStudy,
+    trial: optuna.trial.FrozenTrial,
+    device: DeviceSetup,
+    *,
+    references: tuple[dict[str, Any], FittedReferences] | None = None,
+) -> dict[str, Any]:
+    """Retrain ``trial``'s plan with its seed, restore its best epoch, and score the test split;
+    with ``references`` (their validation record and fitted models), score them on test beside it."""
     started = time.perf_counter()
     retrained = refit(prepared, trial, device, "train")
+    compared = None
+    if references is not None:
+        record, fitted = references
+        compared = score_on_test(prepared, record, retrained.test_probabilities, "train", fitted=fitted)
     return {
+        "references": compared,
         "trial": trial.number,
         "test_metrics": json_safe(score(prepared.metrics, prepared.splits.test.labels, retrained.test_probabilities)),
         "retrain_val_metrics": json_safe(retrained.result.metrics),

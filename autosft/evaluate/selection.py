@@ -64,7 +64,9 @@ def extra_seeds(study_seed: int, seeds: int) -> list[int]:
 def configuration_trials(study: optuna.Study, top_k: int) -> list[optuna.trial.FrozenTrial]:
     """The ``top_k`` best complete trials the search proposed, one per distinct configuration."""
     direction = study.directions[0]
-    proposed = [t for t in study.get_trials(deepcopy=False, states=(_COMPLETE,)) if rerun_tag(t) is None]
+    # The model as is (zero epochs) gives the same scores with any seed: nothing to re-run.
+    proposed = [t for t in study.get_trials(deepcopy=False, states=(_COMPLETE,))
+                if rerun_tag(t) is None and not t.user_attrs.get("autosft_as_is")]  # fmt: skip
     ranked = sorted(proposed, key=lambda t: (-t.values[0] if direction.name == "MAXIMIZE" else t.values[0], t.number))
     chosen: list[optuna.trial.FrozenTrial] = []
     seen: set[str] = set()

@@ -30,7 +30,9 @@ from autosft.engine.scoring import score
 from autosft.errors import ConfigError, PluginError
 from autosft.evaluate.bootstrap import DEFAULT_RESAMPLES, bootstrap_intervals
 from autosft.evaluate.holdout import selected_trial
+from autosft.evaluate.references import REFERENCES_ATTR, score_on_test
 from autosft.evaluate.refit import Refit, RefitMode, refit
+from autosft.evaluate.verdict import best_trial_value, summarize
 from autosft.export import runcard
 from autosft.export.model import MODEL_DESCRIPTION, save_model
 from autosft.plugins import get_plugin_manager
@@ -58,6 +60,8 @@ class ExportOutcome:
     test_metrics: dict[str, dict[str, Any]]
     retained: dict[str, Any] | None
     seconds: float
+    #: The verdict against the study's references (:func:`autosft.evaluate.verdict.summarize`).
+    references: dict[str, Any] | None = None
 
 
 def export_study(
@@ -90,6 +94,7 @@ def export_study(
     intervals = bootstrap_intervals(prepared.metrics, test.labels, refitted.test_probabilities,
                                     resamples=resamples, level=CONFIDENCE_LEVEL, seed=config.seed)  # fmt: skip
     bootstrap_seconds = time.perf_counter() - tick
+    references = _references(study, prepared, trial, refitted, intervals, resamples)
     retained = _retained_performance(prepared, refitted, setup) if config.reference is not None else None
 
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -109,6 +114,7 @@ def export_study(
             "bootstrap": {"resamples": resamples, "seed": config.seed, "method": "percentile"},
             "metrics": intervals,
             "retained": retained,
+            "references": references,
         }
         _write_json(staging / TEST_METRICS, metrics_record)
         seconds = {
@@ -118,14 +124,15 @@ def export_study(
             "write": time.perf_counter() - tock,
             "export_total": time.perf_counter() - started,
         }
-        _write_json(staging / RUN_CARD, _run_card(study, storage_url, trial, prepared, refitted, setup, seconds))
+        card = _run_card(study, storage_url, trial, prepared, refitted, setup, seconds)
+        _write_json(staging / RUN_CARD, {**card, "references": references})
         if target.exists():
             shutil.rmtree(target)  # _check_target allowed it: --force over an earlier export
         staging.rename(target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return ExportOutcome(target, trial.number, intervals, retained, time.perf_counter() - started)
+    return ExportOutcome(target, trial.number, intervals, retained, time.perf_counter() - started, references)
 
 
 def fixed_study(config: StudyConfig, space: SearchSpace, trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
@@ -187,6 +194,24 @@ def _require_installed(config: StudyConfig, registry: Registry, trial: optuna.tr
                 f"study {config.name!r} uses {kind} {name!r}, which no installed plugin registers (installed: "
                 f"{installed}); install the plugin that provides {name!r} and export again"
             )
+
+
+def _references(
+    study: optuna.Study,
+    prepared: PreparedStudy,
+    trial: optuna.trial.FrozenTrial,
+    refitted: Refit,
+    intervals: dict[str, dict[str, Any]],
+    resamples: int,
+) -> dict[str, Any] | None:
+    """The study's references refitted like this export (train or train+val), scored once on test
+    beside the exported model; ``None`` for a study without a reference record."""
+    record = study.user_attrs.get(REFERENCES_ATTR)
+    if not isinstance(record, dict):
+        return None
+    compared = score_on_test(prepared, record, refitted.test_probabilities, refitted.mode, resamples=resamples)
+    model_test = {name: interval["value"] for name, interval in intervals.items()}
+    return summarize(record, compared, trial=trial, model_test=model_test, best_trial_value=best_trial_value(study))
 
 
 def _retained_performance(prepared: PreparedStudy, refitted: Refit, setup: DeviceSetup) -> dict[str, Any]:

@@ -14,8 +14,10 @@ import optuna
 
 from autosft.config import StudyConfig
 from autosft.evaluate.holdout import selected_trial
+from autosft.evaluate.verdict import study_verdict
 from autosft.report.study_figures import objective_names, top_trials
 from autosft.storage import mask_url
+from autosft.views import reference_cells
 
 __all__ = ["Summary", "Table", "summarize"]
 
@@ -81,6 +83,11 @@ def summarize(
                 for name, i in export["metrics"].items()]  # fmt: skip
         title = f"Test split, trial {export['trial']} retrained on {export['refit']} ({export['test_rows']} rows)"
         tables.append(Table(title, ["metric", "test", f"{level} % CI"], rows))
+    verdict = export.get("references") if export is not None else None
+    verdict = verdict or (study_verdict(study) if states.get("COMPLETE") else None)
+    if verdict is not None:
+        facts.append(("verdict", verdict["verdict"]))
+        tables.append(Table("The chosen model vs the references", *reference_cells(verdict)))
     return Summary(f"autosft study {study.study_name}", facts, tables)
 
 

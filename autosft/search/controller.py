@@ -18,6 +18,7 @@ from autosft.engine.device import DeviceSetup, pick_device
 from autosft.errors import ConfigError, DataError
 from autosft.evaluate.datacheck import DATA_CHECK_ATTR, DataReport, check_splits, refuse_errors
 from autosft.evaluate.holdout import FINAL_TEST_ATTR, evaluate_on_test, selected_trial
+from autosft.evaluate.references import REFERENCES_ATTR, validate_references
 from autosft.evaluate.selection import SELECTION_ATTR, enqueue_reruns, summarize_selection, waiting_reruns
 from autosft.plugins import get_plugin_manager
 from autosft.registry import Registry, collect_registry
@@ -26,6 +27,7 @@ from autosft.search.dispatch import THREADS_ENV, WORKER_INDEX_ENV, Slot, device_
 from autosft.search.objective import TrialRunner
 from autosft.search.prepare import PreparedStudy, check_components, prepare_study
 from autosft.search.study import (
+    AS_IS_ATTR,
     DEFAULT_TRIAL_ATTR,
     QUICK_LOOK_ATTR,
     load_existing_study,
@@ -108,6 +110,8 @@ def run_search(
         refuse_errors(report)
     existing = _trial_count(storage, config.name)
     study = _open_for_run(prepared, storage, existing=existing, allow_data_change=allow_data_change)
+    references = validate_references(prepared)  # before any trial: scored on validation only
+    study.set_user_attr(REFERENCES_ATTR, references[0])
     if report is not None:  # warnings are shown once the search is sure to start: a refusal stays one line
         study.set_user_attr(DATA_CHECK_ATTR, report.as_dict())
         if on_data_checked is not None:
@@ -118,7 +122,7 @@ def run_search(
     selection = _record_selection(study, prepared) if slots else None  # --workers 0: nothing ran here
     outcome = _outcome(study, prepared, summary, existing=existing, report=report, selection=selection)
     if final_test and slots and outcome.states.get("COMPLETE") and len(prepared.splits.test):
-        outcome.final_test = evaluate_on_test(prepared, selected_trial(study), setup)
+        outcome.final_test = evaluate_on_test(prepared, selected_trial(study), setup, references=references)
         study.set_user_attr(FINAL_TEST_ATTR, outcome.final_test)
     outcome.seconds = time.perf_counter() - started
     return outcome
@@ -213,12 +217,16 @@ def check_search_options(config: StudyConfig) -> None:
 
 
 def _enqueue_starting_trials(study: optuna.Study, prepared: PreparedStudy) -> None:
-    """A new study starts from its quick look, if it has one, then the default configuration.
+    """A new study starts from the pre-trained model as is (zero epochs) where its head fits the
+    task, then its quick look, if it has one, then the default configuration.
 
     A study of one trial trains the default alone: that one result should be the baseline, not the
     cheap preview. Both train to the end (see :class:`~autosft.search.objective.TrialRunner`).
     """
-    if prepared.quick_look is not None and prepared.config.budget.n_trials > 1:
+    several = prepared.config.budget.n_trials > 1
+    if several and prepared.builder.head_is_pretrained(prepared.model_options, prepared.splits):
+        study.enqueue_trial(prepared.space.default_params(), user_attrs={AS_IS_ATTR: True})
+    if prepared.quick_look is not None and several:
         study.enqueue_trial(prepared.quick_look, user_attrs={QUICK_LOOK_ATTR: True})
     study.enqueue_trial(prepared.space.default_params(), user_attrs={DEFAULT_TRIAL_ATTR: True})
 

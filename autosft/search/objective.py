@@ -6,6 +6,7 @@ study stays a plain Optuna study that ``optuna.load_study`` and the dashboard ca
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import socket
@@ -20,7 +21,7 @@ from autosft.engine.prepared import PreparedStudy
 from autosft.engine.trial import train_plan
 from autosft.errors import TrialFailure
 from autosft.evaluate.selection import rerun_tag, trial_seed
-from autosft.search.study import is_starting_trial
+from autosft.search.study import AS_IS_ATTR, is_starting_trial
 
 __all__ = ["TrialRunner"]
 
@@ -36,6 +37,8 @@ class TrialRunner:
     def __call__(self, trial: optuna.Trial) -> float | list[float]:
         prepared = self.prepared
         plan = TrialPlan.from_values(prepared.space.sample(trial), seed=trial_seed(trial, prepared.config.seed))
+        if trial.user_attrs.get(AS_IS_ATTR):  # the pre-trained model as is: validated, never trained
+            plan = dataclasses.replace(plan, epochs=0)
         trial.set_user_attr("plan", plan.as_dict())
         trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()} on {self.device.device}")
         context = TrialContext(self.study_name, trial.number, plan, prepared.config, str(self.device.device))
@@ -78,7 +81,7 @@ class TrialRunner:
 
         def on_epoch(epoch: int, metrics: Mapping[str, float]) -> None:
             # An out-of-memory retry starts over: its epochs replace the failed run's.
-            del history[epoch - 1 :]
+            del history[max(epoch - 1, 0) :]  # epoch 0: the untrained model as is
             history.append(json_safe(metrics))
             # Stored every epoch so a pruned or killed trial still shows its learning curve.
             trial.set_user_attr("history", history)

@@ -11,20 +11,20 @@ from typing import Any
 
 import optuna
 
-from autosft.attrs import CONFIG_ATTR, DEFAULT_TRIAL_ATTR, QUICK_LOOK_ATTR
+from autosft.attrs import AS_IS_ATTR, CONFIG_ATTR, DEFAULT_TRIAL_ATTR, QUICK_LOOK_ATTR
 from autosft.config import Direction, PrunerConfig, SamplerConfig, StudyConfig, parse_study, with_overrides
 from autosft.errors import ConfigError
 from autosft.storage import mask_url
 
 __all__ = [
-    "CONFIG_ATTR", "DEFAULT_TRIAL_ATTR", "QUICK_LOOK_ATTR", "is_starting_trial", "load_existing_study", "make_pruner",
-    "make_sampler", "open_study", "stored_config",
+    "AS_IS_ATTR", "CONFIG_ATTR", "DEFAULT_TRIAL_ATTR", "QUICK_LOOK_ATTR", "is_starting_trial", "load_existing_study",
+    "make_pruner", "make_sampler", "open_study", "stored_config",
 ]  # fmt: skip
 
 
 def is_starting_trial(trial: optuna.trial.FrozenTrial | optuna.Trial) -> bool:
-    """Whether ``trial`` is one of the configurations a new study starts from (quick look, default)."""
-    return bool(trial.user_attrs.get(DEFAULT_TRIAL_ATTR) or trial.user_attrs.get(QUICK_LOOK_ATTR))
+    """Whether ``trial`` is one of the configurations a new study starts from (as is, quick look, default)."""
+    return any(trial.user_attrs.get(attr) for attr in (DEFAULT_TRIAL_ATTR, QUICK_LOOK_ATTR, AS_IS_ATTR))
 
 
 def make_sampler(config: SamplerConfig, *, seed: int) -> optuna.samplers.BaseSampler:

@@ -121,6 +121,12 @@ class TabularMLPBuilder(ModelBuilder):
             pretrained=splits.pretrain is not None and len(splits.pretrain) > 0,
         )
 
+    def head_is_pretrained(self, options: BaseModel, splits: Splits) -> bool:
+        """Pre-trained on the target's own label (the source rows hold no class the target lacks),
+        the head :meth:`build` keeps already predicts the target: the model as is is a candidate."""
+        pretrain = splits.pretrain
+        return pretrain is not None and len(pretrain) > 0 and int(pretrain.labels.max()) < splits.num_classes
+
 
 def cache_key(options: TabularMLPOptions, splits: Splits, seed: int) -> str:
     """What pre-trained weights depend on: data, architecture, recipe and seed (not the cache folder)."""

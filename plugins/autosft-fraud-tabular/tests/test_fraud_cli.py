@@ -75,8 +75,11 @@ def test_quickstart_search_resume_status_best(tmp_path: Path) -> None:
     assert optuna.get_all_study_names(storage) == ["quickstart"]
     trials = optuna.load_study(study_name="quickstart", storage=storage).trials
     assert [t.number for t in trials] == list(range(12))
-    assert trials[0].user_attrs.get("autosft_default_configuration") is True
-    assert trials[0].params["adaptation"] == "full"
+    # The MLP is pre-trained on the same label: the model as is comes first (zero epochs), then the default.
+    assert trials[0].user_attrs.get("autosft_as_is") is True and trials[0].user_attrs["plan"]["epochs"] == 0
+    assert trials[1].user_attrs.get("autosft_default_configuration") is True
+    assert trials[1].params["adaptation"] == "full"
+    assert "the chosen model vs the references" in first.stdout
     states = {t.state for t in trials}
     assert optuna.trial.TrialState.PRUNED in states and optuna.trial.TrialState.COMPLETE in states
 

@@ -9,8 +9,10 @@ Installing ``autosft-retail-recsys`` registers, through the ``autosft`` entry-po
   (cached by data fingerprint), fine-tuned on the target segment;
 - augmentations ``sequence_crop``, ``item_mask`` and ``sequence_reorder``;
 - search dimensions ``ranking_loss`` (softmax, sampled_softmax, bpr) and ``negatives``;
-- the command ``autosft retail-baselines STUDY``: popularity and the pre-trained model before
-  fine-tuning, beside the study's held-out test result.
+- the reference ``popularity`` (segment purchase counts, history masked), scored beside every
+  ranking study; its builder enables the core's ``pretrained_as_is`` reference and starting trial;
+- the command ``autosft retail-baselines STUDY``: the references (popularity, the pre-trained
+  model as is) on validation and test, beside the study's held-out test result.
 
 The ranking metrics (``hit_rate@k``, ``ndcg@k``, ``mrr``, ``coverage@10``) are built into autosft.
 This module holds hook implementations only; each imports its component module inside the hook
@@ -27,7 +29,7 @@ from autosft import hookimpl
 if TYPE_CHECKING:
     import typer
 
-    from autosft import Augmentation, DatasetLoader, ModelBuilder, SearchSpace, StudyConfig
+    from autosft import Augmentation, DatasetLoader, ModelBuilder, Reference, SearchSpace, StudyConfig
 
 __all__ = [
     "autosft_extend_search_space",
@@ -35,6 +37,7 @@ __all__ = [
     "autosft_register_commands",
     "autosft_register_datasets",
     "autosft_register_models",
+    "autosft_register_references",
 ]
 
 
@@ -58,6 +61,13 @@ def autosft_register_augmentations(register: Callable[[Augmentation], None]) -> 
 
     for augmentation in (SequenceCrop(), ItemMask(), SequenceReorder()):
         register(augmentation)
+
+
+@hookimpl
+def autosft_register_references(register: Callable[[Reference], None]) -> None:
+    from autosft_retail_recsys.baselines import Popularity
+
+    register(Popularity())
 
 
 @hookimpl

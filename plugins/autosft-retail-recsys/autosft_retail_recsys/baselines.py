@@ -1,32 +1,36 @@
-"""The references every fine-tuned recommender is read against: item popularity, and the
-pre-trained model before fine-tuning, scored with the same ranking metrics on the same rows.
+"""The references a fine-tuned recommender is read against, and ``autosft retail-baselines``.
 
-``autosft retail-baselines STUDY`` prints them beside the study's own held-out test result (when
-the study has one), so "did fine-tuning on this segment help?" is one table.
+Segment popularity is registered as a reference (:class:`Popularity`, through
+``autosft_register_references``), so every ranking study scores it on validation before the
+search and once on test beside the chosen model; the pre-trained model as is comes from the core
+(``pretrained_as_is``, which this plugin's builder enables where a pre-training population exists).
+``autosft retail-baselines STUDY`` fits the same references and prints them on validation and
+test beside the study's stored held-out test result, without running a search.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import numpy as np
 import typer
 
-from autosft import DataSplit, Metric, Splits
+from autosft import DataSplit, Metric, Predict, Reference, ReferenceData, Splits
+from autosft_retail_recsys.data import INPUT_KIND
 
 if TYPE_CHECKING:
     from autosft import PreparedStudy
 
-__all__ = ["baseline_scores", "popularity_scores", "register_commands"]
+__all__ = ["Popularity", "baseline_scores", "popularity_scores", "register_commands"]
 
 PARTS = ("val", "test")
 
 
-def popularity_scores(splits: Splits, split: DataSplit) -> np.ndarray:
-    """Every row scored by how often each item was a target in the segment's training rows, with
-    the history masked on rows flagged ``exclude_seen`` (as the model masks it)."""
-    counts = np.bincount(splits.train.labels, minlength=splits.num_classes).astype(np.float64)
+def popularity_scores(splits: Splits, split: DataSplit, train: DataSplit | None = None) -> np.ndarray:
+    """Every row scored by how often each item was a target in ``train`` (the segment's training
+    rows by default), with the history masked on rows flagged ``exclude_seen`` (as the model masks it)."""
+    counts = np.bincount((train or splits.train).labels, minlength=splits.num_classes).astype(np.float64)
     scores = np.tile(counts, (len(split), 1))
     flags = np.asarray(split.inputs["exclude_seen"], dtype=bool)
     items = np.asarray(split.inputs["items"])
@@ -36,20 +40,29 @@ def popularity_scores(splits: Splits, split: DataSplit) -> np.ndarray:
     return scores
 
 
-def baseline_scores(prepared: PreparedStudy) -> dict[str, dict[str, dict[str, float]]]:
-    """``{"popularity" | "pretrained": {"val" | "test": {metric: value}}}`` on the study's splits."""
-    from autosft import pick_device, predict, score, to_device_split
+class Popularity(Reference):
+    """Items ranked by how often the segment bought them in its fitting rows."""
 
-    splits, metrics = prepared.splits, prepared.metrics
-    device = pick_device("cpu")
-    module = prepared.builder.build(prepared.model_options, splits, seed=prepared.config.seed).module
-    result: dict[str, dict[str, dict[str, float]]] = {"popularity": {}, "pretrained": {}}
-    for part in PARTS:
-        split = getattr(splits, part)
-        result["popularity"][part] = score(metrics, split.labels, popularity_scores(splits, split))
-        scores = predict(module, to_device_split(split, device.device), device, splits.task)
-        result["pretrained"][part] = score(metrics, split.labels, scores)
-    return result
+    name: ClassVar[str] = "popularity"
+    description: ClassVar[str] = "items by purchase count in the segment's training rows, history masked"
+    input_kinds: ClassVar[frozenset[str] | None] = frozenset({INPUT_KIND})
+    task_types: ClassVar[frozenset[str]] = frozenset({"ranking"})
+
+    def fit(self, data: ReferenceData) -> Predict:
+        return lambda split: popularity_scores(data.splits, split, data.train)
+
+
+def baseline_scores(prepared: PreparedStudy) -> tuple[dict[str, dict[str, dict[str, float]]], dict[str, str]]:
+    """``({reference: {"val" | "test": {metric: value}}}, {skipped reference: reason})``, fitted on train."""
+    from autosft import fit_references, score
+
+    fitted = fit_references(prepared, "train")
+    scores = {
+        name: {part: score(prepared.metrics, getattr(prepared.splits, part).labels, fitted.predict(name, part))
+               for part in PARTS}
+        for name in fitted.predictors
+    }  # fmt: skip
+    return scores, fitted.skipped
 
 
 def _table(columns: dict[str, dict[str, float]], metrics: Sequence[Metric]) -> Any:
@@ -72,15 +85,15 @@ def retail_baselines(
         bool, typer.Option("--with-study/--no-study", help="Add the stored study's held-out test row.")
     ] = True,
 ) -> None:
-    """Score the popularity baseline and the pre-trained model (before fine-tuning) on the study's
-    val and test splits, beside the fine-tuned winner's held-out test scores."""
-    from autosft import ConfigError, console, load_study_file, plugin_manager, prepare_study
+    """Score the study's references (popularity, the pre-trained model as is) on its val and test
+    splits, beside the fine-tuned winner's held-out test scores."""
+    from autosft import ConfigError, console, errors, load_study_file, plugin_manager, prepare_study
 
     config = load_study_file(study_file)
     if config.task != "ranking":
         raise ConfigError(f"retail-baselines scores ranking studies, but {study_file!r} has task {config.task!r}")
     prepared = prepare_study(config, plugin_manager(context))
-    scores = baseline_scores(prepared)
+    scores, skipped = baseline_scores(prepared)
     rows = {f"{name} ({part})": scores[name][part] for part in PARTS for name in scores}
     if with_study:
         final = _final_test(config.storage, config.name)
@@ -89,6 +102,8 @@ def retail_baselines(
     console.print(_table(dict(sorted(rows.items(), key=lambda row: row[0].endswith("(test)"))), prepared.metrics))
     console.print(f"rows: val {len(prepared.splits.val)}, test {len(prepared.splits.test)}; "
                   f"items: {prepared.splits.num_classes}")  # fmt: skip
+    for name, reason in skipped.items():
+        errors.print(f"[yellow]reference {name} skipped:[/] {reason}", highlight=False)
 
 
 def _final_test(storage: str, name: str) -> dict[str, Any] | None:

@@ -175,6 +175,11 @@ class NextItemBuilder(ModelBuilder):
             pretrained=pretrained,
         )
 
+    def head_is_pretrained(self, options: BaseModel, splits: Splits) -> bool:
+        """Pre-trained on every customer's next items over the same catalogue, the model already
+        ranks the target segment's: as is, it is a reference and a starting trial."""
+        return splits.pretrain is not None and len(splits.pretrain) > 0
+
     def training_loss(
         self, options: BaseModel, splits: Splits, plan: TrialPlan, *, device: torch.device
     ) -> LossFunction | None:

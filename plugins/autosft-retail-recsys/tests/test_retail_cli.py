@@ -53,7 +53,8 @@ def test_a_study_is_read_beside_its_baselines(tmp_path: Path) -> None:
     baselines = _autosft("retail-baselines", str(study), cwd=tmp_path)
     assert baselines.returncode == 0, baselines.stderr
     header = next(line for line in baselines.stdout.splitlines() if "popularity" in line)
-    for column in ("popularity (val)", "pretrained (val)", "popularity (test)", "pretrained (test)", "fine-tuned"):
+    for column in ("popularity (val)", "pretrained_as_is (val)", "popularity (test)", "pretrained_as_is (test)",
+                   "fine-tuned"):  # fmt: skip
         assert column in header
     ndcg = next(line for line in baselines.stdout.splitlines() if "ndcg@10" in line)
     assert len([cell for cell in ndcg.split() if cell.replace(".", "").isdigit()]) == 5
