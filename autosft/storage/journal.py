@@ -3,9 +3,10 @@
 Optuna 5's ``JournalStorage`` keeps no heartbeats, so a worker killed mid-trial would leave its
 trial RUNNING for ever. Here a heartbeat is a trial system attribute holding the worker's clock
 (appended to the journal like any other write), and a RUNNING trial whose last beat is older than
-the grace period is stale: Optuna's ``fail_stale_trials`` then fails it and the retry callback
-queues it again, exactly as on PostgreSQL. Workers' clocks must agree to well within the grace
-period (NTP does that); the default grace period is 90 seconds.
+the grace period is stale, as is one that never beat and started longer ago than that:
+:func:`autosft.storage.stale.fail_stale_trials` then fails it and queues it again, exactly as on
+PostgreSQL. Workers' clocks must agree to well within the grace period (NTP does that); the
+default grace period is 90 seconds.
 """
 
 from __future__ import annotations
@@ -63,10 +64,14 @@ class HeartbeatJournalStorage(JournalStorage, BaseHeartbeat):
         oldest_alive = time.time() - self._grace_period
         stale = []
         for trial in self.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,)):
+            trial_id = self.get_trial_id_from_study_id_trial_number(study_id, trial.number)
             beat = trial.system_attrs.get(HEARTBEAT_ATTR)
-            # A trial that never beat itself is never stale, as in Optuna's RDB storage.
-            if beat is not None and beat[0] == trial._trial_id and beat[1] < oldest_alive:
-                stale.append(trial._trial_id)
+            # A trial that never beat (its worker died inside study.ask()) is judged by its start;
+            # the journal stores that in UTC, and Optuna reads it back as local time.
+            assert trial.datetime_start is not None
+            last = beat[1] if beat is not None and beat[0] == trial_id else trial.datetime_start.timestamp()
+            if last < oldest_alive:
+                stale.append(trial_id)
         return stale
 
     def get_heartbeat_interval(self) -> int | None:

@@ -20,8 +20,9 @@ from autosft.storage.urls import StorageUrl, parse_storage_url
 
 __all__ = ["REDIS_LOCK_SECONDS", "StudyLock"]
 
-#: Expiry of the Redis lock key; what it guards (count the trials, ask one) takes milliseconds.
-REDIS_LOCK_SECONDS = 60
+#: Expiry of the Redis lock key. Its holder renews it every third of that while it holds it (a
+#: slow sampler may hold it for seconds), so a holder that dies frees it within this time.
+REDIS_LOCK_SECONDS = 10
 #: How long a worker waits for the lock before giving up with an error.
 WAIT_SECONDS = 600
 
@@ -70,12 +71,24 @@ class StudyLock:
     @contextlib.contextmanager
     def _redis_lock(self) -> Iterator[None]:
         key = f"{self.location.redis_prefix}:lock:{self.name}"
-        lock = self._redis.lock(key, timeout=REDIS_LOCK_SECONDS, blocking_timeout=WAIT_SECONDS)
+        # Not thread-local: the renewing thread needs the token the taking thread got.
+        lock = self._redis.lock(key, timeout=REDIS_LOCK_SECONDS, blocking_timeout=WAIT_SECONDS, thread_local=False)
         if not call_with_retry(lock.acquire):
             raise TimeoutError(f"could not take the study lock {key!r} in {WAIT_SECONDS}s")
+        released = threading.Event()
+
+        def renew() -> None:
+            while not released.wait(REDIS_LOCK_SECONDS / 3):
+                with contextlib.suppress(Exception):  # a blip: the next renewal, or the expiry, settles it
+                    lock.reacquire()
+
+        renewer = threading.Thread(target=renew, name=f"autosft-lock-{self.name}", daemon=True)
+        renewer.start()
         try:
             yield
         finally:
+            released.set()
+            renewer.join()
             with contextlib.suppress(Exception):  # expired or lost with the connection: it is free anyway
                 lock.release()
 
