@@ -14,7 +14,7 @@ import typer
 from rich.table import Table
 
 from autosft.cli import console, errors, plugin_manager, sigterm_as_interrupt
-from autosft.config import DEFAULT_STORAGE
+from autosft.config import DEFAULT_STORAGE, STORAGE_ENV
 from autosft.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -24,7 +24,10 @@ __all__ = ["COMMANDS"]
 
 StudyFile = Annotated[Path, typer.Argument(help="Study file (YAML).", show_default=False)]
 StorageOption = Annotated[
-    str | None, typer.Option("--storage", help=f"SQLAlchemy URL of the study database [default: {DEFAULT_STORAGE}].")
+    str | None,
+    typer.Option(
+        "--storage", envvar=STORAGE_ENV, help=f"SQLAlchemy URL of the study database [default: {DEFAULT_STORAGE}]."
+    ),
 ]
 NameOption = Annotated[str | None, typer.Option("--study-name", help="Study name in the storage.")]
 StudyOption = Annotated[

@@ -33,6 +33,9 @@ __all__ = [
 ]
 
 DEFAULT_STORAGE = "sqlite:///autosft.db"
+#: Where ``--storage`` is read from when not given: how a worker gets a URL with a password
+#: without the password showing on its command line (``ps``).
+STORAGE_ENV = "AUTOSFT_STORAGE"
 
 Direction = Literal["maximize", "minimize"]
 

@@ -20,7 +20,8 @@ __all__ = [
     "make_sampler", "open_study", "stored_config",
 ]  # fmt: skip
 
-#: Study user attribute holding the study file of the latest run (JSON), for status/best/export.
+#: Study user attribute holding the study file of the latest run (JSON), for status/best/export;
+#: its storage URL is stored with the password masked.
 CONFIG_ATTR = "autosft_config"
 #: User attribute marking the enqueued default configuration (trial 0 of a new study, 1 after a quick look).
 DEFAULT_TRIAL_ATTR = "autosft_default_configuration"
@@ -90,7 +91,10 @@ def open_study(
         pruner=make_pruner(config.effective_pruner, max_epochs=config.budget.max_epochs),
         load_if_exists=True,
     )
-    study.set_user_attr(CONFIG_ATTR, config.model_dump(mode="json", exclude_unset=True))
+    stored = config.model_dump(mode="json", exclude_unset=True)
+    if "storage" in stored:  # the password stays with whoever passes the URL: workers, export and status get it anew
+        stored["storage"] = mask_url(config.storage)
+    study.set_user_attr(CONFIG_ATTR, stored)
     return study
 
 

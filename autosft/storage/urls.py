@@ -21,14 +21,40 @@ __all__ = ["DEFAULT_REDIS_PREFIX", "StorageUrl", "mask_url", "parse_storage_url"
 #: Redis keys of autosft's journal start with this unless the URL says ``?prefix=NAME``.
 DEFAULT_REDIS_PREFIX = "autosft"
 
-_PASSWORD_IN_URL = re.compile(r"(?P<scheme>[a-zA-Z][\w+.-]*://)(?P<user>[^:/@\s]*):(?P<password>[^@/\s]*)@")
+#: A URL inside a message: a scheme, then everything up to white space or a quote.
+_URL_IN_TEXT = re.compile(r"[a-zA-Z][\w+.-]*://[^\s'\"]+")
 
 Family = Literal["rdb", "journal-file", "redis"]
 
 
 def mask_url(text: str) -> str:
-    """Replace the password of every URL in ``text`` with ``***`` (for any message we print)."""
-    return _PASSWORD_IN_URL.sub(lambda match: f"{match['scheme']}{match['user']}:***@", text)
+    """Replace the password of every URL in ``text`` with ``***`` (for any message we print or store)."""
+    return _URL_IN_TEXT.sub(lambda match: _masked(match.group(0)), text)
+
+
+def _masked(url: str) -> str:
+    """``url`` with its password hidden; read by SQLAlchemy's ``make_url`` (Redis URLs too).
+
+    A URL-encoded password may hold anything. A raw ``@`` in one (which URLs do not allow) would
+    make ``make_url`` read the rest of the password as the host, so then everything up to the last
+    ``@`` is taken as the credentials: hiding too much is harmless, printing a part is not.
+    """
+    import sqlalchemy.exc
+    from sqlalchemy.engine import make_url
+
+    head, at, host = url.rpartition("@")
+    if not at:
+        return url
+    if at not in head:
+        try:
+            parsed = make_url(url)
+        except (sqlalchemy.exc.ArgumentError, ValueError):  # a port that is no number: keep to the text
+            pass
+        else:
+            return url if parsed.password is None else parsed.render_as_string(hide_password=True)
+    scheme, _, credentials = head.partition("://")
+    user, colon, _ = credentials.partition(":")
+    return f"{scheme}://{user}:***@{host}" if colon else url
 
 
 @dataclass(frozen=True)
