@@ -1,9 +1,10 @@
 """A lock on one study that holds across processes and machines, in whatever stores the study.
 
 PostgreSQL uses an advisory lock, MySQL/MariaDB ``GET_LOCK``, Redis a lock key with an expiry (a
-worker that dies holding it frees it after ``REDIS_LOCK_SECONDS``), a journal file an ``flock`` on
-a file beside it. SQLite serves a single process (parallel workers on SQLite are refused), where a
-thread lock suffices. Taking the lock is retried on connection loss like every storage call.
+worker that dies holding it frees it after ``REDIS_LOCK_SECONDS``), a journal file or a SQLite
+database an ``flock`` on a file beside it (two ``autosft search`` runs on one SQLite file keep an
+exact budget, and do not race to create its tables). Taking the lock is retried on connection
+loss like every storage call.
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ import fcntl
 import threading
 import zlib
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from autosft.storage.retry import call_with_retry, is_transient
-from autosft.storage.urls import StorageUrl, parse_storage_url
+from autosft.storage.urls import parse_storage_url
 
-__all__ = ["REDIS_LOCK_SECONDS", "StudyLock"]
+__all__ = ["REDIS_LOCK_SECONDS", "StudyLock", "file_lock"]
 
 #: Expiry of the Redis lock key. Its holder renews it every third of that while it holds it (a
 #: slow sampler may hold it for seconds), so a holder that dies frees it within this time.
@@ -50,8 +52,8 @@ class StudyLock:
     @contextlib.contextmanager
     def held(self) -> Iterator[None]:
         with self._thread_lock:
-            if self.location.family == "journal-file":
-                with _file_lock(self.location):
+            if self.location.path is not None:  # a journal file, a SQLite database
+                with file_lock(self.location.path):
                     yield
             elif self._redis is not None:
                 with self._redis_lock():
@@ -127,10 +129,10 @@ class StudyLock:
 
 
 @contextlib.contextmanager
-def _file_lock(location: StorageUrl) -> Iterator[None]:
-    assert location.path is not None
+def file_lock(store: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on a file beside ``store`` (released by the kernel if the holder dies)."""
     # Not "<journal>.lock": Optuna's own journal lock takes that name.
-    with open(f"{location.path}.study-lock", "a") as handle:
+    with open(f"{store}.study-lock", "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield

@@ -6,6 +6,7 @@ create a fresh database. Its stale trials include those that never beat (:mod:`a
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import warnings
@@ -15,6 +16,7 @@ import optuna
 
 from autosft.config import HeartbeatConfig
 from autosft.errors import StorageError
+from autosft.storage.lock import file_lock
 from autosft.storage.retry import stale_trial_retry
 from autosft.storage.urls import StorageUrl, mask_url
 
@@ -83,8 +85,11 @@ def open_rdb(location: StorageUrl, heartbeat: HeartbeatConfig | None) -> optuna.
         engine_kwargs = {"pool_pre_ping": True, "pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW}
         if location.backend == "postgresql":  # pg_stat_activity then says which worker holds what
             engine_kwargs["connect_args"] = {"application_name": application_name()}
+    # Creating a fresh SQLite file's tables is not atomic: two processes at once would both insert
+    # its schema version. Under the study lock's file lock they take turns.
+    creating = file_lock(location.path) if location.path is not None else contextlib.nullcontext()
     try:
-        with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna since 2.9
+        with creating, warnings.catch_warnings():  # heartbeats are "experimental" in Optuna since 2.9
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             return HeartbeatRDBStorage(
                 location.url,

@@ -65,7 +65,7 @@ class StorageUrl:
     family: Family
     #: SQLAlchemy backend name (``sqlite``, ``postgresql``, ``mysql``) or ``journal`` / ``redis``.
     backend: str
-    #: The journal file, for ``journal:///`` URLs.
+    #: The file of an embedded store: the journal of ``journal:///`` URLs, SQLite's database.
     path: Path | None = None
     #: The Redis URL without autosft's own query options, and the key prefix.
     redis_url: str | None = None
@@ -99,9 +99,11 @@ def parse_storage_url(url: str, *, must_exist: bool = False) -> StorageUrl:
             "postgresql+psycopg://user@host/db, journal:///path/study.log or redis://host:6379/0"
         ) from None
     backend = parsed.get_backend_name()
-    if backend == "sqlite":
-        _check_file(parsed.database, url, must_exist=must_exist, what="study database")
-    return StorageUrl(url=url, family="rdb", backend=backend)
+    if backend != "sqlite":
+        return StorageUrl(url=url, family="rdb", backend=backend)
+    _check_file(parsed.database, url, must_exist=must_exist, what="study database")
+    assert parsed.database is not None
+    return StorageUrl(url=url, family="rdb", backend=backend, path=Path(parsed.database).expanduser())
 
 
 def _journal_file(url: str, *, must_exist: bool) -> StorageUrl:
