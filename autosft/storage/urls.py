@@ -93,6 +93,8 @@ def parse_storage_url(url: str, *, must_exist: bool = False) -> StorageUrl:
 
     try:
         parsed = make_url(url)
+    except ValueError:  # make_url reads the port as a number
+        raise StorageError(f"storage {mask_url(url)!r}: the port must be a number") from None
     except sqlalchemy.exc.ArgumentError:
         raise StorageError(
             f"malformed storage URL {mask_url(url)!r}; expected e.g. sqlite:///autosft.db, "
@@ -101,9 +103,12 @@ def parse_storage_url(url: str, *, must_exist: bool = False) -> StorageUrl:
     backend = parsed.get_backend_name()
     if backend != "sqlite":
         return StorageUrl(url=url, family="rdb", backend=backend)
-    _check_file(parsed.database, url, must_exist=must_exist, what="study database")
-    assert parsed.database is not None
-    return StorageUrl(url=url, family="rdb", backend=backend, path=Path(parsed.database).expanduser())
+    database = parsed.database
+    if database and parsed.query.get("uri") == "true":  # sqlite:///file:/path/study.db?mode=ro&uri=true
+        database = database.removeprefix("file:")
+    _check_file(database, url, must_exist=must_exist, what="study database")
+    assert database is not None
+    return StorageUrl(url=url, family="rdb", backend=backend, path=Path(database).expanduser())
 
 
 def _journal_file(url: str, *, must_exist: bool) -> StorageUrl:
@@ -115,6 +120,10 @@ def _journal_file(url: str, *, must_exist: bool) -> StorageUrl:
 
 def _redis(url: str) -> StorageUrl:
     parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018  # urlsplit reads the port only when asked
+    except ValueError:
+        raise StorageError(f"storage {mask_url(url)!r}: the port must be a number from 0 to 65535") from None
     query = dict(parse_qsl(parts.query))
     prefix = query.pop("prefix", DEFAULT_REDIS_PREFIX)
     if not prefix:
@@ -128,6 +137,9 @@ def _check_file(path: str | None, url: str, *, must_exist: bool, what: str) -> N
         raise StorageError(
             f"storage {url!r} is in memory and would lose the study on exit; give a file, e.g. sqlite:///autosft.db"
         )
+    if Path(path).expanduser().is_dir():
+        example = Path(path) / ("study.log" if what == "journal" else "autosft.db")
+        raise StorageError(f"storage {url!r}: {path!r} is a folder; name the {what} file in it, e.g. {str(example)!r}")
     if must_exist and not Path(path).expanduser().is_file():
         raise StorageError(f"storage {url!r}: there is no {what} at {path!r}")
     folder = Path(path).expanduser().resolve().parent
