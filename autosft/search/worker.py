@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ import optuna
 from autosft.search.budget import ask_within_budget
 from autosft.storage.lock import StudyLock
 from autosft.storage.stale import FAIL_REASON_ATTR, LOST_ATTR, requeue, storage_of, trial_id
+from autosft.storage.ticker import ticking
 
 __all__ = ["MAX_CONSECUTIVE_FAILURES", "StudyCallback", "WorkSummary", "work"]
 
@@ -52,21 +52,9 @@ def _heartbeat(storage: optuna.storages.BaseStorage, trial_id: int) -> Iterator[
     if interval is None:
         yield
         return
-    stop = threading.Event()
-
-    def beat() -> None:
-        while True:
-            storage.record_heartbeat(trial_id)  # type: ignore[attr-defined]
-            if stop.wait(interval):
-                return
-
-    thread = threading.Thread(target=beat, name=f"autosft-heartbeat-{trial_id}", daemon=True)
-    thread.start()
-    try:
+    beat = storage.record_heartbeat  # type: ignore[attr-defined]
+    with ticking(interval, lambda: beat(trial_id), name=f"autosft-heartbeat-{trial_id}", first_now=True):
         yield
-    finally:
-        stop.set()
-        thread.join()
 
 
 def _run_trial(study: optuna.Study, trial: optuna.Trial, objective: Objective) -> optuna.trial.FrozenTrial:

@@ -19,14 +19,18 @@ from typing import Any, TypeVar
 
 import optuna
 from optuna.storages import BaseStorage
-from optuna.storages._heartbeat import BaseHeartbeat
 from optuna.trial import FrozenTrial
 
 from autosft.config import HeartbeatConfig
 from autosft.errors import StorageError
 
-__all__ = ["RETRY_WINDOW_SECONDS", "RetryingStorage", "call_with_retry", "is_transient", "stale_trial_retry",
-           "unwritable_reason"]  # fmt: skip
+try:  # Optuna keeps BaseHeartbeat private but documents it as the way to add heartbeats; imported here only
+    from optuna.storages._heartbeat import BaseHeartbeat
+except ImportError:  # pragma: no cover - a future Optuna that moves it
+    raise StorageError("this Optuna release has no BaseHeartbeat; install optuna>=5,<6") from None
+
+__all__ = ["RETRY_WINDOW_SECONDS", "BaseHeartbeat", "RetryingStorage", "call_with_retry", "is_transient",
+           "stale_trial_retry", "unwritable_reason"]  # fmt: skip
 
 logger = logging.getLogger(__name__)
 

@@ -1,5 +1,6 @@
 """Storage that cannot work fails at once with one line and exit 2: a port that is no number, a
-journal URL naming a folder, a read-only database (never retried as if the connection were lost)."""
+journal URL naming a folder, an unknown scheme, a read-only database (never retried as if the
+connection were lost)."""
 
 from __future__ import annotations
 
@@ -35,8 +36,9 @@ def _one_line_error(*args: str, cwd: Path) -> str:
         ("redis://127.0.0.1:abc/0", "the port must be a number"),
         ("journal://{folder}", "is a folder; name the journal file in it"),
         ("sqlite:///{folder}", "is a folder; name the study database file in it"),
+        ("mongodb://h/db", "has scheme 'mongodb'; valid schemes: sqlite, postgresql, mysql, mariadb, journal, redis"),
     ],
-    ids=["postgresql-port", "redis-port", "journal-folder", "sqlite-folder"],
+    ids=["postgresql-port", "redis-port", "journal-folder", "sqlite-folder", "unknown-scheme"],
 )
 def test_a_storage_url_that_cannot_work_is_one_line(tmp_path: Path, url: str, said: str) -> None:
     line = _one_line_error("status", "--storage", url.format(folder=tmp_path), "--study-name", "x", cwd=tmp_path)

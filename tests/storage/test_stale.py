@@ -35,14 +35,28 @@ def prepared(storage_url: str, study_name: str, tmp_path: Path) -> Iterator[str]
     """A study waiting for its workers (``--workers 0``) on a storage that serves several; removed after."""
     if storage_url.startswith("sqlite"):
         pytest.skip("parallel workers need a database server")
-    study = toy_study(storage_url, name=study_name, heartbeat=HEARTBEAT, budget={"n_trials": N_TRIALS, "max_epochs": 2})
-    study_file = tmp_path / "study.yaml"
-    study_file.write_text(yaml.safe_dump(study))
-    made = run_toy_cli("search", str(study_file), "--workers", "0", cwd=tmp_path)
-    assert made.returncode == 0, made.stderr
-    yield storage_url
+    yield _prepare(storage_url, study_name, tmp_path)
     with contextlib.suppress(KeyError):
         optuna.delete_study(study_name=study_name, storage=open_storage(storage_url))
+
+
+@pytest.fixture
+def prepared_rdb_or_journal(storage_url: str, study_name: str, tmp_path: Path) -> Iterator[str]:
+    """As ``prepared``, on PostgreSQL and the journal file only: they stand for the RDB and journal storages."""
+    if not storage_url.startswith(("postgresql", "journal")):
+        pytest.skip("PostgreSQL and the journal file stand for the RDB and journal storages")
+    yield _prepare(storage_url, study_name, tmp_path)
+    with contextlib.suppress(KeyError):
+        optuna.delete_study(study_name=study_name, storage=open_storage(storage_url))
+
+
+def _prepare(url: str, name: str, folder: Path) -> str:
+    study = toy_study(url, name=name, heartbeat=HEARTBEAT, budget={"n_trials": N_TRIALS, "max_epochs": 2})
+    study_file = folder / "study.yaml"
+    study_file.write_text(yaml.safe_dump(study))
+    made = run_toy_cli("search", str(study_file), "--workers", "0", cwd=folder)
+    assert made.returncode == 0, made.stderr
+    return url
 
 
 def _kill_inside_ask(url: str, name: str, pauses: Path) -> None:
@@ -86,9 +100,7 @@ def test_a_worker_killed_inside_ask_leaves_no_trial_running(prepared: str, study
 
 
 @pytest.mark.slow
-def test_twenty_kills_inside_ask_lose_nothing(prepared: str, study_name: str, tmp_path: Path) -> None:
-    if not prepared.startswith(("postgresql", "journal")):
-        pytest.skip("PostgreSQL and the journal file stand for the RDB and journal storages")
+def test_twenty_kills_inside_ask_lose_nothing(prepared_rdb_or_journal: str, study_name: str, tmp_path: Path) -> None:
     for _ in range(20):
-        _kill_inside_ask(prepared, study_name, tmp_path)
-    _finish_and_check(prepared, study_name, kills=20)
+        _kill_inside_ask(prepared_rdb_or_journal, study_name, tmp_path)
+    _finish_and_check(prepared_rdb_or_journal, study_name, kills=20)
