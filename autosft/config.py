@@ -36,6 +36,9 @@ __all__ = [
 DEFAULT_STORAGE = "sqlite:///autosft.db"
 #: The largest seed NumPy and Optuna's samplers take.
 MAX_SEED = 2**32 - 1
+#: Where ``--storage`` is read from when not given: how a worker gets a URL with a password
+#: without the password showing on its command line (``ps``).
+STORAGE_ENV = "AUTOSFT_STORAGE"
 
 Direction = Literal["maximize", "minimize"]
 

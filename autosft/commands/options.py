@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from autosft.config import DEFAULT_STORAGE
+from autosft.config import DEFAULT_STORAGE, STORAGE_ENV
 from autosft.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -25,7 +25,10 @@ StudyFile = Annotated[Path, typer.Argument(help="Study file (YAML).", show_defau
 
 
 StorageOption = Annotated[
-    str | None, typer.Option("--storage", help=f"SQLAlchemy URL of the study database [default: {DEFAULT_STORAGE}].")
+    str | None,
+    typer.Option(
+        "--storage", envvar=STORAGE_ENV, help=f"SQLAlchemy URL of the study database [default: {DEFAULT_STORAGE}]."
+    ),
 ]
 
 

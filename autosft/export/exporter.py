@@ -40,7 +40,7 @@ from autosft.registry import ComponentTable, Registry, collect_registry
 from autosft.search.prepare import PreparedStudy, prepare_study, validate_options
 from autosft.search.study import load_existing_study, stored_config
 from autosft.space import SearchSpace
-from autosft.storage import open_storage
+from autosft.storage import mask_url, open_storage
 
 __all__ = ["BEST_CONFIG", "PREDICTIONS", "RUN_CARD", "TEST_METRICS", "ExportOutcome", "export_study", "fixed_study"]
 
@@ -143,6 +143,7 @@ def fixed_study(config: StudyConfig, space: SearchSpace, trial: optuna.trial.Fro
     """
     raw = config.model_dump(mode="json", exclude_unset=True)
     raw["name"] = f"{config.name}-best"
+    raw["storage"] = mask_url(config.storage)  # a file to share: the password is not in it
     raw["search_space"] = {name: {"value": value} for name, value in space.values_of(trial.params).items()}
     raw["budget"] = {**raw.get("budget", {}), "n_trials": 1}
     raw["budget"].pop("timeout", None)

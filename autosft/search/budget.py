@@ -1,9 +1,11 @@
 """An exact trial budget shared by every worker of a study, on any number of machines.
 
-Under a study-wide database lock a worker counts the trials that are finished or running
-(COMPLETE, PRUNED, RUNNING) and asks for a new trial only below the target. Failed trials do not
-count, so a trial lost to a crash is replaced (first by its heartbeat retry, which waits in the
-queue with the same parameters), and the study ends with exactly the target of finished trials.
+Under a study-wide lock a worker fails the trials of dead workers, counts the trials spent, and
+asks for a new trial only below the target. Every trial counts (COMPLETE, PRUNED, RUNNING, and a
+FAIL of its own: an exception, a diverged loss) except a *lost* one, whose worker was killed, cut
+off or stopped by a signal (:func:`autosft.storage.stale.is_lost`): that one is replaced, first by
+its retry waiting in the queue with the same parameters. So ``n_trials: 20`` starts 20 trials of
+the study's own, however many workers die, and a configuration that fails still costs its slot.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import optuna
 from autosft.attrs import TARGET_ATTR
 from autosft.errors import ConfigError
 from autosft.storage.lock import StudyLock
+from autosft.storage.stale import fail_stale_trials, is_lost, storage_of, trial_id
 
 __all__ = ["TARGET_ATTR", "ask_within_budget", "budget_left", "set_target", "trial_target"]
 
@@ -23,16 +26,18 @@ _COUNTED = (
     optuna.trial.TrialState.COMPLETE,
     optuna.trial.TrialState.PRUNED,
     optuna.trial.TrialState.RUNNING,
+    optuna.trial.TrialState.FAIL,
 )
 
 
 def _spent(study: optuna.Study) -> int:
-    return len(study.get_trials(deepcopy=False, states=_COUNTED))
+    return sum(not is_lost(trial) for trial in study.get_trials(deepcopy=False, states=_COUNTED))
 
 
 def set_target(study: optuna.Study, lock: StudyLock, n_trials: int) -> int:
     """Raise the study's target to ``n_trials`` beyond the trials it holds; return the new target."""
     with lock.held():
+        fail_stale_trials(study)  # a dead worker's trial is not spent: its retry takes its place
         target = _spent(study) + n_trials
         study.set_user_attr(TARGET_ATTR, target)
     return target
@@ -57,14 +62,16 @@ def ask_within_budget(study: optuna.Study, lock: StudyLock, target: int) -> optu
     Counting and asking happen under the lock, so two workers never both take the last slot.
     """
     with lock.held():
+        fail_stale_trials(study)  # a dead worker's trial: FAIL, and queued again
         if _spent(study) >= target:
             return None
         with warnings.catch_warnings():
             # Optuna warns that heartbeats expect study.optimize; our worker loop beats itself.
             warnings.filterwarnings("ignore", message="Heartbeat of storage", category=UserWarning)
             trial = study.ask()
-        # Beat once at once: a RUNNING trial with no heartbeat yet is never found stale, so a
-        # worker killed before its heartbeat thread starts would leave it RUNNING for ever.
-        if getattr(study._storage, "get_heartbeat_interval", lambda: None)() is not None:
-            study._storage.record_heartbeat(trial._trial_id)  # type: ignore[attr-defined]
+        # Beat at once, still under the lock: the stale check above runs under it too, so a trial
+        # seen without a beat there is one whose worker died inside ask, never one being started.
+        storage = storage_of(study)
+        if getattr(storage, "get_heartbeat_interval", lambda: None)() is not None:
+            storage.record_heartbeat(trial_id(study, trial.number))  # type: ignore[attr-defined]
         return trial

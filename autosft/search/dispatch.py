@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import optuna
 
+from autosft.config import STORAGE_ENV
 from autosft.errors import ConfigError
 from autosft.search.budget import budget_left
 from autosft.search.worker import MAX_CONSECUTIVE_FAILURES, StudyCallback, WorkSummary
@@ -151,13 +152,15 @@ def _failing(study: optuna.Study, summary: WorkSummary) -> bool:
 
 
 def _start(study_name: str, storage_url: str, slot: Slot, timeout: float | None) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "autosft", "worker", "--storage", storage_url, "--study-name", study_name,
-               "--device", slot.device, "--quiet"]  # fmt: skip
+    # The URL travels in the environment, which only the user can read: on the command line its
+    # password would show in everyone's `ps`.
+    command = [sys.executable, "-m", "autosft", "worker", "--study-name", study_name, "--device", slot.device]
+    command.append("--quiet")
     if slot.recycle_after is not None:
         command += ["--max-trials", str(slot.recycle_after)]
     if timeout is not None:
         command += ["--timeout", f"{timeout:.3f}"]
-    return subprocess.Popen(command, env={**os.environ, **slot.env})
+    return subprocess.Popen(command, env={**os.environ, **slot.env, STORAGE_ENV: storage_url})
 
 
 def _report(study: optuna.Study, seen: set[int], summary: WorkSummary, callbacks: Sequence[StudyCallback]) -> None:

@@ -16,6 +16,7 @@ import optuna
 from autosft.config import HeartbeatConfig, parse_study
 from autosft.search.study import CONFIG_ATTR
 from autosft.storage import open_storage
+from autosft.storage.stale import stale_trial_numbers as stale_on
 
 __all__ = ["WorkerActivity", "stale_trial_numbers", "worker_activity"]
 
@@ -24,10 +25,9 @@ def stale_trial_numbers(study: optuna.Study, storage_url: str) -> set[int]:
     """Numbers of RUNNING trials without a heartbeat for longer than the study's grace period."""
     stored = study.user_attrs.get(CONFIG_ATTR)
     heartbeat = parse_study(stored, where=f"study {study.study_name!r}").heartbeat if stored else HeartbeatConfig()
+    # The study as its workers see it: on a storage with the study's heartbeat settings.
     storage = open_storage(storage_url, heartbeat, must_exist=True)
-    stale_ids = set(storage._get_stale_trial_ids(study._study_id))
-    running = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
-    return {trial.number for trial in running if trial._trial_id in stale_ids}
+    return stale_on(optuna.load_study(study_name=study.study_name, storage=storage))
 
 
 @dataclass

@@ -84,7 +84,10 @@ def open_study(
         pruner=make_pruner(config.effective_pruner, max_epochs=config.budget.max_epochs),
         load_if_exists=True,
     )
-    study.set_user_attr(CONFIG_ATTR, config.model_dump(mode="json", exclude_unset=True))
+    stored = config.model_dump(mode="json", exclude_unset=True)
+    if "storage" in stored:  # the password stays with whoever passes the URL: workers, export and status get it anew
+        stored["storage"] = mask_url(config.storage)
+    study.set_user_attr(CONFIG_ATTR, stored)
     return study
 
 

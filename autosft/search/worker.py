@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 import time
-import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -20,6 +18,8 @@ import optuna
 
 from autosft.search.budget import ask_within_budget
 from autosft.storage.lock import StudyLock
+from autosft.storage.stale import FAIL_REASON_ATTR, LOST_ATTR, requeue, storage_of, trial_id
+from autosft.storage.ticker import ticking
 
 __all__ = ["MAX_CONSECUTIVE_FAILURES", "StudyCallback", "WorkSummary", "work"]
 
@@ -52,43 +52,28 @@ def _heartbeat(storage: optuna.storages.BaseStorage, trial_id: int) -> Iterator[
     if interval is None:
         yield
         return
-    stop = threading.Event()
-
-    def beat() -> None:
-        while True:
-            storage.record_heartbeat(trial_id)  # type: ignore[attr-defined]
-            if stop.wait(interval):
-                return
-
-    thread = threading.Thread(target=beat, name=f"autosft-heartbeat-{trial_id}", daemon=True)
-    thread.start()
-    try:
+    beat = storage.record_heartbeat  # type: ignore[attr-defined]
+    with ticking(interval, lambda: beat(trial_id), name=f"autosft-heartbeat-{trial_id}", first_now=True):
         yield
-    finally:
-        stop.set()
-        thread.join()
-
-
-def _requeue(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-    """Queue an interrupted trial again with its parameters (bounded like heartbeat retries)."""
-    retry = getattr(study._storage, "get_heartbeat_stale_trial_callback", lambda: None)()
-    if retry is not None:
-        retry(study, trial)
 
 
 def _run_trial(study: optuna.Study, trial: optuna.Trial, objective: Objective) -> optuna.trial.FrozenTrial:
-    with _heartbeat(study._storage, trial._trial_id):
+    with _heartbeat(storage_of(study), trial_id(study, trial.number)):
         try:
             values = objective(trial)
         except optuna.TrialPruned:
             return study.tell(trial, state=optuna.trial.TrialState.PRUNED)
         except KeyboardInterrupt:
-            _requeue(study, study.tell(trial, state=optuna.trial.TrialState.FAIL))
+            # Lost, not failed on its own: it does not count toward the budget, and runs again.
+            if FAIL_REASON_ATTR not in trial.user_attrs:
+                trial.set_user_attr(FAIL_REASON_ATTR, "interrupted (SIGINT or SIGTERM)")
+            trial.set_user_attr(LOST_ATTR, "interrupted")
+            requeue(study, study.tell(trial, state=optuna.trial.TrialState.FAIL))
             raise
         except Exception as error:  # the trial fails; the worker goes on with the next one
-            if "fail_reason" not in trial.user_attrs:  # raised before the objective could say why
-                trial.set_user_attr("fail_reason", f"{type(error).__name__}: {error}")
-            logger.warning("trial %d failed: %s", trial.number, trial.user_attrs.get("fail_reason", repr(error)))
+            if FAIL_REASON_ATTR not in trial.user_attrs:  # raised before the objective could say why
+                trial.set_user_attr(FAIL_REASON_ATTR, f"{type(error).__name__}: {error}")
+            logger.warning("trial %d failed: %s", trial.number, trial.user_attrs.get(FAIL_REASON_ATTR, repr(error)))
             return study.tell(trial, state=optuna.trial.TrialState.FAIL)
     return study.tell(trial, values)
 
@@ -114,12 +99,9 @@ def work(
     summary = WorkSummary([])
     streak = 0
     while (deadline is None or time.monotonic() < deadline) and len(summary.trial_numbers) != max_trials:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            optuna.storages.fail_stale_trials(study)  # a dead worker's trial: FAIL, and queued again
         trial = ask_within_budget(study, lock, target)
         if trial is None:
-            interval = getattr(study._storage, "get_heartbeat_interval", lambda: None)()
+            interval = getattr(storage_of(study), "get_heartbeat_interval", lambda: None)()
             running = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
             if interval is None or not running:
                 break
@@ -131,7 +113,7 @@ def work(
             callback(study, finished)
         streak = streak + 1 if finished.state == optuna.trial.TrialState.FAIL else 0
         if streak >= MAX_CONSECUTIVE_FAILURES:
-            last = finished.user_attrs.get("fail_reason", "see the log")
+            last = finished.user_attrs.get(FAIL_REASON_ATTR, "see the log")
             summary.stopped_reason = f"{streak} trials failed in a row; the last said: {last}"
             break
     return summary

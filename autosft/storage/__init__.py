@@ -2,17 +2,17 @@
 
 SQLAlchemy URLs open Optuna's RDB storage (SQLite embedded by default; PostgreSQL or MySQL when
 several machines share a study); ``journal:///path`` and ``redis://`` open its journal storage,
-with heartbeats added. Every storage comes wrapped in :class:`RetryingStorage`, so a database
-restart mid-study costs a pause, not a worker.
+with heartbeats added. The backend is chosen by the URL's scheme (:mod:`autosft.storage.backend`).
+Every storage comes wrapped in :class:`RetryingStorage`, so a database restart mid-study costs a
+pause, not a worker.
 """
 
 from __future__ import annotations
 
-from optuna.storages import BaseStorage
-
 from autosft.config import HeartbeatConfig
+from autosft.storage.backend import backend_for, parse_storage_url
 from autosft.storage.retry import RETRY_WINDOW_SECONDS, RetryingStorage
-from autosft.storage.urls import StorageUrl, mask_url, parse_storage_url
+from autosft.storage.urls import StorageUrl, mask_url
 
 __all__ = ["RetryingStorage", "StorageUrl", "mask_url", "open_storage", "parse_storage_url"]
 
@@ -32,18 +32,7 @@ def open_storage(
     trial and re-queued with the same parameters, at most ``max_retries`` times. ``window`` is how
     long each call is retried while the storage is unreachable.
     """
-    import optuna
-
-    location = parse_storage_url(url, must_exist=must_exist)
-    inner: BaseStorage
-    if location.family == "rdb":
-        from autosft.storage.rdb import open_rdb
-
-        # Optuna's cache of finished trials, which optuna.load_study would add to a bare RDBStorage.
-        inner = optuna.storages.get_storage(open_rdb(location, heartbeat))
-    else:
-        from autosft.storage.journal import open_journal
-
-        inner = open_journal(location, heartbeat)
+    backend = backend_for(url)
+    inner = backend.open(backend.parse(url, must_exist), heartbeat)
     # mypy cannot see the forwarding methods, which retry.py generates after the class body.
     return RetryingStorage(inner, window=window)  # type: ignore[abstract]

@@ -1,18 +1,24 @@
-"""Optuna's journal storage (a file, or Redis) with the heartbeats its RDB storage has.
+"""The journal-file backend, and the heartbeats that Optuna's journal storage (file or Redis) lacks.
+
+Opens: Optuna's journal storage on an append-only file, with its ``open(O_EXCL)`` lock (local
+disks, NFSv3+). Locks: an ``flock`` beside the file. Retries: a read-only or full disk fails at
+once (:mod:`autosft.storage.retry`); a file has no connection to lose.
 
 Optuna 5's ``JournalStorage`` keeps no heartbeats, so a worker killed mid-trial would leave its
 trial RUNNING for ever. Here a heartbeat is a trial system attribute holding the worker's clock
 (appended to the journal like any other write), and a RUNNING trial whose last beat is older than
-the grace period is stale: Optuna's ``fail_stale_trials`` then fails it and the retry callback
-queues it again, exactly as on PostgreSQL. Workers' clocks must agree to well within the grace
-period (NTP does that); the default grace period is 90 seconds.
+the grace period is stale, as is one that never beat and started longer ago than that:
+:func:`autosft.storage.stale.fail_stale_trials` then fails it and queues it again, exactly as on
+PostgreSQL. Workers' clocks must agree to well within the grace period (NTP does that); the
+default grace period is 90 seconds.
 """
 
 from __future__ import annotations
 
 import time
-import warnings
 from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import optuna
 from optuna.storages import BaseStorage
@@ -20,16 +26,12 @@ from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock, Jou
 from optuna.trial import FrozenTrial, TrialState
 
 from autosft.config import HeartbeatConfig
-from autosft.errors import StorageError
-from autosft.storage.retry import stale_trial_retry
-from autosft.storage.urls import StorageUrl, mask_url
+from autosft.storage.backend import Backend, StoreLock
+from autosft.storage.local import FileLock, check_file
+from autosft.storage.retry import BaseHeartbeat, stale_trial_retry
+from autosft.storage.urls import StorageUrl
 
-try:  # Optuna keeps BaseHeartbeat private but documents it as the way to add heartbeats
-    from optuna.storages._heartbeat import BaseHeartbeat
-except ImportError:  # pragma: no cover - a future Optuna that moves it
-    raise StorageError("this Optuna release has no BaseHeartbeat; install optuna>=5,<6") from None
-
-__all__ = ["HEARTBEAT_ATTR", "HeartbeatJournalStorage", "open_journal"]
+__all__ = ["BACKEND", "HEARTBEAT_ATTR", "HeartbeatJournalStorage", "beating_journal"]
 
 #: Trial system attribute ``[trial_id, seconds since the epoch]`` of the last beat. The id is kept
 #: because a retried trial inherits its stale original's system attributes, beat included.
@@ -63,10 +65,14 @@ class HeartbeatJournalStorage(JournalStorage, BaseHeartbeat):
         oldest_alive = time.time() - self._grace_period
         stale = []
         for trial in self.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,)):
+            trial_id = self.get_trial_id_from_study_id_trial_number(study_id, trial.number)
             beat = trial.system_attrs.get(HEARTBEAT_ATTR)
-            # A trial that never beat itself is never stale, as in Optuna's RDB storage.
-            if beat is not None and beat[0] == trial._trial_id and beat[1] < oldest_alive:
-                stale.append(trial._trial_id)
+            # A trial that never beat (its worker died inside study.ask()) is judged by its start;
+            # the journal stores that in UTC, and Optuna reads it back as local time.
+            assert trial.datetime_start is not None
+            last = beat[1] if beat is not None and beat[0] == trial_id else trial.datetime_start.timestamp()
+            if last < oldest_alive:
+                stale.append(trial_id)
         return stale
 
     def get_heartbeat_interval(self) -> int | None:
@@ -76,16 +82,10 @@ class HeartbeatJournalStorage(JournalStorage, BaseHeartbeat):
         return self._stale_trial_callback
 
 
-def open_journal(location: StorageUrl, heartbeat: HeartbeatConfig | None) -> BaseStorage:
-    """Open the journal file or Redis journal that ``location`` names."""
-    backend: JournalFileBackend | JournalRedisBackend
-    if location.family == "journal-file":
-        assert location.path is not None
-        # The open(O_EXCL) lock works on local disks and on NFSv3+; the file itself is append-only.
-        lock = JournalFileOpenLock(str(location.path))
-        backend = JournalFileBackend(str(location.path), lock_obj=lock)
-    else:
-        backend = _redis_backend(location)
+def beating_journal(
+    backend: JournalFileBackend | JournalRedisBackend, heartbeat: HeartbeatConfig | None
+) -> HeartbeatJournalStorage:
+    """The journal storage on ``backend``, beating and retrying stale trials as ``heartbeat`` says."""
     return HeartbeatJournalStorage(
         backend,
         heartbeat_interval=None if heartbeat is None else heartbeat.interval,
@@ -94,18 +94,22 @@ def open_journal(location: StorageUrl, heartbeat: HeartbeatConfig | None) -> Bas
     )
 
 
-def _redis_backend(location: StorageUrl) -> JournalRedisBackend:
-    try:
-        import redis
-    except ImportError:
-        raise StorageError(
-            f"storage {mask_url(location.url)!r} needs the redis client: pip install 'autosft[redis]'"
-        ) from None
-    assert location.redis_url is not None
-    try:  # fail now with the reason, not at the first write of a trial
-        redis.Redis.from_url(location.redis_url).ping()
-    except (redis.exceptions.RedisError, ValueError) as error:
-        raise StorageError(f"cannot open storage {mask_url(location.url)!r}: {mask_url(str(error))}") from None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return JournalRedisBackend(location.redis_url, prefix=location.redis_prefix)
+def _parse(url: str, must_exist: bool) -> StorageUrl:
+    parts = urlsplit(url)
+    path = parts.netloc + parts.path  # journal:///abs/study.log and journal://relative/study.log
+    check_file(path, url, must_exist=must_exist, what="journal")
+    return StorageUrl(url=url, backend="journal", path=Path(path).expanduser())
+
+
+def _open(location: StorageUrl, heartbeat: HeartbeatConfig | None) -> BaseStorage:
+    assert location.path is not None
+    lock = JournalFileOpenLock(str(location.path))
+    return beating_journal(JournalFileBackend(str(location.path), lock_obj=lock), heartbeat)
+
+
+def _lock(location: StorageUrl, name: str) -> StoreLock:
+    assert location.path is not None
+    return FileLock(location.path)
+
+
+BACKEND = Backend(parse=_parse, open=_open, lock=_lock)

@@ -1,29 +1,22 @@
 """A lock on one study that holds across processes and machines, in whatever stores the study.
 
-PostgreSQL uses an advisory lock, MySQL/MariaDB ``GET_LOCK``, Redis a lock key with an expiry (a
-worker that dies holding it frees it after ``REDIS_LOCK_SECONDS``), a journal file an ``flock`` on
-a file beside it. SQLite serves a single process (parallel workers on SQLite are refused), where a
-thread lock suffices. Taking the lock is retried on connection loss like every storage call.
+Each backend says how (:mod:`autosft.storage.backend`): a PostgreSQL advisory lock, MySQL/MariaDB
+``GET_LOCK``, a Redis lock key its holder renews, an ``flock`` beside a journal file or a SQLite
+database (so two ``autosft search`` runs on one SQLite file keep an exact budget, and do not race
+to create its tables). A thread lock comes first, so threads of one process take turns too.
+Taking the lock is retried on connection loss like every storage call; waiting longer than
+``WAIT_SECONDS`` raises :class:`~autosft.errors.StorageError`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import threading
-import zlib
 from collections.abc import Iterator
-from typing import Any
 
-from autosft.storage.retry import call_with_retry, is_transient
-from autosft.storage.urls import StorageUrl, parse_storage_url
+from autosft.storage.backend import WAIT_SECONDS, backend_for
 
-__all__ = ["REDIS_LOCK_SECONDS", "StudyLock"]
-
-#: Expiry of the Redis lock key; what it guards (count the trials, ask one) takes milliseconds.
-REDIS_LOCK_SECONDS = 60
-#: How long a worker waits for the lock before giving up with an error.
-WAIT_SECONDS = 600
+__all__ = ["WAIT_SECONDS", "StudyLock"]
 
 
 class StudyLock:
@@ -31,95 +24,15 @@ class StudyLock:
 
     def __init__(self, url: str, study_name: str) -> None:
         self.name = f"autosft:{study_name}"
-        self.location = parse_storage_url(url)
+        backend = backend_for(url)
+        self.location = backend.parse(url, False)
         self._thread_lock = threading.Lock()
-        self._engine: Any = None
-        self._redis: Any = None
-        if self.location.family == "rdb" and self.location.shared:
-            import sqlalchemy
-            from sqlalchemy.pool import NullPool
-
-            self._engine = sqlalchemy.create_engine(url, poolclass=NullPool)
-        elif self.location.family == "redis":
-            import redis
-
-            assert self.location.redis_url is not None
-            self._redis = redis.Redis.from_url(self.location.redis_url)
+        self._lock = backend.lock(self.location, self.name)
 
     @contextlib.contextmanager
     def held(self) -> Iterator[None]:
-        with self._thread_lock:
-            if self.location.family == "journal-file":
-                with _file_lock(self.location):
-                    yield
-            elif self._redis is not None:
-                with self._redis_lock():
-                    yield
-            elif self._engine is not None:
-                with self._database_lock():
-                    yield
-            else:
-                yield
+        with self._thread_lock, self._lock.held():
+            yield
 
     def close(self) -> None:
-        if self._engine is not None:
-            self._engine.dispose()
-        if self._redis is not None:
-            self._redis.close()
-
-    @contextlib.contextmanager
-    def _redis_lock(self) -> Iterator[None]:
-        key = f"{self.location.redis_prefix}:lock:{self.name}"
-        lock = self._redis.lock(key, timeout=REDIS_LOCK_SECONDS, blocking_timeout=WAIT_SECONDS)
-        if not call_with_retry(lock.acquire):
-            raise TimeoutError(f"could not take the study lock {key!r} in {WAIT_SECONDS}s")
-        try:
-            yield
-        finally:
-            with contextlib.suppress(Exception):  # expired or lost with the connection: it is free anyway
-                lock.release()
-
-    @contextlib.contextmanager
-    def _database_lock(self) -> Iterator[None]:
-        import sqlalchemy
-
-        params: dict[str, Any]
-        if self.location.backend == "postgresql":
-            key = zlib.crc32(self.name.encode())
-            take, free, params = "SELECT pg_advisory_lock(:key)", "SELECT pg_advisory_unlock(:key)", {"key": key}
-        else:  # mysql, mariadb
-            take, free = f"SELECT GET_LOCK(:name, {WAIT_SECONDS})", "SELECT RELEASE_LOCK(:name)"
-            params = {"name": self.name}
-        connection = call_with_retry(self._locked_connection, sqlalchemy.text(take), params)
-        try:
-            yield
-        finally:
-            try:
-                connection.execute(sqlalchemy.text(free), params)
-            except Exception as error:
-                # A session the server lost holds no lock any more; anything else is a real fault.
-                if not is_transient(error):
-                    raise
-            finally:
-                connection.close()
-
-    def _locked_connection(self, take: Any, params: dict[str, Any]) -> Any:
-        connection = self._engine.connect()
-        try:
-            connection.execute(take, params)
-        except BaseException:
-            connection.close()
-            raise
-        return connection
-
-
-@contextlib.contextmanager
-def _file_lock(location: StorageUrl) -> Iterator[None]:
-    assert location.path is not None
-    # Not "<journal>.lock": Optuna's own journal lock takes that name.
-    with open(f"{location.path}.study-lock", "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+        self._lock.close()

@@ -9,7 +9,9 @@ with exponential backoff; `pool_pre_ping` then hands the retry a fresh connectio
 
 from __future__ import annotations
 
+import errno
 import logging
+import re
 import time
 import warnings
 from collections.abc import Callable
@@ -17,12 +19,18 @@ from typing import Any, TypeVar
 
 import optuna
 from optuna.storages import BaseStorage
-from optuna.storages._heartbeat import BaseHeartbeat
 from optuna.trial import FrozenTrial
 
 from autosft.config import HeartbeatConfig
+from autosft.errors import StorageError
 
-__all__ = ["RETRY_WINDOW_SECONDS", "RetryingStorage", "call_with_retry", "is_transient", "stale_trial_retry"]
+try:  # Optuna keeps BaseHeartbeat private but documents it as the way to add heartbeats; imported here only
+    from optuna.storages._heartbeat import BaseHeartbeat
+except ImportError:  # pragma: no cover - a future Optuna that moves it
+    raise StorageError("this Optuna release has no BaseHeartbeat; install optuna>=5,<6") from None
+
+__all__ = ["RETRY_WINDOW_SECONDS", "BaseHeartbeat", "RetryingStorage", "call_with_retry", "is_transient",
+           "stale_trial_retry", "unwritable_reason"]  # fmt: skip
 
 logger = logging.getLogger(__name__)
 
@@ -35,11 +43,17 @@ Result = TypeVar("Result")
 
 
 def is_transient(error: BaseException) -> bool:
-    """Whether ``error`` is a lost or refused connection (retry) rather than bad data (do not)."""
+    """Whether ``error`` is a lost or refused connection (retry) rather than bad data (do not).
+
+    A store that refuses writes (read-only, full) answers at once with the same refusal however
+    often it is asked: that is never transient, though SQLite and MySQL report it as an
+    ``OperationalError`` like a dropped connection.
+    """
     import sqlalchemy.exc
 
-    # Optuna's RDB storage wraps every SQLAlchemy error of a commit in StorageInternalError.
-    cause = error.__cause__ if isinstance(error, optuna.exceptions.StorageInternalError) else error
+    cause = _cause(error)
+    if unwritable_reason(error) is not None:
+        return False
     if isinstance(cause, sqlalchemy.exc.DBAPIError):
         return cause.connection_invalidated or isinstance(
             cause, (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError)
@@ -53,16 +67,50 @@ def is_transient(error: BaseException) -> bool:
     return isinstance(cause, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError)
 
 
+def _cause(error: BaseException) -> BaseException:
+    # Optuna's RDB storage wraps every SQLAlchemy error of a commit in StorageInternalError.
+    if isinstance(error, optuna.exceptions.StorageInternalError) and error.__cause__ is not None:
+        return error.__cause__
+    return error
+
+
+#: How databases say that they take no writes: SQLite, PostgreSQL (a full disk, a standby), MySQL,
+#: Redis (``MISCONF``, a ``READONLY`` replica, ``OOM``).
+_UNWRITABLE = re.compile(
+    r"readonly database|read-only|read only|disk is full|disk full|no space left|quota exceeded|"
+    r"could not extend file|the table .* is full|misconf|oom command not allowed",
+    re.IGNORECASE,
+)
+_UNWRITABLE_ERRNOS = {errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM}
+
+
+def unwritable_reason(error: BaseException) -> str | None:
+    """The reason in a line, when ``error`` says the store cannot be written (read-only or full)."""
+    cause = _cause(error)
+    if isinstance(cause, OSError) and not isinstance(cause, ConnectionError) and cause.errno in _UNWRITABLE_ERRNOS:
+        return f"{cause.strerror}: {cause.filename}" if cause.filename else str(cause.strerror)
+    text = str(getattr(cause, "orig", None) or cause).strip()
+    if not text or not _UNWRITABLE.search(text):
+        return None
+    return text.splitlines()[0][:200]
+
+
 def call_with_retry(
     call: Callable[..., Result], *args: Any, window: float = RETRY_WINDOW_SECONDS, **kwargs: Any
 ) -> Result:
-    """``call(*args, **kwargs)``, retried with exponential backoff while it fails transiently."""
+    """``call(*args, **kwargs)``, retried with exponential backoff while it fails transiently.
+
+    A store that refuses writes fails at once with a :class:`~autosft.errors.StorageError`.
+    """
     deadline = time.monotonic() + window
     delay = _FIRST_DELAY
     while True:
         try:
             return call(*args, **kwargs)
         except Exception as error:
+            unwritable = unwritable_reason(error)
+            if unwritable is not None:
+                raise StorageError(f"the study storage cannot be written (read-only or full): {unwritable}") from error
             remaining = deadline - time.monotonic()
             if not is_transient(error) or remaining <= 0:
                 raise
