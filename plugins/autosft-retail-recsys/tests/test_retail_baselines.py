@@ -15,18 +15,23 @@ from autosft.config import parse_study
 from autosft.evaluate.references import REFERENCES_ATTR
 from autosft.plugins import get_plugin_manager
 from autosft.search.controller import run_search
-from autosft.search.prepare import prepare_study
+from autosft.search.prepare import PreparedStudy, prepare_study
 from autosft.search.study import AS_IS_ATTR
 
 
-def test_popularity_ranks_by_training_purchases_and_masks_the_history_where_flagged(log_file: Path) -> None:
+def _prepared(log_file: Path) -> PreparedStudy:
+    """A tiny ranking study on the log, prepared (pre-trained) as a search would."""
     study = {
         "name": "s", "task": "ranking", "storage": "sqlite:///unused.db",
         "dataset": {"name": "interactions", "options": log_options(log_file)},
         "model": {"name": "next_item_transformer", "options": {"dim": 16, "pretrain_epochs": 1}},
         "objective": {"metric": "ndcg@10"},
     }  # fmt: skip
-    prepared = prepare_study(parse_study(study, where="s"), get_plugin_manager())
+    return prepare_study(parse_study(study, where="s"), get_plugin_manager())
+
+
+def test_popularity_ranks_by_training_purchases_and_masks_the_history_where_flagged(log_file: Path) -> None:
+    prepared = _prepared(log_file)
     splits = prepared.splits
     counts = np.bincount(splits.train.labels, minlength=splits.num_classes)
     rows = DataSplit(
@@ -47,13 +52,7 @@ def test_popularity_ranks_by_training_purchases_and_masks_the_history_where_flag
 
 
 def test_without_a_pre_training_population_the_model_as_is_is_skipped_not_called_pretrained(log_file: Path) -> None:
-    study = {
-        "name": "s", "task": "ranking", "storage": "sqlite:///unused.db",
-        "dataset": {"name": "interactions", "options": log_options(log_file)},
-        "model": {"name": "next_item_transformer", "options": {"dim": 16, "pretrain_epochs": 1}},
-        "objective": {"metric": "ndcg@10"},
-    }  # fmt: skip
-    prepared = prepare_study(parse_study(study, where="s"), get_plugin_manager())
+    prepared = _prepared(log_file)
     # A loader without a source population: the builder would start from random weights.
     prepared = dataclasses.replace(prepared, splits=dataclasses.replace(prepared.splits, pretrain=None))
     assert not prepared.builder.head_is_pretrained(prepared.model_options, prepared.splits)
