@@ -359,6 +359,7 @@ def export(
         str, typer.Option("--refit", help="train: as the trial ran; train+val: add validation rows, fixed epochs.")
     ] = "train",
     merge_lora: Annotated[bool, typer.Option("--merge-lora", help="Also write LoRA merged into the weights.")] = False,
+    onnx: Annotated[bool, typer.Option("--onnx", help="Also write model.onnx, checked against torch on test.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Replace an earlier export in --out.")] = False,
     resamples: Annotated[int, typer.Option("--resamples", min=10, help="Bootstrap resamples of the test CIs.")] = 1000,
     device: Annotated[str | None, typer.Option("--device", help="cpu, cuda or cuda:N [default: auto]")] = None,
@@ -370,7 +371,7 @@ def export(
     if refit not in REFIT_MODES:
         raise ConfigError(f"--refit must be one of {', '.join(REFIT_MODES)}, but got {refit!r}")
     outcome = export_study(
-        storage or DEFAULT_STORAGE, study_name, out, refit_mode=refit, merge_lora=merge_lora,  # type: ignore[arg-type]
+        storage or DEFAULT_STORAGE, study_name, out, refit_mode=refit, merge_lora=merge_lora, onnx=onnx,  # type: ignore[arg-type]
         force=force, resamples=resamples, device=device, manager=plugin_manager(context),
     )  # fmt: skip
     console.print(f"exported trial {outcome.trial} to {outcome.folder} in {outcome.seconds:.1f}s; test split, 95 % CI:")
