@@ -93,7 +93,11 @@ def export_onnx(module: nn.Module, test: DataSplit, folder: Path, *, rows: int =
     session = onnx_session(path)
     with torch.no_grad():
         expected = graph(*named.values()).float().numpy()
-    got = onnx_logits(session, inputs)
+    try:
+        got = onnx_logits(session, inputs)
+    except Exception as error:  # onnxruntime's errors share no base class we could name
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise OnnxExportError(f"model.onnx fails on a batch it was not traced with ({first})") from error
     difference = float(np.max(np.abs(got - expected), initial=0.0))
     relative = difference / max(1.0, float(np.max(np.abs(expected), initial=0.0)))
     if not relative <= RELATIVE_TOLERANCE:  # also refuses NaN
