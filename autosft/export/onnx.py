@@ -96,8 +96,7 @@ def export_onnx(module: nn.Module, test: DataSplit, folder: Path, *, rows: int =
     try:
         got = onnx_logits(session, inputs)
     except Exception as error:  # onnxruntime's errors share no base class we could name
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise OnnxExportError(f"model.onnx fails on a batch it was not traced with ({first})") from error
+        raise OnnxExportError(f"model.onnx fails on a batch it was not traced with ({_first_line(error)})") from error
     difference = float(np.max(np.abs(got - expected), initial=0.0))
     relative = difference / max(1.0, float(np.max(np.abs(expected), initial=0.0)))
     if not relative <= RELATIVE_TOLERANCE:  # also refuses NaN
@@ -162,10 +161,15 @@ def _trace(graph: _Graph, tensors: tuple[torch.Tensor, ...], path: Path, axes: d
             torch.onnx.export(graph, tensors, str(path), dynamo=False, opset_version=OPSET, input_names=list(axes),
                               output_names=["logits"], dynamic_axes={**axes, "logits": {0: "batch"}})  # fmt: skip
     except Exception as error:  # the exporter raises several unrelated types, all meaning "cannot export"
-        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        message = _first_line(error)
         operator = re.search(r"(?:aten|prim|onnx)::\w+", message)
         reason = f"operator {operator.group()} has no ONNX form at opset {OPSET}" if operator else type(error).__name__
         raise OnnxExportError(f"the model cannot be exported to ONNX: {reason} ({message})") from error
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def _latency_ms_per_row(session: Any, feed: dict[str, np.ndarray], rows: int) -> float:
