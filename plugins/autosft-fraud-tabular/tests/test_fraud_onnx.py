@@ -20,7 +20,7 @@ def test_tabular_mlp_exports_to_onnx(tmp_path: Path, fraud_splits: Splits, lora:
     module = built.module
     if lora:
         targets = next(iter(built.lora_targets.values()))
-        # non-zero adapters, so a graph without the merge would differ from torch
+        # non-zero adapters: the merge changes the weights the graph holds
         config = LoraConfig(r=4, target_modules=targets, modules_to_save=built.head, init_lora_weights=False)
         module = get_peft_model(module, config)
     record = check_onnx_export(module, fraud_splits.test, tmp_path / "onnx")
