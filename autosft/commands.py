@@ -382,6 +382,11 @@ def export(
         change = ", ".join(f"{name} {value:+.4f}" for name, value in outcome.retained["change"].items())
         dataset = outcome.retained["dataset"]
         console.print(f"reference {dataset!r}, fine-tuned vs pre-trained: {change}", highlight=False)
+    if outcome.onnx is not None:
+        size, difference, latency = (outcome.onnx[key] for key in ("size_bytes", "max_abs_difference",
+                                                                   "cpu_latency_ms_per_row"))  # fmt: skip
+        console.print(f"model.onnx: {size / 1e3:.0f} kB, max abs difference to torch {difference:.2g}, "
+                      f"{latency:.4f} ms per row on CPU", highlight=False)  # fmt: skip
 
 
 def _interval(interval: dict[str, Any]) -> str:

@@ -59,6 +59,7 @@ class ExportOutcome:
     test_metrics: dict[str, dict[str, Any]]
     retained: dict[str, Any] | None
     seconds: float
+    onnx: dict[str, Any] | None = None
 
 
 def export_study(
@@ -132,7 +133,7 @@ def export_study(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return ExportOutcome(target, trial.number, intervals, retained, time.perf_counter() - started)
+    return ExportOutcome(target, trial.number, intervals, retained, time.perf_counter() - started, onnx_record)
 
 
 def fixed_study(config: StudyConfig, space: SearchSpace, trial: optuna.trial.FrozenTrial) -> dict[str, Any]:

@@ -30,6 +30,7 @@ def test_export_onnx_writes_a_merged_lora_graph_that_matches_torch(tmp_path: Pat
     result = CliRunner().invoke(build_app(toy_manager()), ["export", "--storage", url, "--study-name", "toy",
                                 "--out", str(out), "--resamples", "20", "--onnx"])  # fmt: skip
     assert result.exit_code == 0, result.output
+    assert "model.onnx:" in result.output and "ms per row on CPU" in result.output
     card = json.loads((out / RUN_CARD).read_text())["onnx"]
     assert card["file"] == ONNX_FILE and card["opset"] == OPSET and card["check_rows"] == 64
     assert 0 <= card["max_abs_difference"] <= RELATIVE_TOLERANCE and card["cpu_latency_ms_per_row"] > 0
