@@ -30,7 +30,8 @@ from autosft.plugins import get_plugin_manager
 from autosft.registry import Registry, collect_registry
 
 __all__ = [
-    "BERT_SPECIALS", "ToyBlobs", "ToyMLP", "ToyPlugin", "registry_of", "save_tiny_bert", "toy_manager", "toy_study",
+    "BERT_SPECIALS", "ToyBlobs", "ToyMLP", "ToyPlugin", "check_onnx_export", "registry_of", "save_tiny_bert",
+    "toy_manager", "toy_study",
 ]  # fmt: skip
 
 
@@ -173,3 +174,28 @@ def save_tiny_bert(folder: Path, words: Sequence[str], *, layers: int = 3, posit
 def sqlite_url(tmp_path: Path) -> str:
     """A fresh SQLite study database in the test's temporary folder."""
     return f"sqlite:///{tmp_path / 'study.db'}"
+
+
+def check_onnx_export(module: nn.Module, split: DataSplit, folder: Path, *, chunk_rows: int = 17) -> dict[str, Any]:
+    """Export ``module`` to ONNX and check onnxruntime against torch on every row of ``split``.
+
+    The rows go in chunks of ``chunk_rows`` (shortest first for token inputs), so the graph meets
+    batch sizes and widths it was not traced with. Returns the export's record.
+    """
+    from autosft.engine.data import in_length_order, to_device_split
+    from autosft.engine.staging import model_logits
+    from autosft.export.onnx import RELATIVE_TOLERANCE, export_onnx, onnx_logits, onnx_session
+
+    folder.mkdir(parents=True, exist_ok=True)
+    record = export_onnx(module, split, folder)
+    assert record["max_relative_difference"] <= RELATIVE_TOLERANCE
+    assert record["size_bytes"] == (folder / record["file"]).stat().st_size > 0 and record["cpu_latency_ms_per_row"] > 0
+    session = onnx_session(folder / record["file"])
+    module = module.cpu().eval()
+    for _, inputs in in_length_order(to_device_split(split, torch.device("cpu")), chunk_rows):
+        with torch.no_grad():
+            expected = model_logits(module, inputs).float().numpy()
+        got = onnx_logits(session, inputs)
+        assert got.shape == expected.shape
+        assert np.max(np.abs(got - expected)) <= RELATIVE_TOLERANCE * max(1.0, float(np.max(np.abs(expected))))
+    return record

@@ -25,6 +25,7 @@ def export(
         str, typer.Option("--refit", help="train: as the trial ran; train+val: add validation rows, fixed epochs.")
     ] = "train",
     merge_lora: Annotated[bool, typer.Option("--merge-lora", help="Also write LoRA merged into the weights.")] = False,
+    onnx: Annotated[bool, typer.Option("--onnx", help="Also write model.onnx, checked against torch on test.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Replace an earlier export in --out.")] = False,
     resamples: Annotated[int, typer.Option("--resamples", min=10, help="Bootstrap resamples of the test CIs.")] = 1000,
     device: Annotated[str | None, typer.Option("--device", help="cpu, cuda or cuda:N [default: auto]")] = None,
@@ -37,7 +38,7 @@ def export(
         raise ConfigError(f"--refit must be one of {', '.join(REFIT_MODES)}, but got {refit!r}")
     url, name = selected_study(study, storage, study_name)
     outcome = export_study(
-        url, name, out, refit_mode=refit, merge_lora=merge_lora,  # type: ignore[arg-type]
+        url, name, out, refit_mode=refit, merge_lora=merge_lora, onnx=onnx,  # type: ignore[arg-type]
         force=force, resamples=resamples, device=device, manager=plugin_manager(context),
     )  # fmt: skip
     console.print(f"exported trial {outcome.trial} to {outcome.folder} in {outcome.seconds:.1f}s; test split, 95 % CI:")
@@ -50,6 +51,11 @@ def export(
         console.print(f"reference {dataset!r}, fine-tuned vs pre-trained: {change}", highlight=False)
     if outcome.references is not None:
         print_verdict(console, outcome.references)
+    if outcome.onnx is not None:
+        size, difference, latency = (outcome.onnx[key] for key in ("size_bytes", "max_abs_difference",
+                                                                   "cpu_latency_ms_per_row"))  # fmt: skip
+        console.print(f"model.onnx: {size / 1e3:.0f} kB, max abs difference to torch {difference:.2g}, "
+                      f"{latency:.4f} ms per row on CPU", highlight=False)  # fmt: skip
 
 
 def _interval(interval: dict[str, Any]) -> str:

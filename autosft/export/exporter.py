@@ -35,6 +35,7 @@ from autosft.evaluate.refit import Refit, RefitMode, refit
 from autosft.evaluate.verdict import best_trial_value, summarize
 from autosft.export import runcard
 from autosft.export.model import MODEL_DESCRIPTION, save_model
+from autosft.export.onnx import export_onnx
 from autosft.plugins import get_plugin_manager
 from autosft.registry import ComponentTable, Registry, collect_registry
 from autosft.search.prepare import PreparedStudy, prepare_study, validate_options
@@ -62,6 +63,8 @@ class ExportOutcome:
     seconds: float
     #: The verdict against the study's references (:func:`autosft.evaluate.verdict.summarize`).
     references: dict[str, Any] | None = None
+    #: The ONNX export's record (:func:`autosft.export.onnx.export_onnx`), with ``--onnx``.
+    onnx: dict[str, Any] | None = None
 
 
 def export_study(
@@ -71,12 +74,16 @@ def export_study(
     *,
     refit_mode: RefitMode = "train",
     merge_lora: bool = False,
+    onnx: bool = False,
     force: bool = False,
     resamples: int = DEFAULT_RESAMPLES,
     device: str | None = None,
     manager: pluggy.PluginManager | None = None,
 ) -> ExportOutcome:
-    """Retrain the study's selected trial, score it once on test with bootstrap intervals, write ``out``."""
+    """Retrain the study's selected trial, score it once on test with bootstrap intervals, write ``out``.
+
+    ``onnx`` also writes ``model.onnx``, checked against torch on the test rows (see :mod:`autosft.export.onnx`).
+    """
     started = time.perf_counter()
     target = Path(out)
     _check_target(target, force=force)
@@ -102,6 +109,7 @@ def export_study(
     try:
         tock = time.perf_counter()
         save_model(refitted.module, staging, config=config, merge_lora=merge_lora)
+        onnx_record = export_onnx(refitted.module, test, staging) if onnx else None
         best = fixed_study(config, prepared.space, trial)
         (staging / BEST_CONFIG).write_text(_BEST_CONFIG_HEADER + yaml.safe_dump(best, sort_keys=False))
         np.savez_compressed(staging / PREDICTIONS, labels=test.labels, probabilities=refitted.test_probabilities,
@@ -124,7 +132,7 @@ def export_study(
             "write": time.perf_counter() - tock,
             "export_total": time.perf_counter() - started,
         }
-        card = _run_card(study, storage_url, trial, prepared, refitted, setup, seconds)
+        card = _run_card(study, storage_url, trial, prepared, refitted, setup, seconds) | {"onnx": onnx_record}
         _write_json(staging / RUN_CARD, {**card, "references": references})
         if target.exists():
             shutil.rmtree(target)  # _check_target allowed it: --force over an earlier export
@@ -132,7 +140,8 @@ def export_study(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return ExportOutcome(target, trial.number, intervals, retained, time.perf_counter() - started, references)
+    return ExportOutcome(target, trial.number, intervals, retained, time.perf_counter() - started, references,
+                         onnx_record)  # fmt: skip
 
 
 def fixed_study(config: StudyConfig, space: SearchSpace, trial: optuna.trial.FrozenTrial) -> dict[str, Any]:

@@ -118,8 +118,11 @@ class NextItemTransformer(nn.Module):
 
     def forward(self, items: torch.Tensor, exclude_seen: torch.Tensor | None = None) -> torch.Tensor:
         keep = items > 0
+        # An ONNX graph is traced once, so it keeps every column and always masks: both shortcuts
+        # below read the data, and padding columns and an all-false mask change no score.
+        tracing = torch.jit.is_tracing()
         # Histories are left-padded: columns left of the batch's longest history are all padding.
-        width = max(1, int(keep.sum(dim=1).max()))
+        width = items.shape[1] if tracing else max(1, int(keep.sum(dim=1).max()))
         window, keep = items[:, -width:], keep[:, -width:]
         x = self.items(window) * self.scale + self.positions.weight[None, -width:]
         x = self.embedding_dropout(x)
@@ -128,11 +131,11 @@ class NextItemTransformer(nn.Module):
         state = self.norm(x[:, -1])  # the newest position has seen the whole history
         # Customers re-buy: a per-customer gate times log(1 + times bought) lets the model copy from
         # the history, which item scores alone learn slowly.
-        bought = torch.zeros(len(items), self.output.out_features + 1, device=items.device)
+        bought = torch.zeros(items.shape[0], self.output.out_features + 1, device=items.device)
         bought.scatter_add_(1, window, keep.to(bought.dtype))
         bought = bought[:, 1:]
         scores = self.output(state) + self.repeat(state) * torch.log1p(bought)
-        if exclude_seen is not None and bool(exclude_seen.any()):
+        if exclude_seen is not None and (tracing or bool(exclude_seen.any())):
             scores = scores.masked_fill((bought > 0) & exclude_seen[:, None].bool(), MASKED_SCORE)
         return scores
 
