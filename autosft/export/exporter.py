@@ -8,11 +8,13 @@ export, and ``--force`` replaces an earlier export only once the new one is comp
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -104,9 +106,7 @@ def export_study(
     references = _references(study, prepared, trial, refitted, intervals, resamples)
     retained = _retained_performance(prepared, refitted, setup) if config.reference is not None else None
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}-"))
-    try:
+    with _staged(target) as staging:
         tock = time.perf_counter()
         save_model(refitted.module, staging, config=config, merge_lora=merge_lora)
         onnx_record = export_onnx(refitted.module, test, staging) if onnx else None
@@ -114,17 +114,9 @@ def export_study(
         (staging / BEST_CONFIG).write_text(_BEST_CONFIG_HEADER + yaml.safe_dump(best, sort_keys=False))
         np.savez_compressed(staging / PREDICTIONS, labels=test.labels, probabilities=refitted.test_probabilities,
                             class_names=np.array(prepared.splits.class_names))  # fmt: skip
-        metrics_record = {
-            "trial": trial.number,
-            "refit": refit_mode,
-            "test_rows": len(test),
-            "confidence_level": CONFIDENCE_LEVEL,
-            "bootstrap": {"resamples": resamples, "seed": config.seed, "method": "percentile"},
-            "metrics": intervals,
-            "retained": retained,
-            "references": references,
-        }
-        _write_json(staging / TEST_METRICS, metrics_record)
+        _write_json(staging / TEST_METRICS, {"trial": trial.number, "refit": refit_mode, "test_rows": len(test),
+                                             **_bootstrap_record(resamples, config.seed), "metrics": intervals,
+                                             "retained": retained, "references": references})  # fmt: skip
         seconds = {
             "refit_train": refitted.train_seconds,
             "test_predict": refitted.predict_seconds,
@@ -134,14 +126,32 @@ def export_study(
         }
         card = _run_card(study, storage_url, trial, prepared, refitted, setup, seconds) | {"onnx": onnx_record}
         _write_json(staging / RUN_CARD, {**card, "references": references})
+    return ExportOutcome(target, trial.number, intervals, retained, time.perf_counter() - started, references,
+                         onnx_record)  # fmt: skip
+
+
+def _bootstrap_record(resamples: int, seed: int) -> dict[str, Any]:
+    """How the test intervals were drawn, for ``test_metrics.json``."""
+    return {
+        "confidence_level": CONFIDENCE_LEVEL,
+        "bootstrap": {"resamples": resamples, "seed": seed, "method": "percentile"},
+    }
+
+
+@contextlib.contextmanager
+def _staged(target: Path) -> Iterator[Path]:
+    """A fresh folder beside ``target`` that replaces it only once everything in it is written, so a
+    failed or interrupted export never leaves half a model where an earlier export was."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}-"))
+    try:
+        yield staging
         if target.exists():
             shutil.rmtree(target)  # _check_target allowed it: --force over an earlier export
         staging.rename(target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return ExportOutcome(target, trial.number, intervals, retained, time.perf_counter() - started, references,
-                         onnx_record)  # fmt: skip
 
 
 def fixed_study(config: StudyConfig, space: SearchSpace, trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
