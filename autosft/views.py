@@ -93,7 +93,7 @@ def print_verdict(console: Console, source: optuna.Study | dict[str, Any]) -> No
         if found is None:
             return
         source = found
-    console.print(reference_table(source))
+    console.print(reference_table(source), soft_wrap=False)  # wrapped to the terminal, caption included
 
 
 def _number(value: Any) -> str:

@@ -114,7 +114,7 @@ BAD_INPUTS = [
     ({"model": {"name": "toy_mlp", "options": {"hidden": "wide"}}}, [], "model 'toy_mlp' options: hidden"),
     ({"objective": {"metric": "auc"}}, [], "unknown metric 'auc'; valid names: accuracy"),
     ({"search_space": {"imbalance": {"choices": ["smote"]}}}, [], "unknown choice(s) ['smote']"),
-    ({}, ["--storage", "notaurl"], "malformed storage URL 'notaurl'"),
+    ({}, ["--storage", "notaurl"], "storage 'notaurl' has no scheme; valid schemes:"),
     ({}, ["--storage", "postgresql+psycopg://user:hunter2@127.0.0.1:1/x"], "cannot open storage"),
     ({}, ["--n-trials", "0"], "budget.n_trials: Input should be greater than or equal to 1"),
     ({}, ["--devices", "banana"], "--devices takes auto, cpu or cuda:N"),
