@@ -321,7 +321,7 @@ def _nearest_number(value: Any, low: float, high: float, step: float | None) -> 
     if step is None:
         return float(inside)
     last = math.floor((high - low) / step + 1e-9)  # the grid's top point, which may lie below `high`
-    return low + min(round((inside - low) / step), last) * step
+    return min(low + min(round((inside - low) / step), last) * step, high)  # no float excess above `high`
 
 
 def _check_admissible(dimension: Dimension, value: Any, where: str) -> None:
