@@ -25,6 +25,7 @@ from autosft.attrs import (
     RERUN_ATTR,
     SELECTION_ATTR,
     TARGET_ATTR,
+    WARM_START_ATTR,
 )
 from autosft.components import (
     TASK_TYPES,
@@ -93,6 +94,7 @@ __all__ = [
     "SPLIT_NAMES",
     "TARGET_ATTR",
     "TASK_TYPES",
+    "WARM_START_ATTR",
     "Augmentation",
     "AutosftError",
     "BuiltModel",

@@ -18,6 +18,7 @@ __all__ = [
     "RERUN_ATTR",
     "SELECTION_ATTR",
     "TARGET_ATTR",
+    "WARM_START_ATTR",
 ]
 
 # Study attributes
@@ -45,3 +46,6 @@ QUICK_LOOK_ATTR = "autosft_quick_look"
 AS_IS_ATTR = "autosft_as_is"
 #: A seed re-run: ``{"of": original trial number, "seed": seed}``.
 RERUN_ATTR = "autosft_seed_rerun"
+#: A configuration taken from an earlier study by a warm start: ``{"study": its name, "trial": its number}``
+#: (see :mod:`autosft.search.warmstart`).
+WARM_START_ATTR = "autosft_warm_start"

@@ -7,7 +7,7 @@ key fails instead of being silently ignored; the rest of autosft trusts these ty
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -27,6 +27,7 @@ __all__ = [
     "SelectConfig",
     "StudyConfig",
     "TaskType",
+    "WarmStartConfig",
     "format_validation_error",
     "load_study_file",
     "parse_study",
@@ -149,6 +150,17 @@ class DataCheckConfig(_Strict):
     )
 
 
+class WarmStartConfig(_Strict):
+    """Earlier studies whose best configurations a new study tries first, after its starting trials
+    (see :mod:`autosft.search.warmstart`): how last month's study starts this month's."""
+
+    studies: list[Annotated[str, Field(min_length=1)]] = Field(
+        default_factory=list, description="Study names, same model and task; also set by --warm-start."
+    )
+    top_k: int = Field(default=5, ge=1, le=50, description="Best distinct complete configurations per study.")
+    storage: str | None = Field(default=None, description="SQLAlchemy URL of those studies; defaults to `storage`.")
+
+
 class StudyConfig(_Strict):
     """A whole study file. Relative paths in component options resolve against the working directory."""
 
@@ -171,6 +183,7 @@ class StudyConfig(_Strict):
     heartbeat: HeartbeatConfig = Field(default_factory=HeartbeatConfig)
     select: SelectConfig = Field(default_factory=SelectConfig)
     data_check: DataCheckConfig = Field(default_factory=DataCheckConfig)
+    warm_start: WarmStartConfig = Field(default_factory=WarmStartConfig)
     seed: int = Field(
         default=0, ge=0, le=MAX_SEED, description="Seeds the sampler, the splits and every trial (0 to 2**32 - 1)."
     )
@@ -259,8 +272,12 @@ def with_overrides(
     n_trials: int | None = None,
     timeout: float | None = None,
     seed: int | None = None,
+    warm_start: list[str] | None = None,
 ) -> StudyConfig:
-    """The study with command-line flags applied, validated again like the file itself."""
+    """The study with command-line flags applied, validated again like the file itself.
+
+    ``warm_start`` (the ``--warm-start`` names) replaces the file's ``warm_start.studies``, keeping its
+    ``top_k`` and ``storage``, as every flag replaces the key it names."""
     raw = config.model_dump(exclude_unset=True)  # unset stays unset: an override's form is which keys it has
     raw.setdefault("budget", {})
     if storage is not None:
@@ -273,4 +290,6 @@ def with_overrides(
         raw["budget"]["timeout"] = timeout
     if seed is not None:
         raw["seed"] = seed
+    if warm_start:
+        raw["warm_start"] = {**raw.get("warm_start", {}), "studies": warm_start}
     return parse_study(raw, where="command-line flags")

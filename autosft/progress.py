@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from autosft.views import describe_params
+from autosft.views import describe_params, trial_origin
 
 if TYPE_CHECKING:
     import optuna
@@ -29,10 +29,8 @@ def describe_trial(trial: optuna.trial.FrozenTrial, metric: str) -> str:
         outcome = f"[yellow]PRUNED[/] after epoch {trial.last_step}"
     else:
         outcome = f"[red]{trial.state.name}[/] {escape(trial.user_attrs.get('fail_reason', ''))}"
-    from autosft.evaluate.selection import rerun_tag
-
-    rerun = rerun_tag(trial)
-    note = f"  (re-run of trial {rerun['of']} with seed {rerun['seed']})" if rerun is not None else ""
+    origin = trial_origin(trial)
+    note = f"  ({escape(origin)})" if origin else ""
     if trial.user_attrs.get("autosft_as_is"):  # its parameters were never used: it trained zero epochs
         return f"trial {trial.number:>3} {outcome}  the pre-trained model as is (no training)  {seconds:.1f}s"
     return f"trial {trial.number:>3} {outcome}  {escape(describe_params(trial.params))}  {seconds:.1f}s{note}"

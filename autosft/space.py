@@ -89,6 +89,10 @@ class Float:
             return float(value)
         return math.sqrt(self.low * self.high) if self.log else (self.low + self.high) / 2
 
+    def nearest(self, value: Any) -> float:
+        near = _nearest_number(value, self.low, self.high, self.step)
+        return self.clamp(self.default) if near is None else near
+
 
 @dataclass(frozen=True)
 class Int:
@@ -113,6 +117,10 @@ class Int:
             return value
         return self.low
 
+    def nearest(self, value: Any) -> int:
+        near = _nearest_number(value, self.low, self.high, self.step)
+        return self.clamp(self.default) if near is None else round(near)
+
 
 @dataclass(frozen=True)
 class Categorical:
@@ -134,6 +142,9 @@ class Categorical:
     def clamp(self, value: Any) -> Any:
         return value if self.accepts(value) else self.choices[0]
 
+    def nearest(self, value: Any) -> Any:
+        return value if self.accepts(value) else self.clamp(self.default)
+
 
 @dataclass(frozen=True)
 class Fixed:
@@ -147,6 +158,9 @@ class Fixed:
         return bool(value == self.default)
 
     def clamp(self, value: Any) -> Any:
+        return self.default
+
+    def nearest(self, value: Any) -> Any:
         return self.default
 
 
@@ -237,6 +251,22 @@ class SearchSpace:
                 params[dimension.name] = value
         return params
 
+    def nearest_params(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """The configuration of this space nearest to ``values`` (another study's trial), as Optuna params.
+
+        What a warm start tries (:mod:`autosft.search.warmstart`): a number outside its range moves to
+        the nearest bound (and step), while a choice the space lacks, a value of another kind and a
+        dimension ``values`` lacks take this space's default. Never ``None``, unlike :meth:`params_with`:
+        an earlier study's best configuration is worth trying as close as the space allows.
+        """
+        chosen: dict[str, Any] = {}
+        for dimension in self:
+            if self._active(dimension, chosen):
+                given = values.get(dimension.name, _ABSENT)
+                default = dimension.clamp(dimension.default)
+                chosen[dimension.name] = default if given is _ABSENT else dimension.nearest(given)
+        return {name: value for name, value in chosen.items() if not isinstance(self.dimensions[name], Fixed)}
+
     @staticmethod
     def _active(dimension: Dimension, values: Mapping[str, Any]) -> bool:
         condition = dimension.condition
@@ -280,6 +310,18 @@ def _overridden(dimension: Dimension, spec: DimensionOverride) -> Dimension:
     for end in (spec.low, spec.high):
         _check_admissible(dimension, end, where)
     return replace(dimension, low=spec.low, high=spec.high, log=log, step=spec.step)
+
+
+def _nearest_number(value: Any, low: float, high: float, step: float | None) -> float | None:
+    """The point of ``[low, high]`` (on its ``step`` grid, if any) nearest to ``value``; ``None`` if
+    ``value`` is no finite number."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    inside = min(max(value, low), high)
+    if step is None:
+        return float(inside)
+    last = math.floor((high - low) / step + 1e-9)  # the grid's top point, which may lie below `high`
+    return min(low + min(round((inside - low) / step), last) * step, high)  # no float excess above `high`
 
 
 def _check_admissible(dimension: Dimension, value: Any, where: str) -> None:

@@ -13,11 +13,14 @@ from typing import TYPE_CHECKING, Any
 from rich.table import Table
 from rich.text import Text
 
+from autosft.attrs import RERUN_ATTR, WARM_START_ATTR
+
 if TYPE_CHECKING:
     import optuna
     from rich.console import Console
 
-__all__ = ["KEY_PARAMS", "describe_params", "print_verdict", "reference_cells", "reference_table", "selection_table"]
+__all__ = ["KEY_PARAMS", "describe_params", "print_verdict", "reference_cells", "reference_table", "selection_table",
+           "trial_origin"]  # fmt: skip
 
 #: Params shown in one-line trial summaries, in this order, when present.
 KEY_PARAMS = (
@@ -43,6 +46,17 @@ def describe_params(params: dict[str, Any]) -> str:
             shown.append(f"{name.replace('_learning_rate', '_lr').replace('learning_rate', 'lr')}="
                          f"{value:.3g}" if isinstance(value, float) else f"{name}={value}")  # fmt: skip
     return " ".join(shown)
+
+
+def trial_origin(trial: optuna.trial.FrozenTrial) -> str:
+    """Where a trial's configuration came from, when not from the sampler: a seed re-run of another
+    trial, or an earlier study's trial (a warm start); ``""`` otherwise. For progress and status lines."""
+    rerun, warm = trial.user_attrs.get(RERUN_ATTR), trial.user_attrs.get(WARM_START_ATTR)
+    if isinstance(rerun, dict):
+        return f"re-run of trial {rerun['of']} with seed {rerun['seed']}"
+    if isinstance(warm, dict):
+        return f"warm start: trial {warm['trial']} of study {warm['study']!r}"
+    return ""
 
 
 def selection_table(record: dict[str, Any]) -> Table:

@@ -120,6 +120,8 @@ BAD_INPUTS = [
     ({}, ["--devices", "banana"], "--devices takes auto, cpu or cuda:N"),
     ({}, ["--devices", "cuda:7"], "device 'cuda:7': no CUDA device is visible"),
     ({}, ["--devices", "cpu,cuda:7", "--workers", "2"], "device 'cuda:7': no CUDA device is visible"),
+    ({"warm_start": {"studies": ["dec"]}}, [], "warm_start: no study 'dec' in sqlite:///"),
+    ({}, ["--warm-start", "dec"], "warm_start: no study 'dec' in sqlite:///"),
 ]
 
 
@@ -368,6 +370,19 @@ def test_a_killed_worker_loses_nothing_and_its_trial_is_retried(tmp_path: Path) 
     assert not [t for t in trials if t.state == optuna.trial.TrialState.RUNNING]
     status = run_toy_cli("status", "--study", str(study_file), cwd=tmp_path)
     assert f"retry of trial {killed.number}" in status.stdout and "on cpu" in status.stdout
+
+
+def test_warm_start_says_what_it_queued_and_status_where_each_came_from(tmp_path: Path) -> None:
+    earlier = _write_study(tmp_path, name="jan", budget={"n_trials": 3, "max_epochs": 2})
+    assert _invoke("search", str(earlier), "--no-final-test").exit_code == 0
+    later = _write_study(tmp_path, name="feb", seed=1, budget={"n_trials": 2, "max_epochs": 2})
+    searched = _invoke("search", str(later), "--no-final-test", "--warm-start", "jan")
+    assert searched.exit_code == 0, searched.output
+    notice = [line for line in searched.stderr.splitlines() if line.startswith("warm start:")]
+    assert len(notice) == 1 and "queued after the starting trials: study 'jan' trial(s) " in notice[0]
+    status = _invoke("status", "--study", str(later))
+    from_jan = optuna.load_study(study_name="feb", storage=f"sqlite:///{tmp_path / 'study.db'}").trials[1]
+    assert f"warm start: trial {from_jan.user_attrs['autosft_warm_start']['trial']} of study 'jan'" in status.output
 
 
 def test_status_reads_at_80_columns_and_a_queued_retry_names_no_worker(tmp_path: Path) -> None:

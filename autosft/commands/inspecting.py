@@ -74,8 +74,7 @@ def _status_row(trial: optuna.trial.FrozenTrial, stale: set[int]) -> dict[str, s
 
     import optuna
 
-    from autosft.evaluate.selection import rerun_tag
-    from autosft.views import describe_params
+    from autosft.views import describe_params, trial_origin
 
     note = trial.user_attrs.get("fail_reason", "")
     if trial.state == optuna.trial.TrialState.PRUNED:
@@ -88,9 +87,9 @@ def _status_row(trial: optuna.trial.FrozenTrial, stale: set[int]) -> dict[str, s
         note = f"running for {running:.0f}s, {epochs} epoch(s) done"
     elif "failed_trial" in trial.system_attrs:
         note = f"retry of trial {trial.system_attrs['failed_trial']}"
-    rerun = rerun_tag(trial)
-    if rerun is not None:
-        note = f"re-run of trial {rerun['of']} with seed {rerun['seed']}" + (f"; {note}" if note else "")
+    origin = trial_origin(trial)
+    if origin:
+        note = origin + (f"; {note}" if note else "")
     waiting = trial.state == optuna.trial.TrialState.WAITING  # a queued retry carries its dead worker's name
     return {
         "trial": str(trial.number),

@@ -65,6 +65,15 @@ def search(
     ] = False,
     allow_data_change: AllowDataChange = False,
     drop_repeats: DropRepeatsOption = False,
+    warm_start: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--warm-start",
+            help="A new study tries this earlier study's best configurations first "
+            "(repeatable; replaces warm_start.studies).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Search fine-tuning configurations; re-running resumes the study and adds trials."""
     from autosft.config import load_study_file, with_overrides
@@ -72,7 +81,7 @@ def search(
     from autosft.search.controller import run_search
 
     config = with_overrides(load_study_file(study_file), storage=storage, study_name=study_name,
-                            n_trials=n_trials, timeout=timeout, seed=seed)  # fmt: skip
+                            n_trials=n_trials, timeout=timeout, seed=seed, warm_start=warm_start)  # fmt: skip
     config = with_drop_repeats(config, drop_repeats)
     import optuna
 
@@ -84,7 +93,8 @@ def search(
         outcome = run_search(config, manager=plugin_manager(context), callbacks=[progress], final_test=final_test,
                              devices=devices, workers=workers, recycle_after=recycle_after,
                              on_prepared=progress.started, check_data=not skip_data_check,
-                             on_data_checked=_warn, allow_data_change=allow_data_change)  # fmt: skip
+                             on_data_checked=_warn, allow_data_change=allow_data_change,
+                             on_notice=_warm_start_notice)  # fmt: skip
     _print_outcome(outcome, config, final_test=final_test, workers=workers)
     if outcome.stopped_reason:
         # After the summary, so the reason is the last thing said; non-zero, so a script sees it.
@@ -169,6 +179,10 @@ def worker(
     if summary.stopped_reason:
         errors.print(f"[yellow]worker stopped:[/] {escape(summary.stopped_reason)}", highlight=False)
         raise typer.Exit(1)
+
+
+def _warm_start_notice(message: str) -> None:
+    errors.print(f"[dim]warm start:[/] {escape(message)}", highlight=False)
 
 
 def _warn(report: DataReport) -> None:

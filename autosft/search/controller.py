@@ -18,7 +18,7 @@ from autosft.engine.device import DeviceSetup, pick_device
 from autosft.errors import ConfigError, DataError
 from autosft.evaluate.datacheck import DATA_CHECK_ATTR, DataReport, check_splits, refuse_errors
 from autosft.evaluate.holdout import FINAL_TEST_ATTR, evaluate_on_test, selected_trial
-from autosft.evaluate.references import REFERENCES_ATTR, validate_references
+from autosft.evaluate.references import REFERENCES_ATTR, FittedReferences, validate_references
 from autosft.evaluate.selection import SELECTION_ATTR, enqueue_reruns, summarize_selection, waiting_reruns
 from autosft.plugins import get_plugin_manager
 from autosft.registry import Registry, collect_registry
@@ -36,6 +36,7 @@ from autosft.search.study import (
     open_study,
     stored_config,
 )
+from autosft.search.warmstart import WarmCandidate, enqueue_warm_start, find_warm_start
 from autosft.search.worker import StudyCallback, WorkSummary, work
 from autosft.storage import open_storage, parse_storage_url
 from autosft.storage.lock import StudyLock
@@ -77,12 +78,15 @@ def run_search(
     check_data: bool = True,
     on_data_checked: Callable[[DataReport], None] | None = None,
     allow_data_change: bool = False,
+    on_notice: Callable[[str], None] | None = None,
 ) -> SearchOutcome:
     """Run ``config.budget`` more trials of the study, then evaluate the selected one on test once.
 
     Re-running with the same study name and storage resumes the study: finished trials are kept
     and new ones are added. A new study starts from the default configuration, after a cheap quick
-    look at it on a frozen prefix where the model allows one (:func:`~autosft.search.plan.quick_look_params`). With
+    look at it on a frozen prefix where the model allows one (:func:`~autosft.search.plan.quick_look_params`), then
+    tries the best configurations of the earlier studies ``warm_start`` names (:mod:`autosft.search.warmstart`;
+    what it did goes to ``on_notice``, one line each). With
     several ``workers`` (or devices), trials run in that many worker processes at once; each is
     replaced by a fresh process after ``recycle_after`` trials (default: GPU workers after each trial).
 
@@ -98,34 +102,57 @@ def run_search(
     """
     started = time.perf_counter()
     manager = manager or get_plugin_manager()
-    # Cheap checks first, then the storage, then the slow part (data, pre-training): a typo or an
-    # unreachable database fails in a second, and a bad name never creates a database file.
+    # Cheap checks first, then the storage and earlier studies, then the slow part (data, pre-training):
+    # a typo or an unreachable database fails in a second, and a bad name never creates a database file.
     registry = collect_registry(manager)
     slots, setup = _cheap_checks(config, registry, devices=devices, workers=workers, recycle_after=recycle_after)
     storage = open_storage(config.storage, config.heartbeat)
-    prepared = prepare_study(config, manager, registry)
-    report = None
-    if check_data:
-        report = check_splits(prepared.splits, seed=config.seed)
-        refuse_errors(report)
     existing = _trial_count(storage, config.name)
-    study = _open_for_run(prepared, storage, existing=existing, allow_data_change=allow_data_change)
-    references = validate_references(prepared)  # before any trial: scored on validation only
-    study.set_user_attr(REFERENCES_ATTR, references[0])
-    if report is not None:  # warnings are shown once the search is sure to start: a refusal stays one line
-        study.set_user_attr(DATA_CHECK_ATTR, report.as_dict())
-        if on_data_checked is not None:
-            on_data_checked(report)
+    warm = find_warm_start(config, storage, on_notice) if existing == 0 else []  # a resumed study had its own
+    prepared = prepare_study(config, manager, registry)
+    report = check_splits(prepared.splits, seed=config.seed) if check_data else None
+    if report is not None:
+        refuse_errors(report)
+    study = _open_for_run(prepared, storage, existing=existing, allow_data_change=allow_data_change,
+                          warm=warm, notice=on_notice)  # fmt: skip
+    references = _before_first_trial(study, prepared, report, on_data_checked)
     if on_prepared is not None:
         on_prepared(prepared, study)
     summary = _run_trials(study, prepared, slots, setup, callbacks)
     selection = _record_selection(study, prepared) if slots else None  # --workers 0: nothing ran here
     outcome = _outcome(study, prepared, summary, existing=existing, report=report, selection=selection)
-    if final_test and slots and outcome.states.get("COMPLETE") and len(prepared.splits.test):
-        outcome.final_test = evaluate_on_test(prepared, selected_trial(study), setup, references=references)
-        study.set_user_attr(FINAL_TEST_ATTR, outcome.final_test)
+    if final_test and slots:
+        _test_selected(outcome, setup, references)
     outcome.seconds = time.perf_counter() - started
     return outcome
+
+
+def _test_selected(
+    outcome: SearchOutcome, setup: DeviceSetup, references: tuple[dict[str, Any], FittedReferences]
+) -> None:
+    """The final test: retrain the selected trial and score it once on test, beside the references;
+    nothing while no trial is complete or the test split is empty."""
+    prepared = outcome.prepared
+    if outcome.states.get("COMPLETE") and len(prepared.splits.test):
+        outcome.final_test = evaluate_on_test(prepared, selected_trial(outcome.study), setup, references=references)
+        outcome.study.set_user_attr(FINAL_TEST_ATTR, outcome.final_test)
+
+
+def _before_first_trial(
+    study: optuna.Study,
+    prepared: PreparedStudy,
+    report: DataReport | None,
+    on_data_checked: Callable[[DataReport], None] | None,
+) -> tuple[dict[str, Any], FittedReferences]:
+    """Score the references on validation (before any trial: they see validation only) and record
+    them and the data check in the open study; the fitted references serve the final test."""
+    references = validate_references(prepared)
+    study.set_user_attr(REFERENCES_ATTR, references[0])
+    if report is not None:  # warnings are shown once the search is sure to start: a refusal stays one line
+        study.set_user_attr(DATA_CHECK_ATTR, report.as_dict())
+        if on_data_checked is not None:
+            on_data_checked(report)
+    return references
 
 
 def _outcome(study: optuna.Study, prepared: PreparedStudy, summary: WorkSummary, *, existing: int,
@@ -145,9 +172,16 @@ def _outcome(study: optuna.Study, prepared: PreparedStudy, summary: WorkSummary,
 
 
 def _open_for_run(
-    prepared: PreparedStudy, storage: optuna.storages.BaseStorage, *, existing: int, allow_data_change: bool
+    prepared: PreparedStudy,
+    storage: optuna.storages.BaseStorage,
+    *,
+    existing: int,
+    allow_data_change: bool,
+    warm: list[list[WarmCandidate]],
+    notice: Callable[[str], None] | None,
 ) -> optuna.Study:
-    """Create or resume the study (refusing changed data unless allowed); a new one gets its starting trials."""
+    """Create or resume the study (refusing changed data unless allowed); a new one gets its starting
+    trials, then the configurations of its warm start."""
     config = prepared.config
     fingerprint = _check_data_unchanged(storage, config.name, prepared.splits.fingerprint, allow=allow_data_change)
     # Offset the seed by the trials already run so a resumed random sampler does not replay them.
@@ -156,6 +190,7 @@ def _open_for_run(
     _record_data(study, prepared.splits.fingerprint, changed_from=fingerprint)
     if existing == 0:
         _enqueue_starting_trials(study, prepared)
+        enqueue_warm_start(study, prepared.space, warm, top_k=config.warm_start.top_k, notice=notice)
     return study
 
 
@@ -212,7 +247,7 @@ def _record_selection(study: optuna.Study, prepared: PreparedStudy) -> dict[str,
 def check_search_options(config: StudyConfig) -> None:
     """Build the study's sampler and pruner once, as the search will: an option Optuna rejects
     (a misspelled keyword, a bad value) is a one-line :class:`ConfigError` before any trial runs."""
-    make_sampler(config.sampler, seed=config.seed)
+    make_sampler(config.sampler, seed=config.seed, n_trials=config.budget.n_trials)
     make_pruner(config.effective_pruner, max_epochs=config.budget.max_epochs)
 
 
@@ -290,7 +325,7 @@ def join_study(
     study = optuna.load_study(
         study_name=config.name,
         storage=storage,
-        sampler=make_sampler(config.sampler, seed=seed),
+        sampler=make_sampler(config.sampler, seed=seed, n_trials=config.budget.n_trials),
         pruner=make_pruner(config.effective_pruner, max_epochs=config.budget.max_epochs),
     )
     _record_data(study, prepared.splits.fingerprint, changed_from=stored)

@@ -171,6 +171,22 @@ def test_params_with_prefers_what_the_space_allows_and_refuses_the_rest() -> Non
         assert space.params_with(refused) is None, refused
 
 
+def test_nearest_params_moves_another_studys_trial_into_the_space() -> None:
+    space = _prepared(search_space={"batch_size": {"value": 16}, "epochs": {"low": 1, "high": 3},
+                                    "dropout": {"low": 0, "high": 0.3, "step": 0.1},
+                                    "adaptation": {"choices": ["full", "freeze"]}}).space  # fmt: skip
+    default = space.default_params()
+    assert space.nearest_params({}) == default
+    # Out of range: to the nearest bound (on the step grid); a missing choice: the default, and its
+    # children go with it; the pinned batch size is no parameter.
+    lora = {"adaptation": "lora", "lora_rank": 8, "learning_rate": 0.5, "epochs": 9, "dropout": 0.27, "batch_size": 64}
+    assert space.nearest_params(lora) == {**default, "learning_rate": 0.03, "epochs": 3, "dropout": 0.3}
+    frozen = {"adaptation": "freeze", "freeze_depth": 9, "unfreeze_every": -1, "learning_rate": "fast",
+              "epochs": 2.4, "dropout": 0.04, "weight_decay": float("nan")}  # fmt: skip
+    assert space.nearest_params(frozen) == {**default, "adaptation": "freeze", "freeze_depth": 3, "unfreeze_every": 0,
+                                            "epochs": 2, "dropout": 0.0}  # fmt: skip
+
+
 IMPOSSIBLE_OVERRIDES = [
     ({"batch_size": {"choices": ["abc"]}}, "batch_size takes whole numbers, but got 'abc'"),
     ({"batch_size": {"value": 0}}, "`1 <= value` must hold for batch_size, but got 0"),
