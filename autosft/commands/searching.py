@@ -30,6 +30,38 @@ if TYPE_CHECKING:
 __all__ = ["search", "worker"]
 
 
+WorkersOption = Annotated[
+    int | None,
+    typer.Option("--workers", help="Worker processes sharing the study [default: one per device]."),
+]
+
+
+RecycleAfterOption = Annotated[
+    int | None,
+    typer.Option(
+        "--recycle-after",
+        help="Replace each worker process after N trials; 0 = never "
+        "[default: GPU workers after every trial, CPU workers never].",
+    ),
+]
+
+
+SkipDataCheckOption = Annotated[
+    bool, typer.Option("--skip-data-check", help="Search even when `autosft check-data` finds errors.")
+]
+
+
+WarmStartOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--warm-start",
+        help="A new study tries this earlier study's best configurations first "
+        "(repeatable; replaces warm_start.studies).",
+        show_default=False,
+    ),
+]
+
+
 def search(
     context: typer.Context,
     study_file: StudyFile,
@@ -48,32 +80,12 @@ def search(
     devices: Annotated[
         str | None, typer.Option("--devices", help="auto, cpu, or cuda:0,cuda:1,... [default: auto]")
     ] = None,
-    workers: Annotated[
-        int | None,
-        typer.Option("--workers", help="Worker processes sharing the study [default: one per device]."),
-    ] = None,
-    recycle_after: Annotated[
-        int | None,
-        typer.Option(
-            "--recycle-after",
-            help="Replace each worker process after N trials; 0 = never "
-            "[default: GPU workers after every trial, CPU workers never].",
-        ),
-    ] = None,
-    skip_data_check: Annotated[
-        bool, typer.Option("--skip-data-check", help="Search even when `autosft check-data` finds errors.")
-    ] = False,
+    workers: WorkersOption = None,
+    recycle_after: RecycleAfterOption = None,
+    skip_data_check: SkipDataCheckOption = False,
     allow_data_change: AllowDataChange = False,
     drop_repeats: DropRepeatsOption = False,
-    warm_start: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--warm-start",
-            help="A new study tries this earlier study's best configurations first "
-            "(repeatable; replaces warm_start.studies).",
-            show_default=False,
-        ),
-    ] = None,
+    warm_start: WarmStartOption = None,
 ) -> None:
     """Search fine-tuning configurations; re-running resumes the study and adds trials."""
     from autosft.config import load_study_file, with_overrides
