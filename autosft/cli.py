@@ -68,6 +68,8 @@ def build_app(manager: pluggy.PluginManager) -> typer.Typer:
         no_args_is_help=True,
         pretty_exceptions_enable=False,
         add_completion=False,
+        # Help texts are plain text: "[default: one per device]" must show, not be read as markup.
+        rich_markup_mode=None,
     )
 
     @app.callback()
