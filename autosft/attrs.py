@@ -10,9 +10,13 @@ from __future__ import annotations
 __all__ = [
     "AS_IS_ATTR",
     "CONFIG_ATTR",
+    "DATA_CHANGES_ATTR",
     "DATA_CHECK_ATTR",
+    "DATA_FINGERPRINT_ATTR",
     "DEFAULT_TRIAL_ATTR",
+    "FAIL_REASON_ATTR",
     "FINAL_TEST_ATTR",
+    "LOST_ATTR",
     "QUICK_LOOK_ATTR",
     "REFERENCES_ATTR",
     "RERUN_ATTR",
@@ -26,6 +30,10 @@ __all__ = [
 CONFIG_ATTR = "autosft_config"
 #: The data check of the latest `autosft search` (the JSON form of :class:`autosft.evaluate.datacheck.DataReport`).
 DATA_CHECK_ATTR = "autosft_data_check"
+#: The fingerprint of the data the study's trials ran on.
+DATA_FINGERPRINT_ATTR = "autosft_data_fingerprint"
+#: The data changes a resumed run was allowed to go on with (--allow-data-change).
+DATA_CHANGES_ATTR = "autosft_data_changes"
 #: The held-out test evaluation of the selected trial.
 FINAL_TEST_ATTR = "autosft_final_test"
 #: The references fitted on train and scored on validation before the first trial (see
@@ -37,6 +45,10 @@ SELECTION_ATTR = "autosft_selection"
 TARGET_ATTR = "autosft_trial_target"
 
 # Trial attributes
+#: Why a trial failed, in a line (the objective, the worker loop and the stale-trial handling write it).
+FAIL_REASON_ATTR = "fail_reason"
+#: On a trial whose worker was lost: ``"stale"`` (killed, cut off) or ``"interrupted"``.
+LOST_ATTR = "autosft_lost"
 #: Marks the enqueued default configuration (trial 0 of a new study, 1 after a quick look).
 DEFAULT_TRIAL_ATTR = "autosft_default_configuration"
 #: Marks the enqueued quick look (:func:`autosft.search.plan.quick_look_params`).

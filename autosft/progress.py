@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from autosft.attrs import AS_IS_ATTR
 from autosft.views import describe_params, trial_origin
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ def describe_trial(trial: optuna.trial.FrozenTrial, metric: str) -> str:
         outcome = f"[red]{trial.state.name}[/] {escape(trial.user_attrs.get('fail_reason', ''))}"
     origin = trial_origin(trial)
     note = f"  ({escape(origin)})" if origin else ""
-    if trial.user_attrs.get("autosft_as_is"):  # its parameters were never used: it trained zero epochs
+    if trial.user_attrs.get(AS_IS_ATTR):  # its parameters were never used: it trained zero epochs
         return f"trial {trial.number:>3} {outcome}  the pre-trained model as is (no training)  {seconds:.1f}s"
     return f"trial {trial.number:>3} {outcome}  {escape(describe_params(trial.params))}  {seconds:.1f}s{note}"
 

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import optuna
 
-from autosft.attrs import RERUN_ATTR, SELECTION_ATTR
+from autosft.attrs import AS_IS_ATTR, RERUN_ATTR, SELECTION_ATTR
 
 __all__ = [
     "CONFIDENCE",
@@ -66,7 +66,7 @@ def configuration_trials(study: optuna.Study, top_k: int) -> list[optuna.trial.F
     direction = study.directions[0]
     # The model as is (zero epochs) gives the same scores with any seed: nothing to re-run.
     proposed = [t for t in study.get_trials(deepcopy=False, states=(_COMPLETE,))
-                if rerun_tag(t) is None and not t.user_attrs.get("autosft_as_is")]  # fmt: skip
+                if rerun_tag(t) is None and not t.user_attrs.get(AS_IS_ATTR)]  # fmt: skip
     ranked = sorted(proposed, key=lambda t: (-t.values[0] if direction.name == "MAXIMIZE" else t.values[0], t.number))
     chosen: list[optuna.trial.FrozenTrial] = []
     seen: set[str] = set()

@@ -13,6 +13,7 @@ from typing import Any
 import optuna
 import pluggy
 
+from autosft.attrs import DATA_CHANGES_ATTR, DATA_FINGERPRINT_ATTR
 from autosft.config import StudyConfig
 from autosft.engine.device import DeviceSetup, pick_device
 from autosft.errors import ConfigError, DataError
@@ -43,11 +44,6 @@ from autosft.storage.lock import StudyLock
 
 __all__ = ["DATA_CHANGES_ATTR", "DATA_FINGERPRINT_ATTR", "SearchOutcome", "check_search_options", "join_study",
            "run_search"]  # fmt: skip
-
-#: Study user attribute: the fingerprint of the data the study's trials ran on.
-DATA_FINGERPRINT_ATTR = "autosft_data_fingerprint"
-#: Study user attribute: the data changes a resumed run was allowed to go on with (--allow-data-change).
-DATA_CHANGES_ATTR = "autosft_data_changes"
 
 
 @dataclass
@@ -321,7 +317,7 @@ def join_study(
     stored = _check_data_unchanged(storage, config.name, prepared.splits.fingerprint, allow=allow_data_change)
     index = int(os.environ.get(WORKER_INDEX_ENV, os.getpid()))
     # Workers with one seed would propose the same trials from the same history.
-    seed = config.seed + storage.get_n_trials(found._study_id) + 7919 * (index + 1)
+    seed = config.seed + storage.get_n_trials(storage.get_study_id_from_name(found.study_name)) + 7919 * (index + 1)
     study = optuna.load_study(
         study_name=config.name,
         storage=storage,

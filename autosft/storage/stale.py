@@ -19,15 +19,13 @@ from collections.abc import Callable
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from autosft.attrs import FAIL_REASON_ATTR, LOST_ATTR
+
 __all__ = [
     "FAIL_REASON_ATTR", "LOST_ATTR", "STALE_REASON", "fail_stale_trials", "is_lost", "requeue", "stale_trial_numbers",
     "storage_of", "trial_id",
 ]  # fmt: skip
 
-#: Trial user attribute: why a trial failed, in a line (the objective and this module write it).
-FAIL_REASON_ATTR = "fail_reason"
-#: Trial user attribute on a trial whose worker was lost: ``"stale"`` (killed, cut off) or ``"interrupted"``.
-LOST_ATTR = "autosft_lost"
 #: Trial user attribute naming the worker that ran a trial (a retry must not show the dead one's).
 WORKER_ATTR = "worker"
 STALE_REASON = "its worker stopped sending heartbeats (killed, or cut off from the storage)"
