@@ -36,6 +36,31 @@ class ReturnsBareModule:
         register(BareModule())
 
 
+class MissingGroup(ToyMLP):
+    name = "typo_mlp"
+
+    def build(self, options: BaseModel, splits: Splits, *, seed: int) -> BuiltModel:
+        built = super().build(options, splits, seed=seed)
+        built.layer_groups[1] = ["block.0"]  # the module is ``blocks.0``
+        return built
+
+
+class OneLogit(ToyMLP):
+    name = "one_logit_mlp"
+
+    def build(self, options: BaseModel, splits: Splits, *, seed: int) -> BuiltModel:
+        built = super().build(options, splits, seed=seed)
+        built.module.head = nn.Linear(built.module.head.in_features, 1)
+        return built
+
+
+class BrokenBuilders:
+    @hookimpl
+    def autosft_register_models(self, register: Callable[[ModelBuilder], None]) -> None:
+        register(MissingGroup())
+        register(OneLogit())
+
+
 def _per_row_error(labels: np.ndarray, probabilities: np.ndarray) -> float:
     return np.abs(labels - probabilities[:, 1])  # type: ignore[return-value]
 
@@ -97,6 +122,18 @@ def test_build_returning_a_bare_module_names_the_model_and_the_fix(tmp_path: Pat
     result = _validate(tmp_path, ReturnsBareModule(), model={"name": "bare_mlp"})
     _one_line(result, f"model 'bare_mlp' of plugin '{PLUGIN}:ReturnsBareModule': build() returned Linear, not a "
                       "BuiltModel; return BuiltModel(module, layer_groups, ...)")  # fmt: skip
+
+
+def test_a_layer_group_naming_a_missing_module_fails_in_validate(tmp_path: Path) -> None:
+    result = _validate(tmp_path, BrokenBuilders(), model={"name": "typo_mlp"})
+    _one_line(result, f"model 'typo_mlp' of plugin '{PLUGIN}:BrokenBuilders': layer group names 'block.0', which "
+                      "the model does not have (did you mean 'blocks.0'?)")  # fmt: skip
+
+
+def test_a_binary_model_with_one_logit_fails_in_validate(tmp_path: Path) -> None:
+    result = _validate(tmp_path, BrokenBuilders(), model={"name": "one_logit_mlp"})
+    _one_line(result, f"model 'one_logit_mlp' of plugin '{PLUGIN}:BrokenBuilders': 4 rows give logits of shape "
+                      "(4, 1), expected (4, 2) (one logit per class, 2 for binary)")  # fmt: skip
 
 
 def test_a_metric_returning_an_array_fails_before_the_first_trial(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from autosft.engine.prepared import PreparedStudy
 from autosft.errors import ConfigError, PluginError
 from autosft.registry import Registry, collect_registry, unknown_name
 from autosft.search.plan import build_search_space, quick_look_params
+from autosft.search.probe import check_structure
 
 __all__ = ["PreparedStudy", "check_components", "load_splits", "prepare_study", "validate_options"]
 
@@ -105,6 +106,7 @@ def prepare_study(
         )
     if not probe.layer_groups:
         raise PluginError(f"model {builder.name!r} declares no layer groups")
+    check_structure(probe, builder.name, registry.models.plugin_of(builder.name))
     space = build_search_space(config, builder=builder, built=probe, splits=splits, registry=registry, manager=manager)
     metrics = [
         metric
