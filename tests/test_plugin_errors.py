@@ -18,7 +18,8 @@ from typer.testing import CliRunner
 
 from autosft import Augmentation, BuiltModel, Metric, ModelBuilder, Splits, hookimpl
 from autosft.cli import build_app
-from autosft.testing import ToyMLP, toy_manager, toy_study
+from autosft.errors import PluginError
+from autosft.testing import ToyMLP, registry_of, toy_manager, toy_study
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -103,6 +104,12 @@ class MisspelledHook:
         pass
 
 
+class WrongArgument:
+    @hookimpl
+    def autosft_register_models(self, add: Callable[[ModelBuilder], None]) -> None:  # the argument is `register`
+        add(ToyMLP())
+
+
 def _validate(tmp_path: Path, plugin: object, **study: object):  # type: ignore[no-untyped-def]
     path = tmp_path / "study.yaml"
     path.write_text(yaml.safe_dump(toy_study(f"sqlite:///{tmp_path / 'study.db'}", **study)))
@@ -181,6 +188,18 @@ def test_a_misspelled_hook_suggests_the_right_one() -> None:
         f"error: plugin '{PLUGIN}:MisspelledHook' implements an unknown hook 'autosft_register_metric'; "
         "did you mean 'autosft_register_metrics'?"
     )
+
+
+def test_a_hook_with_a_wrong_argument_name_is_one_line() -> None:
+    result = _cli_with(f"{PLUGIN}:WrongArgument", "plugins")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.startswith(f"error: plugin '{PLUGIN}:WrongArgument': ") and "{'add'}" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_registry_of_suggests_the_hook_too() -> None:
+    with pytest.raises(PluginError, match="did you mean 'autosft_register_metrics'"):
+        registry_of(MisspelledHook(), "misspelled")
 
 
 @pytest.mark.parametrize(
