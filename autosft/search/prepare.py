@@ -131,9 +131,20 @@ def check_metric_values(metrics: list[Metric], splits: Splits, registry: Registr
                 value = metric.compute(labels, probabilities)
         except Exception:  # undefined on these rows is the trials' to report, not a type error
             continue
-        if np.ndim(value) != 0 or not isinstance(value, (int, float, np.number)) or isinstance(value, bool):
+        if not _is_number(value):
             shape = f" of shape {np.shape(value)}" if np.ndim(value) else ""
             raise PluginError(
                 f"metric {metric.name!r} of plugin {registry.metrics.plugin_of(metric.name)!r} returned "
                 f"{type(value).__name__}{shape}, not a float; compute(labels, probabilities) must return one number"
             )
+
+
+def _is_number(value: Any) -> bool:
+    """One number as scoring's ``float()`` takes it: a Python or NumPy scalar or a 0-d array, not text."""
+    if isinstance(value, (str, bytes, bool)) or np.ndim(value) != 0:
+        return False
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
