@@ -7,6 +7,7 @@ with the valid ones.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -17,7 +18,7 @@ from autosft.components import Augmentation, DatasetLoader, ImbalanceStrategy, M
 from autosft.errors import AutosftError, ConfigError, PluginError
 from autosft.references.base import Reference
 
-__all__ = ["ComponentTable", "Registry", "collect_registry"]
+__all__ = ["ComponentTable", "Registry", "collect_registry", "unknown_name"]
 
 T = TypeVar("T")
 
@@ -32,9 +33,15 @@ class ComponentTable(Generic[T]):
     entries: dict[str, tuple[T, str]] = field(default_factory=dict)
 
     def add(self, component: T, plugin: str) -> None:
+        if isinstance(component, type):  # the commonest slip: ``register(MyLoader)``
+            raise PluginError(
+                f"plugin {plugin!r} registered the class {component.__name__} as {_article(self.kind)}; "
+                f"pass an instance: {component.__name__}()"
+            )
         if not isinstance(component, self.base):
             raise PluginError(
-                f"plugin {plugin!r} registered {component!r} as a {self.kind}, but it is not a {self.base.__name__}"
+                f"plugin {plugin!r} registered {component!r} as {_article(self.kind)}, "
+                f"but it is not {_article(self.base.__name__)}"
             )
         name = getattr(component, "name", None)
         if not isinstance(name, str) or not name:
@@ -49,8 +56,11 @@ class ComponentTable(Generic[T]):
         try:
             return self.entries[name][0]
         except KeyError:
-            valid = ", ".join(sorted(self.entries)) or "none registered"
-            raise ConfigError(f"unknown {self.kind} {name!r}; valid names: {valid}") from None
+            raise ConfigError(unknown_name(self.kind, name, self.entries, label="valid names")) from None
+
+    def plugin_of(self, name: str) -> str:
+        """The plugin that registered ``name``."""
+        return self.entries[name][1]
 
     def names(self) -> list[str]:
         return list(self.entries)
@@ -104,14 +114,31 @@ def collect_registry(manager: pluggy.PluginManager) -> Registry:
         for implementation in getattr(manager.hook, hook_name).get_hookimpls():
             plugin = implementation.plugin_name
             try:
-                implementation.function(register=_recorder(table, plugin))
+                returned = implementation.function(register=_recorder(table, plugin))
             except AutosftError:
                 raise
             except Exception as error:  # a broken plugin is named, not shown as a bare traceback
                 raise PluginError(
                     f"plugin {plugin!r} failed in {hook_name}: {type(error).__name__}: {error}"
                 ) from error
+            if returned is not None:  # components handed back rather than registered would vanish
+                raise PluginError(
+                    f"plugin {plugin!r}: {hook_name} returned {type(returned).__name__}; "
+                    "call register(component) for each component instead of returning them"
+                )
     return registry
+
+
+def unknown_name(kind: str, name: str, valid: Iterable[str], *, label: str) -> str:
+    """``unknown KIND 'NAME' (did you mean 'X'?); LABEL: a, b``: the one-line reason for a name not found."""
+    names = sorted(valid)
+    close = difflib.get_close_matches(name, names, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"unknown {kind} {name!r}{hint}; {label}: {', '.join(names) or 'none registered'}"
+
+
+def _article(noun: str) -> str:
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
 
 
 def _recorder(table: ComponentTable[Any], plugin: str) -> Callable[[Any], None]:

@@ -26,7 +26,7 @@ from autosft import hookspecs
 from autosft.components import BuiltModel, DatasetLoader, DataSplit, ModelBuilder, Splits, TaskType
 from autosft.errors import ConfigError
 from autosft.hookspecs import PROJECT_NAME, hookimpl
-from autosft.plugins import get_plugin_manager
+from autosft.plugins import check_hook_names, get_plugin_manager
 from autosft.registry import Registry, collect_registry
 
 __all__ = [
@@ -126,7 +126,7 @@ def registry_of(plugin: object, name: str) -> Registry:
     manager = pluggy.PluginManager(PROJECT_NAME)
     manager.add_hookspecs(hookspecs)
     manager.register(plugin, name=name)
-    manager.check_pending()
+    check_hook_names(manager)
     return collect_registry(manager)
 
 

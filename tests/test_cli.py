@@ -107,12 +107,23 @@ def test_validate_reports_the_data(tmp_path: Path) -> None:
 BAD_INPUTS = [
     ({"colour": "blue"}, [], "colour: Extra inputs are not permitted"),
     (
-        {"dataset": {"name": "blobz"}},
+        {"dataset": {"name": "toy_blob"}},
         [],
-        "unknown dataset 'blobz'; valid names: image_folder, image_manifest, image_npz, text_table, toy_blobs",
+        "unknown dataset 'toy_blob' (did you mean 'toy_blobs'?); valid names: image_folder, image_manifest, image_npz, "
+        "text_table, toy_blobs",
+    ),
+    (
+        {"model": {"name": "toy_mlp", "options": {"hiden": 8}}},
+        [],
+        "model 'toy_mlp' options: unknown option 'hiden' (did you mean 'hidden'?); valid options: blocks, hidden",
     ),
     ({"model": {"name": "toy_mlp", "options": {"hidden": "wide"}}}, [], "model 'toy_mlp' options: hidden"),
-    ({"objective": {"metric": "auc"}}, [], "unknown metric 'auc'; valid names: accuracy"),
+    (
+        {"objective": {"metric": "auc"}},
+        [],
+        "unknown metric 'auc' (did you mean 'pr_auc'?); metrics of binary tasks: accuracy, balanced_accuracy, f1, "
+        "f1_macro, f1_micro, log_loss, pr_auc, roc_auc\n",
+    ),
     ({"search_space": {"imbalance": {"choices": ["smote"]}}}, [], "unknown choice(s) ['smote']"),
     ({}, ["--storage", "notaurl"], "storage 'notaurl' has no scheme; valid schemes:"),
     ({}, ["--storage", "postgresql+psycopg://user:hunter2@127.0.0.1:1/x"], "cannot open storage"),

@@ -56,7 +56,8 @@ def test_unknown_name_lists_valid_ones() -> None:
     registry = collect_registry(toy_manager())
     with pytest.raises(
         ConfigError,
-        match="unknown dataset 'blobs'; valid names: image_folder, image_manifest, image_npz, text_table, toy_blobs",
+        match=r"unknown dataset 'blobs' \(did you mean 'toy_blobs'\?\); valid names: image_folder, image_manifest, "
+        "image_npz, text_table, toy_blobs",
     ):
         registry.datasets.get("blobs")
 

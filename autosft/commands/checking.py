@@ -19,11 +19,15 @@ def validate(context: typer.Context, study_file: StudyFile) -> None:
     from autosft.config import load_study_file
     from autosft.search.controller import check_search_options
     from autosft.search.prepare import prepare_study
+    from autosft.search.probe import check_forward
 
     config = load_study_file(study_file)
     check_search_options(config)
     prepared = prepare_study(config, plugin_manager(context))
     splits = prepared.splits
+    model = prepared.builder.name
+    built = prepared.builder.build(prepared.model_options, splits, seed=config.seed)
+    check_forward(built, splits, model, prepared.registry.models.plugin_of(model))
     sizes = ", ".join(f"{name} {len(getattr(splits, name))}" for name in ("train", "val", "test"))
     pretrain = f", pretrain {len(splits.pretrain)}" if splits.pretrain is not None else ""
     objectives = ", ".join(f"{o.metric} ({d})" for o, d in zip(config.objectives, prepared.directions, strict=True))

@@ -7,25 +7,33 @@ trial, and the model's structure (layer groups, LoRA target sets) shapes the sea
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
+import numpy as np
 import pluggy
 from pydantic import BaseModel, ValidationError
 
-from autosft.components import Splits
+from autosft.components import BuiltModel, Metric, Splits
 from autosft.config import Direction, StudyConfig, format_validation_error
 from autosft.engine.prepared import PreparedStudy
 from autosft.errors import ConfigError, PluginError
-from autosft.registry import Registry, collect_registry
+from autosft.registry import Registry, collect_registry, unknown_name
 from autosft.search.plan import build_search_space, quick_look_params
+from autosft.search.probe import check_structure
 
 __all__ = ["PreparedStudy", "check_components", "load_splits", "prepare_study", "validate_options"]
 
 
 def validate_options(model: type[BaseModel], options: dict[str, Any], where: str) -> BaseModel:
+    """``options`` as ``model``; an unknown key is answered with the closest and the valid options."""
     try:
         return model.model_validate(options)
     except ValidationError as error:
+        extra = [str(item["loc"][0]) for item in error.errors() if item["type"] == "extra_forbidden" and item["loc"]]
+        if extra:
+            valid = list(model.model_fields)
+            raise ConfigError(f"{where}: " + unknown_name("option", extra[0], valid, label="valid options")) from None
         raise ConfigError(format_validation_error(error, where)) from None
 
 
@@ -42,10 +50,14 @@ def check_components(config: StudyConfig, registry: Registry) -> tuple[BaseModel
         reference = registry.datasets.get(config.reference.name)
         validate_options(reference.Options, config.reference.options, f"reference dataset {reference.name!r} options")
     directions: list[Direction] = []
+    fitting = [metric.name for metric in registry.metrics.values() if config.task in metric.task_types]
     for objective in config.objectives:
+        if objective.metric not in registry.metrics.names():
+            raise ConfigError(
+                unknown_name("metric", objective.metric, fitting, label=f"metrics of {config.task} tasks")
+            )
         metric = registry.metrics.get(objective.metric)
         if config.task not in metric.task_types:
-            fitting = [m.name for m in registry.metrics.values() if config.task in m.task_types]
             raise ConfigError(
                 f"metric {metric.name!r} does not score {config.task} tasks; metrics that do: {', '.join(fitting)}"
             )
@@ -87,14 +99,52 @@ def prepare_study(
     builder = registry.models.get(config.model.name)
     splits = load_splits(config, registry)
     probe = builder.build(model_options, splits, seed=config.seed)
+    if not isinstance(probe, BuiltModel):
+        raise PluginError(
+            f"model {builder.name!r} of plugin {registry.models.plugin_of(builder.name)!r}: build() returned "
+            f"{type(probe).__name__}, not a BuiltModel; return BuiltModel(module, layer_groups, ...)"
+        )
     if not probe.layer_groups:
         raise PluginError(f"model {builder.name!r} declares no layer groups")
+    check_structure(probe, builder.name, registry.models.plugin_of(builder.name))
     space = build_search_space(config, builder=builder, built=probe, splits=splits, registry=registry, manager=manager)
     metrics = [
         metric
         for metric in registry.metrics.values()
         if config.task in metric.task_types and metric.min_classes <= splits.num_classes
     ]
+    check_metric_values(metrics, splits, registry)
     quick_look = quick_look_params(space, probe)
     return PreparedStudy(config, manager, registry, splits, builder, model_options, space, metrics, directions,
                          quick_look)  # fmt: skip
+
+
+def check_metric_values(metrics: list[Metric], splits: Splits, registry: Registry) -> None:
+    """Score a few validation rows at uniform probabilities with each metric, so one that returns
+    an array rather than a number fails now, named, and not as every trial's ``TypeError``."""
+    labels = splits.val.labels[:32]
+    probabilities = np.full((len(labels), splits.num_classes), 1 / max(splits.num_classes, 1))
+    for metric in metrics:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                value = metric.compute(labels, probabilities)
+        except Exception:  # undefined on these rows is the trials' to report, not a type error
+            continue
+        if not _is_number(value):
+            shape = f" of shape {np.shape(value)}" if np.ndim(value) else ""
+            raise PluginError(
+                f"metric {metric.name!r} of plugin {registry.metrics.plugin_of(metric.name)!r} returned "
+                f"{type(value).__name__}{shape}, not a float; compute(labels, probabilities) must return one number"
+            )
+
+
+def _is_number(value: Any) -> bool:
+    """One number as scoring's ``float()`` takes it: a Python or NumPy scalar or a 0-d array, not text."""
+    if isinstance(value, (str, bytes, bool)) or np.ndim(value) != 0:
+        return False
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
