@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from autosft_healthcare_imaging.model import HFImageClassifier, HFImageClassifierOptions
 from imaging_helpers import write_npz
 
 from autosft.config import parse_study
+from autosft.default_plugins.vision.model import HFImageClassifier, HFImageClassifierOptions
 from autosft.plugins import get_plugin_manager
 from autosft.search.prepare import prepare_study
 from autosft.testing import check_onnx_export
