@@ -137,7 +137,11 @@ def best(
         return
     if selection:
         console.print(selection_table(selection))
-    chosen = "selected trial (best mean over seeds)" if selection and selection["selected_trial"] else "best trial"
+    chosen = (
+        "selected trial (best mean over seeds)"
+        if selection and selection["selected_trial"] is not None
+        else "best trial"
+    )
     console.print(f"{chosen} {trial.number} of study {loaded.study_name!r}: values {trial.values}")
     console.print_json(json.dumps({key: record[key] for key in ("params", "metrics", "final_test")}, default=str))
     print_verdict(console, loaded)

@@ -137,7 +137,11 @@ def _print_outcome(outcome: SearchOutcome, config: StudyConfig, *, final_test: b
         console.print(selection_table(outcome.selection))
     best = study.trials[outcome.final_test["trial"]]
     metric_names = ", ".join(o.metric for o in config.objectives)
-    chosen = "selected (best mean over seeds)" if outcome.selection and outcome.selection["selected_trial"] else "best"
+    chosen = (
+        "selected (best mean over seeds)"
+        if outcome.selection and outcome.selection["selected_trial"] is not None
+        else "best"
+    )
     console.print(f"{chosen} trial {best.number}: validation {metric_names} = "
                   f"{', '.join(f'{v:.4f}' for v in best.values)}")  # fmt: skip
     console.print(f"  {describe_params(best.params)}")

@@ -243,7 +243,7 @@ def _record_selection(study: optuna.Study, prepared: PreparedStudy) -> dict[str,
 def check_search_options(config: StudyConfig) -> None:
     """Build the study's sampler and pruner once, as the search will: an option Optuna rejects
     (a misspelled keyword, a bad value) is a one-line :class:`ConfigError` before any trial runs."""
-    make_sampler(config.sampler, seed=config.seed, n_trials=config.budget.n_trials)
+    make_sampler(config.sampler, seed=config.seed)
     make_pruner(config.effective_pruner, max_epochs=config.budget.max_epochs)
 
 
@@ -321,7 +321,7 @@ def join_study(
     study = optuna.load_study(
         study_name=config.name,
         storage=storage,
-        sampler=make_sampler(config.sampler, seed=seed, n_trials=config.budget.n_trials),
+        sampler=make_sampler(config.sampler, seed=seed),
         pruner=make_pruner(config.effective_pruner, max_epochs=config.budget.max_epochs),
     )
     _record_data(study, prepared.splits.fingerprint, changed_from=stored)
