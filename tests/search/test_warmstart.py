@@ -21,7 +21,11 @@ from autosft.testing import ToyMLP, toy_manager, toy_study
 
 #: The earlier study pins weight_decay, which the new one searches (its default: 0.01); the new one
 #: narrows the learning rate below some of the earlier study's best rates.
-JAN = {"budget": {"n_trials": 5, "max_epochs": 3}, "search_space": {"weight_decay": {"value": 0.05}}}
+#: January pins full fine-tuning (every trial then has a learning rate to clamp) and a weight decay.
+JAN = {
+    "budget": {"n_trials": 5, "max_epochs": 3},
+    "search_space": {"weight_decay": {"value": 0.05}, "adaptation": {"value": "full"}},
+}
 FEB_RATE_HIGH = 3e-3
 
 
@@ -58,13 +62,13 @@ def test_a_new_study_first_tries_the_earlier_studys_best_configurations(
     assert default.user_attrs[DEFAULT_TRIAL_ATTR] is True  # the starting trial comes first
 
     # January's complete trials, best first, moved into February's space by hand: a rate above
-    # February's range takes its top, the weight decay January pinned takes February's default.
+    # February's range takes its top, what January pinned takes February's default.
     ranked = sorted(jan.get_trials(states=(optuna.trial.TrialState.COMPLETE,)), key=lambda t: -t.values[0])
     assert any(t.params["learning_rate"] > FEB_RATE_HIGH for t in ranked[:3]), "no best trial to clamp"
     expected: list[tuple[int, dict[str, Any]]] = []
     for trial in ranked:
         moved = {**trial.params, "learning_rate": min(trial.params["learning_rate"], FEB_RATE_HIGH),
-                 "weight_decay": 0.01}  # fmt: skip
+                 "weight_decay": 0.01, "adaptation": "full"}  # fmt: skip
         if len(expected) < 3 and moved != default.params and moved not in [params for _, params in expected]:
             expected.append((trial.number, moved))
     warm = feb.study.trials[1:4]
