@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -131,40 +132,33 @@ def test_build_returning_a_bare_module_names_the_model_and_the_fix(tmp_path: Pat
                       "BuiltModel; return BuiltModel(module, layer_groups, ...)")  # fmt: skip
 
 
-def test_a_layer_group_naming_a_missing_module_fails_in_validate(tmp_path: Path) -> None:
-    result = _validate(tmp_path, BrokenBuilders(), model={"name": "typo_mlp"})
-    _one_line(result, f"model 'typo_mlp' of plugin '{PLUGIN}:BrokenBuilders': layer group names 'block.0', which "
-                      "the model does not have (did you mean 'blocks.0'?)")  # fmt: skip
+#: A broken plugin, the study keys that reach its mistake, and the one line `validate` prints for it
+#: (``{plugin}`` is the plugin's name as the manager gives it).
+VALIDATE_CASES = [
+    (BrokenBuilders, {"model": {"name": "typo_mlp"}},
+     "model 'typo_mlp' of plugin '{plugin}': layer group names 'block.0', which the model does not have "
+     "(did you mean 'blocks.0'?)"),
+    (BrokenBuilders, {"model": {"name": "one_logit_mlp"}},
+     "model 'one_logit_mlp' of plugin '{plugin}': 4 rows give logits of shape (4, 1), expected (4, 2) "
+     "(one logit per class, 2 for binary)"),
+    (ArrayMetric, {},
+     "metric 'per_row_error' of plugin '{plugin}' returned ndarray of shape (32,), not a float; "
+     "compute(labels, probabilities) must return one number"),
+    (ReturnsList, {},
+     "plugin '{plugin}': autosft_register_models returned list; call register(component) for each component "
+     "instead of returning them"),
+    (RegistersTheClass, {},
+     "plugin '{plugin}' registered the class Jitter as an augmentation; pass an instance: Jitter()"),
+    (RegistersAString, {}, "plugin '{plugin}' registered 'blobs' as a dataset, but it is not a DatasetLoader"),
+]  # fmt: skip
 
 
-def test_a_binary_model_with_one_logit_fails_in_validate(tmp_path: Path) -> None:
-    result = _validate(tmp_path, BrokenBuilders(), model={"name": "one_logit_mlp"})
-    _one_line(result, f"model 'one_logit_mlp' of plugin '{PLUGIN}:BrokenBuilders': 4 rows give logits of shape "
-                      "(4, 1), expected (4, 2) (one logit per class, 2 for binary)")  # fmt: skip
-
-
-def test_a_metric_returning_an_array_fails_before_the_first_trial(tmp_path: Path) -> None:
-    result = _validate(tmp_path, ArrayMetric())
-    _one_line(result, f"metric 'per_row_error' of plugin '{PLUGIN}:ArrayMetric' returned ndarray of shape (32,), "
-                      "not a float; compute(labels, probabilities) must return one number")  # fmt: skip
-
-
-def test_a_hook_returning_components_instead_of_registering_them(tmp_path: Path) -> None:
-    result = _validate(tmp_path, ReturnsList())
-    _one_line(result, f"plugin '{PLUGIN}:ReturnsList': autosft_register_models returned list; call "
-                      "register(component) for each component instead of returning them")  # fmt: skip
-
-
-def test_registering_the_class_asks_for_an_instance(tmp_path: Path) -> None:
-    result = _validate(tmp_path, RegistersTheClass())
-    _one_line(result, f"plugin '{PLUGIN}:RegistersTheClass' registered the class Jitter as an augmentation; "
-                      "pass an instance: Jitter()")  # fmt: skip
-
-
-def test_registering_the_wrong_type_uses_the_right_article(tmp_path: Path) -> None:
-    result = _validate(tmp_path, RegistersAString())
-    _one_line(result, f"plugin '{PLUGIN}:RegistersAString' registered 'blobs' as a dataset, but it is not a "
-                      "DatasetLoader")  # fmt: skip
+@pytest.mark.parametrize(("plugin", "study", "message"), VALIDATE_CASES, ids=lambda case: getattr(case, "__name__", ""))
+def test_each_mistake_is_one_line_naming_the_plugin(
+    tmp_path: Path, plugin: type, study: dict[str, Any], message: str
+) -> None:
+    result = _validate(tmp_path, plugin(), **study)
+    _one_line(result, message.format(plugin=f"{PLUGIN}:{plugin.__name__}"))
 
 
 def _cli_with(plugins: str, *args: str) -> subprocess.CompletedProcess[str]:
