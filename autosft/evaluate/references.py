@@ -3,10 +3,12 @@
 On validation (:func:`validate_references`) every reference that fits the study's input kind and
 task is fitted on the training split and scored with every metric of the study; the record goes
 into the study (:data:`REFERENCES_ATTR`), so ``status``, ``best`` and ``report`` read it without
-refitting. The test split is read only by :func:`score_on_test`, in the final test or an
-export, after the references were refitted exactly like the chosen trial (on train, or on
-train+val), and once. A reference that cannot run is skipped with a one-line reason; one that
-raises is skipped with its error: references never stop a study.
+refitting, and a resumed ``autosft search`` keeps it, fitting only the references it lacks. The
+test split is read only by :func:`score_on_test`, in the final test or an export, after the
+references were refitted exactly like the chosen trial (on train, or on train+val), and once; a
+resumed search's final test reuses the test scores the last one stored for the same rows, refitting
+only the reference its paired interval needs. A reference that cannot run is skipped with a
+one-line reason; one that raises is skipped with its error: references never stop a study.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import math
 import time
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -37,6 +39,8 @@ __all__ = [
 
 #: Seconds the references of one fitting round may take together; later ones are then skipped.
 TIME_BUDGET = 120.0
+#: How the skip reason of a reference the time budget left out begins: a resumed search fits it then.
+OUT_OF_TIME = "the references' time budget"
 #: Resamples of the paired bootstrap of the test difference to the best reference after a search
 #: (an export uses its ``--resamples``): 1,000 cost german credit 5 % of its wall time, half as many 2.5 %.
 RESAMPLES = 500
@@ -52,6 +56,17 @@ class FittedReferences:
     skipped: dict[str, str] = field(default_factory=dict)
     #: Each reference's view of the splits: raw inputs for those that ask for them.
     views: dict[str, Splits] = field(default_factory=dict)
+    #: Test scores an earlier final test stored for the same rows, seed and ``mode``, reused by
+    #: :func:`score_on_test` instead of refitting (see :func:`validate_references`).
+    known_test: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def add(self, other: FittedReferences) -> None:
+        """Take in references fitted later the same way (``other.mode`` is this one's)."""
+        assert other.mode == self.mode
+        self.predictors |= other.predictors
+        self.seconds |= other.seconds
+        self.skipped |= other.skipped
+        self.views |= other.views
 
     def predict(self, name: str, part: str) -> np.ndarray:
         with threadpool_limits(limits=1):
@@ -83,7 +98,7 @@ def fit_references(
         if names is not None and reference.name not in names:
             continue
         if time.perf_counter() - started > time_budget:
-            fitted.skipped[reference.name] = f"the references' time budget ({time_budget:.0f} s) was spent"
+            fitted.skipped[reference.name] = f"{OUT_OF_TIME} ({time_budget:.0f} s) was spent"
             continue
         view = _view(prepared.splits, raw=reference.raw_inputs)
         data = ReferenceData(view, _train_rows(view, mode, reference.max_train_rows, prepared.config.seed),
@@ -106,13 +121,28 @@ def fit_references(
 
 
 def validate_references(
-    prepared: PreparedStudy, *, time_budget: float = TIME_BUDGET
+    prepared: PreparedStudy,
+    *,
+    stored: Mapping[str, Any] | None = None,
+    stored_test: Mapping[str, Any] | None = None,
+    time_budget: float = TIME_BUDGET,
 ) -> tuple[dict[str, Any], FittedReferences]:
     """Fit on train and score validation: the record stored as :data:`REFERENCES_ATTR`, and the fitted
-    references, which a final test in the same process reuses (it refits on train, the same rows)."""
-    fitted = fit_references(prepared, "train", time_budget=time_budget)
-    validation = {}
+    references, which a final test in the same process reuses (it refits on train, the same rows).
+
+    ``stored`` is the record the study already holds: when it was measured on the same data and seed,
+    its references are kept as they are (scores, skips and seconds) and only the applicable ones it
+    lacks, or that its time budget left out, are fitted. ``stored_test`` is the references' entry of
+    the study's last final test; on the same data its test scores are reused by the next one.
+    """
+    identity = _identity(prepared)
+    kept = _reusable(stored, prepared, identity)
+    missing = [reference.name for reference in applicable_references(prepared)
+               if reference.name not in kept["validation"] and reference.name not in kept["skipped"]]  # fmt: skip
+    fitted = fit_references(prepared, "train", names=missing, time_budget=time_budget)
+    validation = dict(kept["validation"])
     for name in list(fitted.predictors):
+        tick = time.perf_counter()
         try:
             validation[name] = json_safe(
                 score(prepared.metrics, prepared.splits.val.labels, fitted.predict(name, "val"))
@@ -120,17 +150,44 @@ def validate_references(
         except Exception as error:
             fitted.skipped[name] = f"failed to predict: {type(error).__name__}: {error}".splitlines()[0]
             del fitted.predictors[name]
+        fitted.seconds[name] = round(fitted.seconds[name] + time.perf_counter() - tick, 3)
+    if _same_rows(stored_test, identity) and stored_test.get("mode") == fitted.mode:
+        fitted.known_test = dict(stored_test.get("references", {}))
     descriptions = {r.name: r.description for r in applicable_references(prepared)}
+    skipped = {**kept["skipped"], **fitted.skipped}
     record = {
         "objective": prepared.objective_metrics[0],
         "direction": prepared.directions[0],
         "validation": validation,
-        "skipped": fitted.skipped,
-        "seconds": fitted.seconds,
-        "descriptions": {name: descriptions.get(name, "") for name in [*validation, *fitted.skipped]},
-        "fingerprint": prepared.splits.fingerprint,
+        "skipped": skipped,
+        "seconds": {**kept["seconds"], **fitted.seconds},
+        "descriptions": {name: descriptions.get(name, "") for name in [*validation, *skipped]},
+        **identity,
     }
     return record, fitted
+
+
+def _identity(prepared: PreparedStudy) -> dict[str, Any]:
+    """What a stored reference score depends on besides the reference: the rows and the seed."""
+    return {"fingerprint": prepared.splits.fingerprint, "seed": prepared.config.seed}
+
+
+def _reusable(stored: Mapping[str, Any] | None, prepared: PreparedStudy, identity: Mapping[str, Any]) -> dict[str, Any]:
+    """What of a stored record holds for this study: all of it on the same data, seed and objective,
+    less the references no longer applicable and those the time budget left out; else nothing."""
+    if not _same_rows(stored, identity) or stored.get("objective") != prepared.objective_metrics[0]:
+        return {"validation": {}, "skipped": {}, "seconds": {}}
+    names = {reference.name for reference in applicable_references(prepared)}
+    validation = {name: scores for name, scores in stored.get("validation", {}).items() if name in names}
+    skipped = {name: reason for name, reason in stored.get("skipped", {}).items()
+               if name in names and not reason.startswith(OUT_OF_TIME)}  # fmt: skip
+    seconds = {name: value for name, value in stored.get("seconds", {}).items() if name in {*validation, *skipped}}
+    return {"validation": validation, "skipped": skipped, "seconds": seconds}
+
+
+def _same_rows(stored: Any, identity: Mapping[str, Any]) -> TypeGuard[Mapping[str, Any]]:
+    """Whether a stored record was measured on the same data (fingerprint) with the same seed."""
+    return isinstance(stored, Mapping) and all(stored.get(key) == value for key, value in identity.items())
 
 
 def score_on_test(
@@ -143,11 +200,19 @@ def score_on_test(
     resamples: int = RESAMPLES,
 ) -> dict[str, Any]:
     """Score on test, once, the references that scored on validation, fitted like the chosen trial
-    (``mode``); reuses ``fitted`` when it was fitted the same way. With the paired bootstrap interval
-    of the model's test difference to the best reference on validation (same resampled rows for both)."""
+    (``mode``); reuses ``fitted`` when it was fitted the same way, and the test scores it already knows
+    (:attr:`FittedReferences.known_test`) for all but the best reference on validation, whose
+    predictions the paired bootstrap interval of the model's test difference needs (same resampled rows for both)."""
+    started = time.perf_counter()
     names = list(record.get("validation", {}))
     if fitted is None or fitted.mode != mode:
-        fitted = fit_references(prepared, mode, names=names)
+        fitted = FittedReferences(mode)
+    best = best_reference(record)
+    needed = [
+        name for name in names if name not in fitted.predictors and (name not in fitted.known_test or name == best)
+    ]
+    if needed:
+        fitted.add(fit_references(prepared, mode, names=needed))
     labels = prepared.splits.test.labels
     test: dict[str, dict[str, float]] = {}
     predictions: dict[str, np.ndarray] = {}
@@ -155,6 +220,8 @@ def score_on_test(
         if name in fitted.predictors:
             predictions[name] = fitted.predict(name, "test")
             test[name] = json_safe(score(prepared.metrics, labels, predictions[name]))
+        elif name in fitted.known_test and name not in fitted.skipped:
+            test[name] = fitted.known_test[name]
     result: dict[str, Any] = {"mode": mode, "references": test, "skipped": {n: fitted.skipped[n] for n in names
                                                                             if n in fitted.skipped}}  # fmt: skip
     best = best_reference(record, among=predictions)
@@ -166,7 +233,7 @@ def score_on_test(
         result["best_reference"] = best
         result["difference"] = json_safe(paired_difference(metric, labels, first, second, resamples=resamples,
                                                            seed=prepared.config.seed))  # fmt: skip
-    return result
+    return result | _identity(prepared) | {"seconds": round(time.perf_counter() - started, 3)}
 
 
 def best_reference(record: dict[str, Any], *, among: Collection[str] | None = None) -> str | None:

@@ -141,8 +141,11 @@ def _before_first_trial(
     on_data_checked: Callable[[DataReport], None] | None,
 ) -> tuple[dict[str, Any], FittedReferences]:
     """Score the references on validation (before any trial: they see validation only) and record
-    them and the data check in the open study; the fitted references serve the final test."""
-    references = validate_references(prepared)
+    them and the data check in the open study; the fitted references serve the final test. A resumed
+    study keeps the references it stored for the same data, fitting only those it lacks."""
+    final = study.user_attrs.get(FINAL_TEST_ATTR)
+    stored_test = final.get("references") if isinstance(final, dict) else None
+    references = validate_references(prepared, stored=study.user_attrs.get(REFERENCES_ATTR), stored_test=stored_test)
     study.set_user_attr(REFERENCES_ATTR, references[0])
     if report is not None:  # warnings are shown once the search is sure to start: a refusal stays one line
         study.set_user_attr(DATA_CHECK_ATTR, report.as_dict())
