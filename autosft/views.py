@@ -1,5 +1,5 @@
 """Presentation: the one-line parameter summaries and the Rich tables that commands print (the
-selection, the chosen model vs the references).
+selection, the chosen model vs the references, the calibration before and after).
 
 Its own layer, above evaluation and search: they produce records (a trial's params, the
 seed-robust selection), this module only renders them.
@@ -19,8 +19,8 @@ if TYPE_CHECKING:
     import optuna
     from rich.console import Console
 
-__all__ = ["KEY_PARAMS", "describe_params", "print_verdict", "reference_cells", "reference_table", "selection_table",
-           "trial_origin"]  # fmt: skip
+__all__ = ["KEY_PARAMS", "calibration_cells", "calibration_line", "describe_params", "print_verdict", "reference_cells",
+           "reference_table", "selection_table", "trial_origin"]  # fmt: skip
 
 #: Params shown in one-line trial summaries, in this order, when present.
 KEY_PARAMS = (
@@ -108,6 +108,30 @@ def print_verdict(console: Console, source: optuna.Study | dict[str, Any]) -> No
             return
         source = found
     console.print(reference_table(source), soft_wrap=False)  # wrapped to the terminal, caption included
+
+
+def calibration_line(record: dict[str, Any]) -> str:
+    """The calibration in one line: the temperature and ECE before -> after on validation and test, or
+    why the export is not calibrated."""
+    if record.get("skipped"):
+        return f"not calibrated: {record['skipped']}"
+    ece = ", ".join(f"{split} {record[split]['ece']['before']:.4f} -> {record[split]['ece']['after']:.4f}"
+                    for split in ("validation", "test"))  # fmt: skip
+    return (f"calibrated: temperature {record['temperature']:.3f} fitted on validation "
+            f"({record['validation']['rows']} rows); ECE {ece}")  # fmt: skip
+
+
+def calibration_cells(record: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """The header and rows of a calibrated export: ECE, NLL and each metric, before and after, on
+    validation and test (argmax and, for a binary task, ranking metrics stay as they were)."""
+    header = ["", "validation before", "validation after", "test before", "test after"]
+    splits = record["validation"], record["test"]
+    quantities = [("ECE", [split["ece"] for split in splits]), ("NLL", [split["nll"] for split in splits])]
+    quantities += [(name, [split["metrics"][name] for split in splits]) for name in splits[0]["metrics"]]
+    cells = [
+        [name, *(_number(pair[when]) for pair in pairs for when in ("before", "after"))] for name, pairs in quantities
+    ]
+    return header, cells
 
 
 def _number(value: Any) -> str:

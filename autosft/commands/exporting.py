@@ -10,7 +10,7 @@ import typer
 from autosft.cli_support import console, errors, plugin_manager
 from autosft.commands.options import NameOption, StorageOption, StudyOption, require_writable, selected_study
 from autosft.errors import ConfigError
-from autosft.views import print_verdict
+from autosft.views import calibration_line, print_verdict
 
 __all__ = ["export", "report"]
 
@@ -26,11 +26,16 @@ def export(
     ] = "train",
     merge_lora: Annotated[bool, typer.Option("--merge-lora", help="Also write LoRA merged into the weights.")] = False,
     onnx: Annotated[bool, typer.Option("--onnx", help="Also write model.onnx, checked against torch on test.")] = False,
+    calibrate: Annotated[
+        bool,
+        typer.Option("--calibrate/--no-calibrate", help="Temperature-scale the probabilities, fitted on validation."),
+    ] = True,
     force: Annotated[bool, typer.Option("--force", help="Replace an earlier export in --out.")] = False,
     resamples: Annotated[int, typer.Option("--resamples", min=10, help="Bootstrap resamples of the test CIs.")] = 1000,
     device: Annotated[str | None, typer.Option("--device", help="cpu, cuda or cuda:N [default: auto]")] = None,
 ) -> None:
-    """Retrain the selected trial, score it once on test with 95 % CIs, and write model, config and run card."""
+    """Retrain the selected trial, calibrate it on validation, score it once on test with 95 % CIs, and write
+    model, config and run card."""
     from autosft.evaluate.refit import REFIT_MODES
     from autosft.export import export_study
 
@@ -39,12 +44,15 @@ def export(
     url, name = selected_study(study, storage, study_name)
     outcome = export_study(
         url, name, out, refit_mode=refit, merge_lora=merge_lora, onnx=onnx,  # type: ignore[arg-type]
-        force=force, resamples=resamples, device=device, manager=plugin_manager(context),
+        calibrate_probabilities=calibrate, force=force, resamples=resamples, device=device,
+        manager=plugin_manager(context),
     )  # fmt: skip
     console.print(f"exported trial {outcome.trial} to {outcome.folder} in {outcome.seconds:.1f}s; test split, 95 % CI:")
     width = max(map(len, outcome.test_metrics))
     for name, interval in outcome.test_metrics.items():
         console.print(f"  {name:<{width}}  {_interval(interval)}", highlight=False)
+    if outcome.calibration is not None:
+        console.print(calibration_line(outcome.calibration), highlight=False)
     if outcome.retained is not None:
         change = ", ".join(f"{name} {value:+.4f}" for name, value in outcome.retained["change"].items())
         dataset = outcome.retained["dataset"]

@@ -31,7 +31,7 @@ from autosft.engine.seeding import seed_everything
 from autosft.engine.staging import model_logits
 from autosft.errors import TrialFailure
 
-__all__ = ["predict", "train"]
+__all__ = ["EVAL_BATCH_SIZE", "predict", "predict_logits", "probabilities", "train"]
 
 #: Gradients are clipped to this global norm: fine-tuning at a too-high rate then degrades
 #: instead of diverging, which keeps the search's view of that rate informative.
@@ -257,16 +257,15 @@ def _rows(inputs: Any, part: slice) -> Any:
 
 
 @torch.no_grad()
-def predict(
+def predict_logits(
     module: torch.nn.Module,
     rows: DeviceSplit,
     device: DeviceSetup,
-    task: str,
     *,
     forward: Callable[[Any], torch.Tensor] | None = None,
     batch_size: int = EVAL_BATCH_SIZE,
-) -> np.ndarray:
-    """Class probabilities (rows, classes) in stored order, in eval mode, ``batch_size`` rows at a time.
+) -> torch.Tensor:
+    """Raw float32 logits (rows, classes) on the CPU in stored order, in eval mode, ``batch_size`` rows at a time.
 
     ``forward`` replaces ``module(inputs)`` (e.g. to start after a cached frozen prefix).
     """
@@ -275,7 +274,33 @@ def predict(
     indices, chunks = [], []
     for index, inputs in in_length_order(rows, batch_size):
         with device.autocast():
-            logits = forward(inputs).float()
+            chunks.append(forward(inputs).float())
         indices.append(index)
-        chunks.append(torch.sigmoid(logits) if task == "multilabel" else torch.softmax(logits, dim=-1))
-    return restore_order(indices, chunks).cpu().double().numpy()
+    return restore_order(indices, chunks).cpu()
+
+
+def predict(
+    module: torch.nn.Module,
+    rows: DeviceSplit,
+    device: DeviceSetup,
+    task: str,
+    *,
+    forward: Callable[[Any], torch.Tensor] | None = None,
+    batch_size: int = EVAL_BATCH_SIZE,
+    temperature: float = 1.0,
+) -> np.ndarray:
+    """Class probabilities (rows, classes) in stored order: :func:`probabilities` of :func:`predict_logits`."""
+    logits = predict_logits(module, rows, device, forward=forward, batch_size=batch_size)
+    return probabilities(logits, task, temperature=temperature)
+
+
+def probabilities(logits: torch.Tensor, task: str, *, temperature: float = 1.0) -> np.ndarray:
+    """Softmax (sigmoid for multilabel) of ``logits / temperature`` as float64.
+
+    Always computed on the CPU in float32, so an export and a reloaded model on any device turn the
+    same logits into bit-identical probabilities; ``temperature`` is the calibration's
+    (:mod:`autosft.evaluate.calibration`), 1 for the model as trained.
+    """
+    scaled = logits.cpu().float() / temperature  # exact for 1: the default path is unchanged
+    activated = torch.sigmoid(scaled) if task == "multilabel" else torch.softmax(scaled, dim=-1)
+    return activated.double().numpy()

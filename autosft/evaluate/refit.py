@@ -22,7 +22,7 @@ from autosft.components import DataSplit, Splits
 from autosft.contracts import TrialPlan, TrialResult
 from autosft.engine.data import to_device_split
 from autosft.engine.device import DeviceSetup
-from autosft.engine.loop import predict
+from autosft.engine.loop import predict_logits, probabilities
 from autosft.engine.prepared import PreparedStudy
 from autosft.engine.trial import train_plan
 from autosft.errors import ConfigError, DataError
@@ -35,12 +35,13 @@ REFIT_MODES: tuple[str, ...] = get_args(RefitMode)
 
 @dataclass
 class Refit:
-    """A retrained model, what it trained with, and its test-split probabilities."""
+    """A retrained model, what it trained with, and its test-split logits and probabilities."""
 
     module: torch.nn.Module
     plan: TrialPlan
     mode: RefitMode
     result: TrialResult
+    test_logits: torch.Tensor
     test_probabilities: np.ndarray
     train_seconds: float
     predict_seconds: float
@@ -64,9 +65,9 @@ def refit(prepared: PreparedStudy, trial: optuna.trial.FrozenTrial, device: Devi
     started = time.perf_counter()
     trained = train_plan(prepared, plan, device, restore_best=mode == "train", splits=splits)
     tick = time.perf_counter()
-    probabilities = predict(trained.module, to_device_split(prepared.splits.test, device.device), device,
-                            prepared.splits.task)  # fmt: skip
-    return Refit(trained.module, plan, mode, trained.result, probabilities, tick - started, time.perf_counter() - tick)
+    logits = predict_logits(trained.module, to_device_split(prepared.splits.test, device.device), device)
+    return Refit(trained.module, plan, mode, trained.result, logits, probabilities(logits, prepared.splits.task),
+                 tick - started, time.perf_counter() - tick)  # fmt: skip
 
 
 def with_validation_in_train(splits: Splits) -> Splits:

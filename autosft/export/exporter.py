@@ -31,6 +31,7 @@ from autosft.engine.loop import predict
 from autosft.engine.scoring import score
 from autosft.errors import ConfigError, PluginError
 from autosft.evaluate.bootstrap import DEFAULT_RESAMPLES, bootstrap_intervals
+from autosft.evaluate.calibration import Calibration, calibrate
 from autosft.evaluate.holdout import selected_trial
 from autosft.evaluate.references import REFERENCES_ATTR, score_on_test
 from autosft.evaluate.refit import Refit, RefitMode, refit
@@ -67,6 +68,8 @@ class ExportOutcome:
     references: dict[str, Any] | None = None
     #: The ONNX export's record (:func:`autosft.export.onnx.export_onnx`), with ``--onnx``.
     onnx: dict[str, Any] | None = None
+    #: The calibration's record (:func:`autosft.evaluate.calibration.calibrate`).
+    calibration: dict[str, Any] | None = None
 
 
 def export_study(
@@ -77,6 +80,7 @@ def export_study(
     refit_mode: RefitMode = "train",
     merge_lora: bool = False,
     onnx: bool = False,
+    calibrate_probabilities: bool = True,
     force: bool = False,
     resamples: int = DEFAULT_RESAMPLES,
     device: str | None = None,
@@ -85,38 +89,36 @@ def export_study(
     """Retrain the study's selected trial, score it once on test with bootstrap intervals, write ``out``.
 
     ``onnx`` also writes ``model.onnx``, checked against torch on the test rows (see :mod:`autosft.export.onnx`).
+    ``calibrate_probabilities=False`` exports the model as trained, without temperature scaling.
     """
     started = time.perf_counter()
     target = Path(out)
     _check_target(target, force=force)
-    manager = manager or get_plugin_manager()
-    study = load_existing_study(open_storage(storage_url, must_exist=True), storage_url, study_name)
-    config = stored_config(study, storage_url)
-    trial = selected_trial(study)
-    registry = collect_registry(manager)
-    _require_installed(config, registry, trial)
+    study, trial, prepared = _prepared(storage_url, study_name, manager or get_plugin_manager())
+    config = prepared.config
     setup = pick_device(device)
-    prepared = prepare_study(config, manager, registry)
     refitted = refit(prepared, trial, setup, refit_mode)
+    calibration = calibrate(prepared, refitted, setup, enabled=calibrate_probabilities)
     tick = time.perf_counter()
     test = prepared.splits.test
-    intervals = bootstrap_intervals(prepared.metrics, test.labels, refitted.test_probabilities,
+    intervals = bootstrap_intervals(prepared.metrics, test.labels, calibration.test_probabilities,
                                     resamples=resamples, level=CONFIDENCE_LEVEL, seed=config.seed)  # fmt: skip
     bootstrap_seconds = time.perf_counter() - tick
-    references = _references(study, prepared, trial, refitted, intervals, resamples)
+    references = _references(study, prepared, trial, refit_mode, calibration.test_probabilities, intervals, resamples)
     retained = _retained_performance(prepared, refitted, setup) if config.reference is not None else None
 
     with _staged(target) as staging:
         tock = time.perf_counter()
-        save_model(refitted.module, staging, config=config, merge_lora=merge_lora)
-        onnx_record = export_onnx(refitted.module, test, staging) if onnx else None
+        save_model(refitted.module, staging, config=config, merge_lora=merge_lora,
+                   temperature=calibration.temperature)  # fmt: skip
+        onnx_record = export_onnx(refitted.module, test, staging, temperature=calibration.temperature) if onnx else None
         best = fixed_study(config, prepared.space, trial)
         (staging / BEST_CONFIG).write_text(_BEST_CONFIG_HEADER + yaml.safe_dump(best, sort_keys=False))
-        np.savez_compressed(staging / PREDICTIONS, labels=test.labels, probabilities=refitted.test_probabilities,
-                            class_names=np.array(prepared.splits.class_names))  # fmt: skip
+        _save_predictions(staging / PREDICTIONS, prepared, refitted, calibration)
         _write_json(staging / TEST_METRICS, {"trial": trial.number, "refit": refit_mode, "test_rows": len(test),
                                              **_bootstrap_record(resamples, config.seed), "metrics": intervals,
-                                             "retained": retained, "references": references})  # fmt: skip
+                                             "calibration": calibration.record, "retained": retained,
+                                             "references": references})  # fmt: skip
         seconds = {
             "refit_train": refitted.train_seconds,
             "test_predict": refitted.predict_seconds,
@@ -125,9 +127,30 @@ def export_study(
             "export_total": time.perf_counter() - started,
         }
         card = _run_card(study, storage_url, trial, prepared, refitted, setup, seconds) | {"onnx": onnx_record}
-        _write_json(staging / RUN_CARD, {**card, "references": references})
+        _write_json(staging / RUN_CARD, {**card, "calibration": calibration.record, "references": references})
     return ExportOutcome(target, trial.number, intervals, retained, time.perf_counter() - started, references,
-                         onnx_record)  # fmt: skip
+                         onnx_record, calibration.record)  # fmt: skip
+
+
+def _prepared(
+    storage_url: str, study_name: str | None, manager: pluggy.PluginManager
+) -> tuple[optuna.Study, optuna.trial.FrozenTrial, PreparedStudy]:
+    """The stored study, its selected trial, and the study prepared from its stored file."""
+    study = load_existing_study(open_storage(storage_url, must_exist=True), storage_url, study_name)
+    config = stored_config(study, storage_url)
+    trial = selected_trial(study)
+    registry = collect_registry(manager)
+    _require_installed(config, registry, trial)
+    return study, trial, prepare_study(config, manager, registry)
+
+
+def _save_predictions(path: Path, prepared: PreparedStudy, refitted: Refit, calibration: Calibration) -> None:
+    """The exported model's test probabilities, and, when calibrated, the model's before it, for the report."""
+    arrays: dict[str, Any] = {"labels": prepared.splits.test.labels, "probabilities": calibration.test_probabilities,
+              "class_names": np.array(prepared.splits.class_names)}  # fmt: skip
+    if calibration.applied:
+        arrays["uncalibrated_probabilities"] = refitted.test_probabilities
+    np.savez_compressed(path, **arrays)
 
 
 def _bootstrap_record(resamples: int, seed: int) -> dict[str, Any]:
@@ -220,16 +243,17 @@ def _references(
     study: optuna.Study,
     prepared: PreparedStudy,
     trial: optuna.trial.FrozenTrial,
-    refitted: Refit,
+    mode: RefitMode,
+    test_probabilities: np.ndarray,
     intervals: dict[str, dict[str, Any]],
     resamples: int,
 ) -> dict[str, Any] | None:
     """The study's references refitted like this export (train or train+val), scored once on test
-    beside the exported model; ``None`` for a study without a reference record."""
+    beside the exported model (its ``test_probabilities``); ``None`` for a study without a reference record."""
     record = study.user_attrs.get(REFERENCES_ATTR)
     if not isinstance(record, dict):
         return None
-    compared = score_on_test(prepared, record, refitted.test_probabilities, refitted.mode, resamples=resamples)
+    compared = score_on_test(prepared, record, test_probabilities, mode, resamples=resamples)
     model_test = {name: interval["value"] for name, interval in intervals.items()}
     return summarize(record, compared, trial=trial, model_test=model_test, best_trial_value=best_trial_value(study))
 

@@ -4,7 +4,12 @@ Hugging Face models are written with ``save_pretrained`` (reloadable without aut
 torch modules as a safetensors ``state_dict``, whose architecture is rebuilt from the export's
 ``best_config.yaml`` by the same model builder. A LoRA model is written as its base model plus
 the peft adapter (``base/`` and ``adapter/``), and, when asked, also merged into plain weights
-(``merged/``) for serving without peft. ``model.json`` says which of these the folder holds.
+(``merged/``) for serving without peft. ``model.json`` says which of these the folder holds, the
+task, and the temperature that calibrates the logits (1 when the export is not calibrated).
+
+:func:`load_model` gives the native module, whose logits are the model as trained;
+:func:`load_exported` gives it with the task and temperature, and its ``predict`` returns the
+calibrated probabilities the export reported, through the export's own code path.
 """
 
 from __future__ import annotations
@@ -12,31 +17,57 @@ from __future__ import annotations
 import copy
 import importlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pluggy
 import torch
 from torch import nn
 
+from autosft.components import DataSplit
 from autosft.config import StudyConfig, load_study_file
+from autosft.engine.data import to_device_split
+from autosft.engine.device import pick_device
+from autosft.engine.loop import predict
 from autosft.errors import ConfigError
 from autosft.registry import collect_registry
 from autosft.search.prepare import check_components
 
-__all__ = ["MODEL_DESCRIPTION", "load_model", "save_model"]
+__all__ = ["MODEL_DESCRIPTION", "ExportedModel", "load_exported", "load_model", "save_model"]
 
 #: The loader description inside an export folder.
 MODEL_DESCRIPTION = "model.json"
 _STATE_FILE = "model.safetensors"
 
 
-def save_model(module: nn.Module, folder: Path, *, config: StudyConfig, merge_lora: bool) -> dict[str, Any]:
+@dataclass
+class ExportedModel:
+    """A loaded export: the native module and how its logits become the probabilities the export reported."""
+
+    module: nn.Module
+    task: str
+    #: What the logits are divided by before the softmax; 1 for an uncalibrated export.
+    temperature: float
+
+    def predict(self, split: DataSplit, *, device: str | None = None) -> np.ndarray:
+        """Probabilities (rows, classes) of ``split``'s rows, calibrated as at export: on the same device,
+        identical to the export's ``test_predictions.npz``. ``split.labels`` are not read."""
+        setup = pick_device(device)
+        module = self.module.to(setup.device)
+        return predict(module, to_device_split(split, setup.device), setup, self.task, temperature=self.temperature)
+
+
+def save_model(
+    module: nn.Module, folder: Path, *, config: StudyConfig, merge_lora: bool, temperature: float = 1.0
+) -> dict[str, Any]:
     """Write ``module`` under ``folder`` natively and return the description saved as ``model.json``."""
     from peft import PeftModel
 
     module = module.cpu().eval()
-    description: dict[str, Any] = {"builder": config.model.name, "builder_options": config.model.options}
+    description: dict[str, Any] = {"builder": config.model.name, "builder_options": config.model.options,
+                                   "task": config.task, "temperature": temperature}  # fmt: skip
     if isinstance(module, PeftModel):
         module.save_pretrained(str(folder / "adapter"))
         # Unloading restores the pre-trained layers (and the untrained head peft kept a copy of);
@@ -75,13 +106,38 @@ def load_model(folder: str | Path, *, merged: bool = False, manager: pluggy.Plug
 
     ``merged`` loads the merged LoRA weights instead of base + adapter. Torch modules that are not
     Hugging Face models are rebuilt by the study's model builder, which needs its plugin and the
-    data (the builder reads input and class counts from it).
+    data (the builder reads input and class counts from it). Its logits are the model's as trained:
+    :func:`load_exported` applies the calibration.
     """
     folder = Path(folder)
+    return _load_module(folder, _description(folder), merged, manager)
+
+
+def load_exported(
+    folder: str | Path, *, merged: bool = False, manager: pluggy.PluginManager | None = None
+) -> ExportedModel:
+    """The exported model (as :func:`load_model` loads it) with its task and calibration temperature.
+
+    An export written before calibration existed has no temperature (1) and takes its task from
+    ``best_config.yaml``.
+    """
+    folder = Path(folder)
+    description = _description(folder)
+    task = description.get("task") or load_study_file(folder / "best_config.yaml").task
+    return ExportedModel(_load_module(folder, description, merged, manager), task,
+                         float(description.get("temperature", 1.0)))  # fmt: skip
+
+
+def _description(folder: Path) -> dict[str, Any]:
     description_file = folder / MODEL_DESCRIPTION
     if not description_file.is_file():
         raise ConfigError(f"{str(folder)!r} is not an autosft export: it has no {MODEL_DESCRIPTION}")
-    description = json.loads(description_file.read_text())
+    return dict(json.loads(description_file.read_text()))
+
+
+def _load_module(
+    folder: Path, description: dict[str, Any], merged: bool, manager: pluggy.PluginManager | None
+) -> nn.Module:
     parts = description["parts"]
     if merged and "merged" not in parts:
         raise ConfigError(f"export {str(folder)!r} holds no merged LoRA weights; export again with --merge-lora")

@@ -4,8 +4,11 @@ Any model builder's module exports, whatever its inputs: a tensor (tabular rows,
 histories, images) or a mapping of tensors (token ids and attention mask). The graph takes the
 inputs by name in the mapping's order (``input`` for a plain tensor), returns the logits, and keeps
 the batch axis dynamic, and the sequence axis of per-token inputs. A LoRA model is merged into
-plain weights first, so the graph needs no peft. The check runs onnxruntime and torch on the first
-test rows and refuses a graph whose outputs differ by more than :data:`RELATIVE_TOLERANCE`.
+plain weights first, so the graph needs no peft. A calibrated export folds its temperature into the
+graph: the ``logits`` output is already divided by it, so the softmax a serving stack applies gives
+the calibrated probabilities, as the native model loaded with ``load_exported`` does. The check
+runs onnxruntime and torch on the first test rows and refuses a graph whose outputs differ by more
+than :data:`RELATIVE_TOLERANCE`.
 
 We use torch's TorchScript-based exporter (``dynamo=False``): it ships with torch and works
 offline, while torch's default dynamo exporter needs the separate ``onnxscript`` package.
@@ -58,20 +61,28 @@ class OnnxExportError(AutosftError):
 
 
 class _Graph(nn.Module):
-    """The model as a function of positional tensors returning logits: the shape ONNX export traces."""
+    """The model as a function of positional tensors returning logits (divided by the calibration's
+    temperature): the shape ONNX export traces."""
 
-    def __init__(self, module: nn.Module, names: Sequence[str] | None) -> None:
+    def __init__(self, module: nn.Module, names: Sequence[str] | None, temperature: float) -> None:
         super().__init__()
         self.module = module
         self.names = names
+        self.temperature = temperature
 
     def forward(self, *tensors: torch.Tensor) -> torch.Tensor:
         inputs: Any = tensors[0] if self.names is None else dict(zip(self.names, tensors, strict=True))
-        return model_logits(self.module, inputs)
+        logits = model_logits(self.module, inputs)
+        # a constant of the trace: an uncalibrated graph gets no Div node at all
+        return logits if self.temperature == 1.0 else logits / self.temperature
 
 
-def export_onnx(module: nn.Module, test: DataSplit, folder: Path, *, rows: int = CHECK_ROWS) -> dict[str, Any]:
+def export_onnx(
+    module: nn.Module, test: DataSplit, folder: Path, *, rows: int = CHECK_ROWS, temperature: float = 1.0
+) -> dict[str, Any]:
     """Write ``folder / model.onnx`` and return its record: opset, axes, difference to torch, size, latency.
+
+    The graph's ``logits`` are divided by ``temperature`` (the calibration's; 1 leaves them as trained).
 
     Raises :class:`OnnxExportError` naming the operator when the model cannot be exported, and when
     onnxruntime's outputs on the first ``rows`` test rows differ from torch's beyond the tolerance.
@@ -86,7 +97,7 @@ def export_onnx(module: nn.Module, test: DataSplit, folder: Path, *, rows: int =
     per_token = isinstance(inputs, Mapping)
     named = _named(inputs)
     # eval on the wrapper: the exporter restores the wrapper's mode (and so its children's) when done
-    graph = _Graph(_merged(module).cpu(), list(named) if per_token else None).eval()
+    graph = _Graph(_merged(module).cpu(), list(named) if per_token else None, temperature).eval()
     axes = {name: _dynamic_axes(tensor, per_token=per_token) for name, tensor in named.items()}
     path = folder / ONNX_FILE
     _trace(graph, tuple(_named(traced).values()), path, axes)
@@ -108,6 +119,8 @@ def export_onnx(module: nn.Module, test: DataSplit, folder: Path, *, rows: int =
     return {
         "file": ONNX_FILE,
         "opset": OPSET,
+        "temperature": temperature,
+        "outputs": "logits divided by the temperature: their softmax (sigmoid for multilabel) is the exported model's",
         "exporter": f"torch.onnx (TorchScript) {torch.__version__}",
         "onnxruntime": onnxruntime.__version__,
         "inputs": {name: {"dtype": dtypes[name], "dynamic_axes": axes[name]} for name in named},

@@ -36,6 +36,8 @@ class ExportedResults:
         with np.load(folder / PREDICTIONS) as saved:
             self.labels: np.ndarray = saved["labels"]
             self.probabilities: np.ndarray = saved["probabilities"]
+            #: The model's test probabilities before calibration; ``None`` when the export is not calibrated.
+            self.uncalibrated: np.ndarray | None = saved.get("uncalibrated_probabilities")
             self.class_names: list[str] = [str(name) for name in saved["class_names"]]
         self.metrics: dict[str, Any] = json.loads((folder / TEST_METRICS).read_text())
         self.run_card: dict[str, Any] = json.loads((folder / RUN_CARD).read_text())
@@ -161,21 +163,31 @@ def _precision_recall(results: ExportedResults) -> Figure:
 
 
 def _calibration(results: ExportedResults) -> Figure:
-    """Mean predicted probability against the observed rate, per probability bin (bins with rows only)."""
+    """Reliability diagram: mean predicted probability against the observed rate, per probability bin
+    (bins with rows only); a calibrated export draws the model before temperature scaling dashed."""
     figure = _diagonal(go.Figure(), "perfect calibration")
-    edges = np.linspace(0, 1, CALIBRATION_BINS + 1)
-    for index in results.curve_classes:
-        truth, predicted = results.indicator[:, index], results.probabilities[:, index]
-        bins = np.clip(np.digitize(predicted, edges[1:-1]), 0, CALIBRATION_BINS - 1)
-        used = [b for b in range(CALIBRATION_BINS) if np.any(bins == b)]
-        mean_predicted = [predicted[bins == b].mean() for b in used]
-        observed = [truth[bins == b].mean() for b in used]
-        counts = [int(np.sum(bins == b)) for b in used]
-        figure.add_trace(go.Scatter(x=mean_predicted, y=observed, mode="lines+markers", name=results.class_names[index],
-                                    customdata=counts, hovertemplate="predicted %{x:.3f}<br>observed %{y:.3f}"
-                                    "<br>%{customdata} rows<extra></extra>"))  # fmt: skip
+    drawn = [("", results.probabilities, "solid")]
+    if results.uncalibrated is not None:
+        drawn = [(" before", results.uncalibrated, "dash"), (" after", results.probabilities, "solid")]
+    for suffix, probabilities, dash in drawn:
+        for index in results.curve_classes:
+            _reliability(figure, results.indicator[:, index], probabilities[:, index],
+                         f"{results.class_names[index]}{suffix}", dash)  # fmt: skip
     figure.update_layout(xaxis_title="mean predicted probability", yaxis_title="observed frequency", height=420)
-    return Figure(f"Calibration ({CALIBRATION_BINS} bins)", figure)
+    title = "before and after temperature scaling, " if results.uncalibrated is not None else ""
+    return Figure(f"Calibration ({title}{CALIBRATION_BINS} bins)", figure)
+
+
+def _reliability(figure: go.Figure, truth: np.ndarray, predicted: np.ndarray, name: str, dash: str) -> None:
+    edges = np.linspace(0, 1, CALIBRATION_BINS + 1)
+    bins = np.clip(np.digitize(predicted, edges[1:-1]), 0, CALIBRATION_BINS - 1)
+    used = [b for b in range(CALIBRATION_BINS) if np.any(bins == b)]
+    mean_predicted = [predicted[bins == b].mean() for b in used]
+    observed = [truth[bins == b].mean() for b in used]
+    counts = [int(np.sum(bins == b)) for b in used]
+    figure.add_trace(go.Scatter(x=mean_predicted, y=observed, mode="lines+markers", name=name, line={"dash": dash},
+                                customdata=counts, hovertemplate="predicted %{x:.3f}<br>observed %{y:.3f}"
+                                "<br>%{customdata} rows<extra></extra>"))  # fmt: skip
 
 
 def _diagonal(figure: go.Figure, name: str) -> go.Figure:

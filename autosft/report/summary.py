@@ -17,7 +17,7 @@ from autosft.evaluate.holdout import selected_trial
 from autosft.evaluate.verdict import study_verdict
 from autosft.report.study_figures import objective_names, top_trials
 from autosft.storage import mask_url
-from autosft.views import reference_cells
+from autosft.views import calibration_cells, calibration_line, reference_cells
 
 __all__ = ["Summary", "Table", "summarize"]
 
@@ -83,12 +83,24 @@ def summarize(
                 for name, i in export["metrics"].items()]  # fmt: skip
         title = f"Test split, trial {export['trial']} retrained on {export['refit']} ({export['test_rows']} rows)"
         tables.append(Table(title, ["metric", "test", f"{level} % CI"], rows))
+        tables += _calibration(facts, export.get("calibration"))
     verdict = export.get("references") if export is not None else None
     verdict = verdict or (study_verdict(study) if states.get("COMPLETE") else None)
     if verdict is not None:
         facts.append(("verdict", verdict["verdict"]))
         tables.append(Table("The chosen model vs the references", *reference_cells(verdict)))
     return Summary(f"autosft study {study.study_name}", facts, tables)
+
+
+def _calibration(facts: list[tuple[str, str]], record: dict[str, Any] | None) -> list[Table]:
+    """The calibration as a fact, and, for a calibrated export, its before/after table."""
+    if record is None:  # an export written before calibration existed
+        return []
+    facts.append(("calibration", calibration_line(record)))
+    if record.get("skipped"):
+        return []
+    return [Table(f"Calibration: temperature {record['temperature']:.3f}, fitted on validation only",
+                  *calibration_cells(record))]  # fmt: skip
 
 
 def _top_table(study: optuna.Study, names: list[str]) -> Table:

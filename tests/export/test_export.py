@@ -1,5 +1,6 @@
-"""`autosft export` on real toy studies: the model reloads and reproduces its test metrics, the fixed
-study re-runs the selected trial, train+val refits for the epochs found, and every bad input is one line."""
+"""`autosft export` on real toy studies: the model reloads and reproduces its (calibrated) test metrics and
+probabilities, the fixed study re-runs the selected trial, train+val refits for the epochs found, and every
+bad input is one line."""
 
 from __future__ import annotations
 
@@ -18,10 +19,11 @@ from autosft.config import parse_study
 from autosft.engine.data import to_device_split
 from autosft.engine.device import pick_device
 from autosft.engine.loop import predict
+from autosft.engine.prepared import PreparedStudy
 from autosft.engine.scoring import score
 from autosft.errors import DataError
 from autosft.evaluate.holdout import selected_trial
-from autosft.export import export_study, load_model
+from autosft.export import export_study, load_exported, load_model
 from autosft.export.exporter import BEST_CONFIG, PREDICTIONS, RUN_CARD, TEST_METRICS
 from autosft.hookspecs import hookimpl
 from autosft.plugins import get_plugin_manager
@@ -50,11 +52,15 @@ def lora_export(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
     return url, folder / "export"
 
 
-def _test_scores(module, url: str) -> dict[str, float]:
-    """Score ``module`` on the study's test split, as a user of the export would."""
+def _test_split(url: str) -> tuple[PreparedStudy, DataSplit]:
     study = optuna.load_study(study_name="toy", storage=url)
     prepared = prepare_study(parse_study(study.user_attrs[CONFIG_ATTR], where="test"), toy_manager())
-    test = prepared.splits.test
+    return prepared, prepared.splits.test
+
+
+def _test_scores(module, url: str) -> dict[str, float]:
+    """Score ``module`` (uncalibrated) on the study's test split, as a user of the export would."""
+    prepared, test = _test_split(url)
     return score(prepared.metrics, test.labels, predict(module, to_device_split(test, CPU.device), CPU, "binary"))
 
 
@@ -66,12 +72,40 @@ def test_export_writes_every_part_and_the_model_reproduces_its_test_metrics(lora
     assert (folder / "adapter" / "adapter_config.json").is_file()
     assert (folder / "merged" / "model.safetensors").is_file()
     recorded = json.loads((folder / TEST_METRICS).read_text())["metrics"]
+    prepared, test = _test_split(url)
     for merged in (False, True):
-        scores = _test_scores(load_model(folder, merged=merged, manager=toy_manager()), url)
+        exported = load_exported(folder, merged=merged, manager=toy_manager())
+        scores = score(prepared.metrics, test.labels, exported.predict(test, device="cpu"))
         for name, interval in recorded.items():
             assert scores[name] == pytest.approx(interval["value"], abs=1e-5), (name, merged)
     with np.load(folder / PREDICTIONS) as saved:
         assert saved["probabilities"].shape == (150, 2) and list(saved["class_names"]) == ["class_0", "class_1"]
+
+
+def test_the_export_is_calibrated_on_validation_and_reloads_with_identical_probabilities(
+    lora_export: tuple[str, Path],
+) -> None:
+    url, folder = lora_export
+    record = json.loads((folder / TEST_METRICS).read_text())["calibration"]
+    assert json.loads((folder / RUN_CARD).read_text())["calibration"] == record
+    temperature = record["temperature"]
+    assert record["skipped"] is None and record["fitted_on"] == "validation" and temperature != 1.0
+    assert json.loads((folder / "model.json").read_text())["temperature"] == temperature
+    validation, tested = record["validation"], record["test"]
+    assert validation["rows"] == 150 and tested["rows"] == 150
+    assert validation["nll"]["after"] <= validation["nll"]["before"]  # what the fit minimises
+    for split in (validation, tested):  # a temperature changes neither decisions nor a binary ranking
+        for name in ("roc_auc", "pr_auc", "accuracy"):
+            assert split["metrics"][name]["after"] == pytest.approx(split["metrics"][name]["before"], abs=1e-12)
+        assert split["metrics"]["log_loss"]["after"] == pytest.approx(split["nll"]["after"])
+    _, test = _test_split(url)
+    exported = load_exported(folder, manager=toy_manager())
+    assert exported.temperature == temperature and exported.task == "binary"
+    with np.load(folder / PREDICTIONS) as saved:
+        np.testing.assert_array_equal(exported.predict(test, device="cpu"), saved["probabilities"])
+        # the native module's own logits are the model as trained: the saved "before" probabilities
+        raw = predict(load_model(folder, manager=toy_manager()), to_device_split(test, CPU.device), CPU, "binary")
+        np.testing.assert_array_equal(raw, saved["uncalibrated_probabilities"])
 
 
 def test_run_card_names_versions_seeds_data_and_trials(lora_export: tuple[str, Path]) -> None:
@@ -113,6 +147,7 @@ def test_train_val_refit_trains_the_best_epoch_count_without_early_stopping(tmp_
     card = json.loads((tmp_path / "out" / RUN_CARD).read_text())
     best_epoch = selected_trial(optuna.load_study(study_name="toy", storage=url)).user_attrs["best_epoch"]
     assert card["refit"]["mode"] == "train+val"
+    assert "trained on the validation rows" in card["calibration"]["skipped"]  # no held-out rows left to fit on
     assert card["refit"]["plan"]["epochs"] == card["refit"]["epochs_run"] == best_epoch
     assert (tmp_path / "out" / "model" / "model.safetensors").is_file()  # no LoRA: one plain state dict
     reloaded = load_model(tmp_path / "out", manager=toy_manager())

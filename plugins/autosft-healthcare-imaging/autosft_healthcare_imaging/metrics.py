@@ -16,12 +16,10 @@ from functools import partial
 
 import numpy as np
 
-from autosft import Metric
+from autosft import ECE_BINS, Metric, expected_calibration_error
 
 __all__ = [
-    "ECE_BINS",
     "METRICS",
-    "expected_calibration_error",
     "sensitivity_at_specificity",
     "specificity_at_sensitivity",
     "worst_class_recall",
@@ -29,8 +27,6 @@ __all__ = [
 
 BINARY = frozenset({"binary"})
 SINGLE_LABEL = frozenset({"binary", "multiclass"})
-#: Equal-width confidence bins of the expected calibration error.
-ECE_BINS = 15
 
 
 def _positive_scores(labels: np.ndarray, probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -79,21 +75,6 @@ def _class_recall(labels: np.ndarray, probabilities: np.ndarray, *, index: int) 
 def worst_class_recall(labels: np.ndarray, probabilities: np.ndarray) -> float:
     """The smallest per-class recall at the argmax decision, over classes present in ``labels``."""
     return float(_class_recalls(labels, probabilities).min())
-
-
-def expected_calibration_error(labels: np.ndarray, probabilities: np.ndarray, *, bins: int = ECE_BINS) -> float:
-    """Top-label ECE: the rows-weighted mean gap between confidence and accuracy over equal-width bins."""
-    labels = np.asarray(labels).astype(np.int64).ravel()
-    probabilities = np.asarray(probabilities, dtype=np.float64)
-    confidence = probabilities.max(axis=1)
-    correct = probabilities.argmax(axis=1) == labels
-    # Bin i holds confidences in (i/bins, (i+1)/bins]; the top-label confidence is never below 1/classes.
-    index = np.clip(np.ceil(confidence * bins).astype(np.int64) - 1, 0, bins - 1)
-    total = 0.0
-    for bin_index in np.unique(index):
-        rows = index == bin_index
-        total += rows.sum() * abs(confidence[rows].mean() - correct[rows].mean())
-    return float(total / len(labels))
 
 
 #: Every metric this plugin registers.

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from autosft_healthcare_imaging.metrics import (
     METRICS,
-    expected_calibration_error,
     sensitivity_at_specificity,
     specificity_at_sensitivity,
     worst_class_recall,
 )
 
+from autosft import expected_calibration_error
 from autosft.engine.scoring import score
 
 
