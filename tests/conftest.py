@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -17,6 +19,20 @@ pytest_plugins = ["autosft.testing"]
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
+
+
+def load_benchmark(script: str) -> ModuleType:
+    """A benchmarks/ script as a module, imported as running it does (benchmarks/ is a folder of scripts,
+    not a package: the script's folder goes on sys.path so it can import its neighbours)."""
+    if str(REPO / "benchmarks") not in sys.path:
+        sys.path.insert(0, str(REPO / "benchmarks"))
+    spec = importlib.util.spec_from_file_location(script, REPO / "benchmarks" / f"{script}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses resolve their annotations through it
+    spec.loader.exec_module(module)
+    return module
+
 
 #: Builds the CLI from a plugin manager with the toy plugin, as a user's installed app would be.
 TOY_CLI = "from autosft.cli import build_app; from autosft.testing import toy_manager; build_app(toy_manager())()"

@@ -3,10 +3,7 @@ and the benchmark of references covers each of them."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
@@ -14,18 +11,9 @@ from autosft.config import load_study_file
 from autosft.plugins import get_plugin_manager
 from autosft.registry import collect_registry
 from autosft.search.prepare import check_components
-from tests.conftest import REPO, SHARED
+from tests.conftest import REPO, SHARED, load_benchmark
 
 STUDIES = sorted((REPO / "studies").glob("*.yaml"))
-
-
-def _references_benchmark() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("references_benchmark", REPO / "benchmarks" / "references.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve their annotations through it
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.mark.parametrize("path", STUDIES, ids=[path.stem for path in STUDIES])
@@ -36,7 +24,7 @@ def test_shipped_study_is_valid(path: Path) -> None:
 
 
 def test_the_references_benchmark_has_a_study_for_every_shared_dataset() -> None:
-    datasets = _references_benchmark().DATASETS
+    datasets = load_benchmark("references").DATASETS
     assert len(datasets) == 6
     assert {REPO / "studies" / name for name in datasets.values()} <= set(STUDIES)
 
@@ -50,7 +38,7 @@ def test_the_benchmark_prints_the_test_scores_the_search_stored(
     if not (SHARED / "data" / "finance" / "german_credit").is_dir():
         pytest.skip("../shared/data/finance/german_credit is absent (a fresh clone without ../shared)")
     monkeypatch.chdir(REPO)  # the study reads ../shared by a path relative to the repository
-    row = _references_benchmark().run_one("german-credit", 0, 1, str(tmp_path), resamples=20)
+    row = load_benchmark("references").run_one("german-credit", 0, 1, str(tmp_path), resamples=20)
     assert {"class_prior", "logistic_regression", "hist_gradient_boosting"} <= set(row.references)
     assert row.model_matches_final_test
     assert row.verdict.startswith(("fine-tuned model", "the best reference", "a reference is better"))

@@ -3,33 +3,18 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import math
 import subprocess
 import sys
 from datetime import datetime
 from pathlib import Path
-from types import ModuleType
 
 import optuna
 import pytest
 
-from tests.conftest import REPO, SHARED
+from tests.conftest import REPO, SHARED, load_benchmark
 
-
-def _benchmark() -> ModuleType:
-    """The script as a module (benchmarks/ is a folder of scripts, not a package)."""
-    if str(REPO / "benchmarks") not in sys.path:
-        sys.path.insert(0, str(REPO / "benchmarks"))  # as running the script does: it imports phases.py beside it
-    spec = importlib.util.spec_from_file_location("vs_hf_search", REPO / "benchmarks" / "vs_hf_search.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve their annotations through it
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _benchmark()
+bench = load_benchmark("vs_hf_search")
 Finished, Run = bench.Finished, bench.Run
 
 
