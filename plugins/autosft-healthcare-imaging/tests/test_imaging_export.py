@@ -41,12 +41,15 @@ def _exported(folder: Path, data: Path, checkpoint: Path, adaptation: str, **exp
     return study
 
 
-def _probabilities(module: torch.nn.Module, study: dict) -> tuple[np.ndarray, np.ndarray, list]:
+def _probabilities(module: torch.nn.Module, study: dict, folder: Path) -> tuple[np.ndarray, np.ndarray, list]:
+    """The test probabilities of a model reloaded by plain transformers/peft: its logits over the
+    calibration temperature the export recorded in model.json (1 when it is not calibrated)."""
+    temperature = json.loads((folder / "model.json").read_text())["temperature"]
     prepared = prepare_study(parse_study(study, where="test"), get_plugin_manager())
     test = prepared.splits.test
     with torch.no_grad():
         logits = module.eval()(torch.as_tensor(test.inputs, dtype=torch.float32)).logits
-    return test.labels, torch.softmax(logits, dim=-1).double().numpy(), prepared.metrics
+    return test.labels, torch.softmax(logits / temperature, dim=-1).double().numpy(), prepared.metrics
 
 
 def _recorded(folder: Path) -> dict[str, float]:
@@ -64,7 +67,7 @@ def test_full_fine_tuning_exports_a_plain_transformers_model(
     assert json.loads((folder / "model.json").read_text())["format"] == "transformers"
     assert (folder / "model" / "config.json").is_file() and (folder / "model" / "model.safetensors").is_file()
     labels, probabilities, metrics = _probabilities(AutoModelForImageClassification.from_pretrained(folder / "model"),
-                                                    study)  # fmt: skip
+                                                    study, folder)  # fmt: skip
     for name, value in _recorded(folder).items():
         assert score(metrics, labels, probabilities)[name] == pytest.approx(value, abs=1e-5), name
     saved = np.load(folder / "test_predictions.npz")["probabilities"]
@@ -85,5 +88,5 @@ def test_lora_exports_base_adapter_and_merged_weights(
                                         folder / "adapter")  # fmt: skip
     saved = np.load(folder / "test_predictions.npz")["probabilities"]
     for module in (merged, adapted, load_model(folder), load_model(folder, merged=True)):
-        _, probabilities, _ = _probabilities(module, study)
+        _, probabilities, _ = _probabilities(module, study, folder)
         assert np.allclose(saved, probabilities, atol=1e-5)
