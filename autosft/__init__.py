@@ -20,6 +20,7 @@ from autosft.attrs import (
     DATA_CHECK_ATTR,
     DEFAULT_TRIAL_ATTR,
     FINAL_TEST_ATTR,
+    PORTFOLIO_ATTR,
     QUICK_LOOK_ATTR,
     REFERENCES_ATTR,
     RERUN_ATTR,
@@ -50,6 +51,7 @@ from autosft.contracts import BUILTIN_DIMENSIONS, TrialContext, TrialPlan, Trial
 from autosft.errors import AutosftError, ConfigError, DataError, PluginError, StorageError, TrialFailure
 from autosft.hookspecs import hookimpl
 from autosft.plugins import get_plugin_manager
+from autosft.portfolios import Portfolio, load_portfolio
 from autosft.references import Predict, Reference, ReferenceData
 from autosft.space import Categorical, Condition, Dimension, Fixed, Float, Int, SearchSpace
 from autosft.splitting import SPLIT_NAMES, check_groups, hold_out, hold_out_missing
@@ -88,6 +90,7 @@ __all__ = [
     "DEFAULT_TRIAL_ATTR",
     "ECE_BINS",
     "FINAL_TEST_ATTR",
+    "PORTFOLIO_ATTR",
     "QUICK_LOOK_ATTR",
     "REFERENCES_ATTR",
     "RERUN_ATTR",
@@ -117,6 +120,7 @@ __all__ = [
     "ModelBuilder",
     "NoOptions",
     "PluginError",
+    "Portfolio",
     "Predict",
     "PreparedStudy",
     "PretrainingOptions",
@@ -156,6 +160,7 @@ __all__ = [
     "inverse_frequency",
     "json_safe",
     "load_once",
+    "load_portfolio",
     "load_study_file",
     "open_storage",
     "parse_times",

@@ -17,6 +17,7 @@ __all__ = [
     "FAIL_REASON_ATTR",
     "FINAL_TEST_ATTR",
     "LOST_ATTR",
+    "PORTFOLIO_ATTR",
     "QUICK_LOOK_ATTR",
     "REFERENCES_ATTR",
     "RERUN_ATTR",
@@ -61,3 +62,6 @@ RERUN_ATTR = "autosft_seed_rerun"
 #: A configuration taken from an earlier study by a warm start: ``{"study": its name, "trial": its number}``
 #: (see :mod:`autosft.search.warmstart`).
 WARM_START_ATTR = "autosft_warm_start"
+#: A configuration taken from the model builder's portfolio: ``{"model": builder name, "entry": its index}``
+#: (see :mod:`autosft.search.portfolio`).
+PORTFOLIO_ATTR = "autosft_portfolio"

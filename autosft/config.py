@@ -24,6 +24,7 @@ __all__ = [
     "ObjectiveConfig",
     "PrunerConfig",
     "SamplerConfig",
+    "SearchConfig",
     "SelectConfig",
     "StudyConfig",
     "TaskType",
@@ -161,6 +162,16 @@ class WarmStartConfig(_Strict):
     storage: str | None = Field(default=None, description="SQLAlchemy URL of those studies; defaults to `storage`.")
 
 
+class SearchConfig(_Strict):
+    """How a new study spends its first trials (see :mod:`autosft.search.portfolio`)."""
+
+    portfolio: bool = Field(
+        default=True,
+        description="Try the model builder's portfolio (configurations that did well across tasks) right after the "
+        "starting trials, in place of the sampler's random start-up; false leaves the start-up to the sampler.",
+    )
+
+
 class StudyConfig(_Strict):
     """A whole study file. Relative paths in component options resolve against the working directory."""
 
@@ -184,6 +195,7 @@ class StudyConfig(_Strict):
     select: SelectConfig = Field(default_factory=SelectConfig)
     data_check: DataCheckConfig = Field(default_factory=DataCheckConfig)
     warm_start: WarmStartConfig = Field(default_factory=WarmStartConfig)
+    search: SearchConfig = Field(default_factory=SearchConfig)
     seed: int = Field(
         default=0, ge=0, le=MAX_SEED, description="Seeds the sampler, the splits and every trial (0 to 2**32 - 1)."
     )

@@ -16,6 +16,7 @@ import pluggy
 from autosft.components import Augmentation, DatasetLoader, ImbalanceStrategy, Metric, ModelBuilder
 from autosft.config import StudyConfig
 from autosft.contracts import TrialContext, TrialResult
+from autosft.portfolios import Portfolio
 from autosft.references.base import Reference
 from autosft.space import SearchSpace
 
@@ -97,6 +98,20 @@ def autosft_register_references(register: Callable[[Reference], None]) -> None:
     the search, then refitted like the chosen trial and scored once on test.
 
     :param register: call it with each :class:`~autosft.references.Reference` instance.
+    """
+
+
+@hookspec
+def autosft_register_portfolios(register: Callable[[Portfolio], None]) -> None:
+    """Register portfolios: configurations of a model builder that did well across tasks.
+
+    Called once whenever a registry is built. A new study whose model builder has a portfolio tries
+    its configurations right after the starting trials (and any warm start), in place of the
+    sampler's random start-up, unless the study file sets ``search: {portfolio: false}``. Ship the
+    configurations as JSON package data and read them with :func:`autosft.load_portfolio`.
+
+    :param register: call it with each :class:`~autosft.portfolios.Portfolio` instance; its ``name``
+        is the model builder's name, and one builder has at most one portfolio.
     """
 
 

@@ -16,6 +16,7 @@ import pluggy
 
 from autosft.components import Augmentation, DatasetLoader, ImbalanceStrategy, Metric, ModelBuilder
 from autosft.errors import AutosftError, ConfigError, PluginError
+from autosft.portfolios import Portfolio
 from autosft.references.base import Reference
 
 __all__ = ["ComponentTable", "Registry", "collect_registry", "unknown_name"]
@@ -87,9 +88,15 @@ class Registry:
     references: ComponentTable[Reference] = field(
         default_factory=lambda: ComponentTable("reference", "references", Reference)
     )
+    portfolios: ComponentTable[Portfolio] = field(
+        default_factory=lambda: ComponentTable("portfolio", "portfolios", Portfolio)
+    )
 
     def tables(self) -> Iterable[ComponentTable[Any]]:
-        return (self.datasets, self.models, self.augmentations, self.imbalance, self.metrics, self.references)
+        return (
+            self.datasets, self.models, self.augmentations, self.imbalance, self.metrics, self.references,
+            self.portfolios,
+        )  # fmt: skip
 
 
 def collect_registry(manager: pluggy.PluginManager) -> Registry:
@@ -108,6 +115,7 @@ def collect_registry(manager: pluggy.PluginManager) -> Registry:
         ("autosft_register_imbalance_strategies", registry.imbalance),
         ("autosft_register_metrics", registry.metrics),
         ("autosft_register_references", registry.references),
+        ("autosft_register_portfolios", registry.portfolios),
     ]
     for hook_name, table in hooks:
         # get_hookimpls() lists implementations in registration order (trylast built-ins first).

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from rich.table import Table
 from rich.text import Text
 
-from autosft.attrs import RERUN_ATTR, WARM_START_ATTR
+from autosft.attrs import PORTFOLIO_ATTR, RERUN_ATTR, WARM_START_ATTR
 
 if TYPE_CHECKING:
     import optuna
@@ -50,12 +50,16 @@ def describe_params(params: dict[str, Any]) -> str:
 
 def trial_origin(trial: optuna.trial.FrozenTrial) -> str:
     """Where a trial's configuration came from, when not from the sampler: a seed re-run of another
-    trial, or an earlier study's trial (a warm start); ``""`` otherwise. For progress and status lines."""
+    trial, an earlier study's trial (a warm start) or a portfolio entry; ``""`` otherwise. For progress and
+    status lines."""
     rerun, warm = trial.user_attrs.get(RERUN_ATTR), trial.user_attrs.get(WARM_START_ATTR)
+    portfolio = trial.user_attrs.get(PORTFOLIO_ATTR)
     if isinstance(rerun, dict):
         return f"re-run of trial {rerun['of']} with seed {rerun['seed']}"
     if isinstance(warm, dict):
         return f"warm start: trial {warm['trial']} of study {warm['study']!r}"
+    if isinstance(portfolio, dict):
+        return f"portfolio: {portfolio['model']} entry {portfolio['entry']}"
     return ""
 
 

@@ -22,6 +22,7 @@ def test_the_design_hooks_exist() -> None:
         "autosft_register_imbalance_strategies",
         "autosft_register_metrics",
         "autosft_register_references",
+        "autosft_register_portfolios",
         "autosft_extend_search_space",
         "autosft_trial_start",
         "autosft_epoch_end",

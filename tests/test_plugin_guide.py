@@ -19,7 +19,8 @@ GUIDE = Path(__file__).resolve().parents[1] / "docs" / "plugins.md"
 CONTRACTS = [
     autosft.Splits, autosft.DataSplit, autosft.DatasetLoader, autosft.ModelBuilder, autosft.BuiltModel,
     autosft.StagedForward, autosft.InputEncoder, autosft.Augmentation, autosft.ImbalanceStrategy, autosft.Metric,
-    autosft.Reference, autosft.ReferenceData, autosft.TrialContext, autosft.TrialResult, autosft.TrialPlan,
+    autosft.Portfolio, autosft.Reference, autosft.ReferenceData, autosft.TrialContext, autosft.TrialResult,
+    autosft.TrialPlan,
 ]  # fmt: skip
 
 

@@ -26,6 +26,7 @@ from autosft.registry import Registry, collect_registry
 from autosft.search.budget import set_target, trial_target
 from autosft.search.dispatch import THREADS_ENV, WORKER_INDEX_ENV, Slot, device_names, dispatch, plan_slots
 from autosft.search.objective import TrialRunner
+from autosft.search.portfolio import enqueue_portfolio, portfolio_of
 from autosft.search.prepare import PreparedStudy, check_components, prepare_study
 from autosft.search.study import (
     AS_IS_ATTR,
@@ -81,8 +82,9 @@ def run_search(
     Re-running with the same study name and storage resumes the study: finished trials are kept
     and new ones are added. A new study starts from the default configuration, after a cheap quick
     look at it on a frozen prefix where the model allows one (:func:`~autosft.search.plan.quick_look_params`), then
-    tries the best configurations of the earlier studies ``warm_start`` names (:mod:`autosft.search.warmstart`;
-    what it did goes to ``on_notice``, one line each). With
+    tries the best configurations of the earlier studies ``warm_start`` names (:mod:`autosft.search.warmstart`),
+    then its model builder's portfolio (:mod:`autosft.search.portfolio`); what they did goes to
+    ``on_notice``, one line each. With
     several ``workers`` (or devices), trials run in that many worker processes at once; each is
     replaced by a fresh process after ``recycle_after`` trials (default: GPU workers after each trial).
 
@@ -180,7 +182,7 @@ def _open_for_run(
     notice: Callable[[str], None] | None,
 ) -> optuna.Study:
     """Create or resume the study (refusing changed data unless allowed); a new one gets its starting
-    trials, then the configurations of its warm start."""
+    trials, then the configurations of its warm start, then its model builder's portfolio."""
     config = prepared.config
     fingerprint = _check_data_unchanged(storage, config.name, prepared.splits.fingerprint, allow=allow_data_change)
     # Offset the seed by the trials already run so a resumed random sampler does not replay them.
@@ -190,6 +192,9 @@ def _open_for_run(
     if existing == 0:
         _enqueue_starting_trials(study, prepared)
         enqueue_warm_start(study, prepared.space, warm, top_k=config.warm_start.top_k, notice=notice)
+        portfolio = portfolio_of(config, prepared.registry)
+        if portfolio is not None:
+            enqueue_portfolio(study, prepared.space, portfolio, n_trials=config.budget.n_trials, notice=notice)
     return study
 
 

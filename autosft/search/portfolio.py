@@ -1,0 +1,76 @@
+"""Portfolio start: a new study tries its model builder's portfolio before the sampler takes over.
+
+Optuna's TPE samples its first ``n_startup_trials`` (10) at random; in a 6-20 trial fine-tuning
+study that is most of the budget. The portfolio (:class:`~autosft.portfolios.Portfolio`) takes those
+start-up places: its configurations are queued after the starting trials and any warm start, moved
+into the study's space (:meth:`~autosft.space.SearchSpace.nearest_params`), up to the places left in
+the start-up window and half the budget, so the sampler still has trials of its own. They are judged
+like any trial: the pruner stops the weak ones at its first rungs, which races them at low fidelity
+against the starting trials, and TPE then models all of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import optuna
+
+from autosft.attrs import PORTFOLIO_ATTR
+from autosft.config import StudyConfig
+from autosft.portfolios import RELATIVE_DIMENSIONS, Portfolio
+from autosft.registry import Registry
+from autosft.space import Float, SearchSpace
+
+__all__ = ["STARTUP_WINDOW", "enqueue_portfolio", "portfolio_of", "resolved_configuration"]
+
+#: Random start-up trials of Optuna's TPE (its ``n_startup_trials`` default): the places a portfolio fills.
+STARTUP_WINDOW = 10
+
+
+def portfolio_of(config: StudyConfig, registry: Registry) -> Portfolio | None:
+    """The study's portfolio: its model builder's, unless the study turned portfolios off or none is registered."""
+    if not config.search.portfolio or config.model.name not in registry.portfolios.entries:
+        return None
+    return registry.portfolios.get(config.model.name)
+
+
+def resolved_configuration(space: SearchSpace, entry: Mapping[str, Any]) -> dict[str, Any]:
+    """A portfolio entry as Optuna params of ``space``: relative rates times the space's defaults,
+    then the nearest configuration the space allows."""
+    values = dict(entry)
+    for name in RELATIVE_DIMENSIONS:
+        dimension = space.dimensions.get(name)
+        if name in values and isinstance(dimension, Float):
+            values[name] = dimension.default * float(values[name])
+        elif name in values:
+            del values[name]  # fixed or absent here: the study's own value stands
+    return space.nearest_params(values)
+
+
+def enqueue_portfolio(
+    study: optuna.Study, space: SearchSpace, portfolio: Portfolio, *, n_trials: int,
+    notice: Callable[[str], None] | None,
+) -> int:  # fmt: skip
+    """Queue the portfolio's configurations after what ``study`` holds; how many were queued.
+
+    Places: what is left of :data:`STARTUP_WINDOW` after the trials already queued, at most half of
+    ``n_trials``. A configuration equal, once moved into the space, to one already queued (the default,
+    a warm start, an earlier entry) is skipped for the next. Each carries :data:`PORTFOLIO_ATTR`.
+    """
+    taken = [trial.params for trial in study.get_trials(deepcopy=False)]
+    places = min(STARTUP_WINDOW - len(taken), n_trials // 2)
+    queued = 0
+    for index, entry in enumerate(portfolio.configurations):
+        if queued >= places:
+            break
+        params = resolved_configuration(space, entry)
+        if params in taken:
+            continue
+        study.enqueue_trial(params, user_attrs={PORTFOLIO_ATTR: {"model": portfolio.name, "entry": index}})
+        taken.append(params)
+        queued += 1
+    if queued and notice is not None:
+        source = f" (learned on {portfolio.source})" if portfolio.source else ""
+        notice(f"{queued} configuration(s) of the {portfolio.name} portfolio{source} queued after the starting trials")
+    return queued

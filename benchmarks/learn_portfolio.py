@@ -1,0 +1,249 @@
+"""Learn a model builder's portfolio across tasks (greedy portfolio construction, as in auto-sklearn 2.0).
+
+1. Meta-dataset: on every task, a random search of ``--trials`` trials (no pruning, no portfolio); the
+   ``--per-task`` best complete configurations of each task become candidates, with the default.
+2. Every candidate is trained on every task (learning rates carried as multiples of each task's
+   default rate, as portfolios store them), giving a candidates x tasks score matrix, each task's
+   scores scaled to [0, 1] between its worst and best candidate.
+3. Greedy construction: start empty; repeatedly add the candidate that most raises the mean over tasks
+   of the best scaled score in the portfolio; stop at ``--size`` entries or when nothing adds.
+
+Tasks for ``tabular_mlp``: German credit, a seeded 3,000-row sample of adult census, and generated
+fraud tables of several shapes (``synthetic_fraud`` with other seeds, shifts and positive rates).
+``--leave-out NAME`` learns without one task, as ``benchmarks/small_budget.py`` needs
+(leave-one-dataset-out). Prints the matrix and the portfolio, and writes it as JSON (``--out``):
+
+    python benchmarks/learn_portfolio.py [--trials 10] [--per-task 2] [--size 6] [--leave-out german-credit]
+        [--out plugins/autosft-fraud-tabular/autosft_fraud_tabular/portfolios/tabular_mlp.json]
+
+Needs ../shared/data beside the repository for the real tasks (skipped with a line without it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import math
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import optuna
+import pandas as pd
+import yaml
+
+from autosft.config import parse_study
+from autosft.engine.prepared import PreparedStudy
+from autosft.portfolios import RELATIVE_DIMENSIONS
+from autosft.search.controller import run_search
+from autosft.search.portfolio import resolved_configuration
+from autosft.search.study import is_starting_trial
+from autosft.space import Fixed, SearchSpace
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared" / "data"
+DEFAULT_OUT = REPO / "plugins/autosft-fraud-tabular/autosft_fraud_tabular/portfolios/tabular_mlp.json"
+#: Epochs a learning trial may run at most: enough to rank configurations, cheap enough for many trials.
+MAX_EPOCHS = 15
+
+#: A task: its name and a function writing what it needs into a folder and returning its study (as a dict).
+TaskFactory = Callable[[Path], dict[str, Any] | None]
+
+
+def _study_file(name: str) -> dict[str, Any]:
+    return yaml.safe_load((REPO / "studies" / f"{name}.yaml").read_text())
+
+
+def german_credit(_: Path) -> dict[str, Any] | None:
+    return _study_file("german-credit") if (SHARED / "finance/german_credit").is_dir() else None
+
+
+def adult_sample(folder: Path) -> dict[str, Any] | None:
+    """3,000 seeded rows of adult census's training part: the task's shape at a tenth of its cost."""
+    source = SHARED / "tabular/adult_census/adult.csv"
+    if not source.is_file():
+        return None
+    frame = pd.read_csv(source)
+    frame = frame[frame["split"] == "train"].sample(n=3000, random_state=0)
+    path = folder / "adult_sample.csv"
+    frame.to_csv(path, index=False)
+    raw = _study_file("adult-census")
+    raw["dataset"]["options"]["path"] = str(path)
+    raw.pop("data_check", None)
+    return raw
+
+
+def generated(data_seed: int, shift: float, positive_rate: float) -> TaskFactory:
+    """A generated fraud table with a source population to pre-train on, like the quickstart's."""
+
+    def factory(_: Path) -> dict[str, Any]:
+        options = {"n_rows": 4000, "positive_rate": positive_rate, "segment_shift": shift, "data_seed": data_seed}
+        return {"task": "binary", "dataset": {"name": "synthetic_fraud", "options": options},
+                "model": {"name": "tabular_mlp"}, "objective": {"metric": "pr_auc"}}  # fmt: skip
+
+    return factory
+
+
+TASKS: dict[str, TaskFactory] = {
+    "german-credit": german_credit,
+    "adult-census": adult_sample,
+    "fraud-a": generated(1, 0.5, 0.05),
+    "fraud-b": generated(2, 1.5, 0.1),
+    "fraud-c": generated(3, 0.2, 0.03),
+}
+
+
+@dataclass
+class Task:
+    name: str
+    raw: dict[str, Any]
+
+
+def study_config(task: Task, folder: Path, *, tag: str, n_trials: int, sampler: str) -> Any:
+    raw = json.loads(json.dumps(task.raw))
+    raw.update(name=f"{task.name}-{tag}", storage=f"sqlite:///{folder}/learn.db", seed=0,
+               sampler={"name": sampler}, pruner={"name": "none"}, search={"portfolio": False})  # fmt: skip
+    budget = raw.setdefault("budget", {})
+    budget.update(n_trials=n_trials, max_epochs=min(budget.get("max_epochs", MAX_EPOCHS), MAX_EPOCHS))
+    raw.pop("reference", None)
+    raw.pop("select", None)
+    return parse_study(raw, where=f"task {task.name}")
+
+
+def relative_entry(space: SearchSpace, params: dict[str, Any]) -> dict[str, Any]:
+    """A trial's params as a portfolio entry: learning rates as multiples of the space's default."""
+    entry = {}
+    for name, value in params.items():
+        dimension = space.dimensions.get(name)
+        if dimension is None or isinstance(dimension, Fixed):
+            continue
+        entry[name] = round(value / dimension.default, 4) if name in RELATIVE_DIMENSIONS else value
+    return entry
+
+
+def search_candidates(task: Task, folder: Path, *, trials: int, per_task: int) -> list[dict[str, Any]]:
+    """The task's best complete configurations of a random search, as portfolio entries."""
+    outcome = run_search(study_config(task, folder, tag="search", n_trials=trials, sampler="random"), final_test=False)
+    complete = [t for t in outcome.study.trials if t.state == optuna.trial.TrialState.COMPLETE and t.params]
+    complete = [t for t in complete if not is_starting_trial(t) and math.isfinite(t.values[0])]
+    complete.sort(key=lambda t: t.values[0], reverse=True)
+    return [relative_entry(outcome.prepared.space, dict(t.params)) for t in complete[:per_task]]
+
+
+def cross_scores(task: Task, folder: Path, candidates: list[dict[str, Any]]) -> list[float]:
+    """Each candidate trained once on the task, scored on its validation split (NaN where it failed)."""
+
+    def enqueue(prepared: PreparedStudy, study: optuna.Study) -> None:
+        for index, entry in enumerate(candidates):
+            study.enqueue_trial(resolved_configuration(prepared.space, entry), user_attrs={"candidate": index})
+
+    waiting = len(candidates) + 2  # the starting trials (default, as is where the head fits) come first
+    outcome = run_search(study_config(task, folder, tag="cross", n_trials=waiting, sampler="random"),
+                         final_test=False, on_prepared=enqueue)  # fmt: skip
+    scores = [math.nan] * len(candidates)
+    for trial in outcome.study.trials:
+        index = trial.user_attrs.get("candidate")
+        if index is not None and trial.state == optuna.trial.TrialState.COMPLETE:
+            scores[index] = trial.values[0]
+    return scores
+
+
+def scaled(matrix: np.ndarray) -> np.ndarray:
+    """Each task's column scaled to [0, 1] between its worst and best candidate; a failed run scores 0."""
+    low, high = np.nanmin(matrix, axis=0), np.nanmax(matrix, axis=0)
+    spread = np.where(high > low, high - low, 1.0)
+    return np.nan_to_num((matrix - low) / spread, nan=0.0)
+
+
+def greedy_portfolio(quality: np.ndarray, size: int) -> list[int]:
+    """Candidate rows, in the order picked, each raising the mean over tasks of the portfolio's best most."""
+    picked: list[int] = []
+    best = np.zeros(quality.shape[1])
+    while len(picked) < size:
+        gains = [np.maximum(best, row).mean() - best.mean() if i not in picked else -1.0
+                 for i, row in enumerate(quality)]  # fmt: skip
+        choice = int(np.argmax(gains))
+        if gains[choice] <= 0 and picked:
+            break
+        picked.append(choice)
+        best = np.maximum(best, quality[choice])
+    return picked
+
+
+def learn(tasks: list[Task], folder: Path, *, trials: int, per_task: int, size: int) -> dict[str, Any]:
+    candidates: list[dict[str, Any]] = [{}]  # the default configuration competes too
+    for task in tasks:
+        started = time.perf_counter()
+        for entry in search_candidates(task, folder, trials=trials, per_task=per_task):
+            if entry not in candidates:
+                candidates.append(entry)
+        print(f"{task.name}: searched in {time.perf_counter() - started:.0f} s", flush=True)
+    matrix = np.full((len(candidates), len(tasks)), math.nan)
+    for column, task in enumerate(tasks):
+        started = time.perf_counter()
+        matrix[:, column] = cross_scores(task, folder, candidates)
+        print(f"{task.name}: {len(candidates)} candidates in {time.perf_counter() - started:.0f} s", flush=True)
+    quality = scaled(matrix)
+    picked = greedy_portfolio(quality, size)
+    print_matrix(tasks, candidates, matrix, quality, picked)
+    names = ", ".join(task.name for task in tasks)
+    return {
+        "model": "tabular_mlp",
+        "source": f"{len(tasks)} tasks ({names}), {datetime.date.today().isoformat()}",
+        "configurations": [candidates[i] for i in picked],
+        "learned": {"tasks": [task.name for task in tasks], "trials_per_task": trials,
+                    "scaled_quality": [[round(float(q), 4) for q in quality[i]] for i in picked],
+                    "mean_best_scaled": round(float(quality[picked].max(axis=0).mean()), 4)},
+    }  # fmt: skip
+
+
+def print_matrix(tasks: list[Task], candidates: list[dict[str, Any]], matrix: np.ndarray, quality: np.ndarray,
+                 picked: list[int]) -> None:  # fmt: skip
+    header = "candidate | " + " | ".join(f"{task.name:>13}" for task in tasks) + " | mean scaled | pick"
+    print(header)
+    for index, row in enumerate(matrix):
+        order = f"#{picked.index(index) + 1}" if index in picked else ""
+        cells = " | ".join(f"{value:13.4f}" for value in row)
+        print(f"{index:9d} | {cells} | {quality[index].mean():11.3f} | {order}")
+    for index in picked:
+        print(f"#{picked.index(index) + 1}: {json.dumps(candidates[index])}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=10, help="random-search trials per task")
+    parser.add_argument("--per-task", type=int, default=2, help="candidates each task contributes")
+    parser.add_argument("--size", type=int, default=6, help="portfolio entries at most")
+    parser.add_argument("--leave-out", action="append", default=[], help="a task to learn without")
+    parser.add_argument("--tasks", nargs="*", default=None, help=f"tasks to learn on (of {', '.join(TASKS)})")
+    parser.add_argument("--out", type=Path, default=None, help="where to write the portfolio JSON")
+    args = parser.parse_args()
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    os.chdir(REPO)  # the study files name ../shared/data relative to the repository
+    unknown = [name for name in [*args.leave_out, *(args.tasks or [])] if name not in TASKS]
+    if unknown:
+        parser.error(f"unknown task(s) {unknown}; valid: {', '.join(TASKS)}")
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        tasks = []
+        for task_name in args.tasks or list(TASKS):
+            raw = None if task_name in args.leave_out else TASKS[task_name](folder)
+            if raw is None:
+                print(f"{task_name}: skipped ({'left out' if task_name in args.leave_out else 'no shared data'})")
+                continue
+            tasks.append(Task(task_name, raw))
+        portfolio = learn(tasks, folder, trials=args.trials, per_task=args.per_task, size=args.size)
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(portfolio, indent=2) + "\n")
+        print(f"written {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+"""Portfolios (`autosft_register_portfolios`): a new study tries its model builder's portfolio right
+after its starting trials, moved into its space, in place of random start-up trials; a study can turn
+it off; a bad portfolio is named."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from autosft.attrs import DEFAULT_TRIAL_ATTR, PORTFOLIO_ATTR
+from autosft.config import parse_study
+from autosft.errors import PluginError
+from autosft.hookspecs import hookimpl
+from autosft.portfolios import Portfolio, load_portfolio
+from autosft.progress import describe_trial
+from autosft.registry import collect_registry
+from autosft.search.controller import run_search
+from autosft.testing import toy_manager, toy_study
+
+#: Full fine-tuning at twice the default rate; LoRA (rate left at the default); a rate far above any
+#: study's range; and the default configuration again, which the study already has.
+ENTRIES = (
+    {"adaptation": "full", "learning_rate": 2.0, "weight_decay": 0.1},
+    {"adaptation": "lora", "lora_rank": 4, "dropout": 0.0},
+    {"adaptation": "full", "learning_rate": 1e6},
+    {},
+)
+
+
+class PortfolioPlugin:
+    def __init__(self, entries: tuple[dict[str, Any], ...] = ENTRIES) -> None:
+        self.entries = entries
+
+    @hookimpl
+    def autosft_register_portfolios(self, register: Callable[[Portfolio], None]) -> None:
+        register(Portfolio("toy_mlp", self.entries, source="a test"))
+
+
+def _run(tmp_path: Path, notices: list[str] | None = None, **overrides: Any) -> Any:
+    study = toy_study(f"sqlite:///{tmp_path / 'p.db'}", **{"budget": {"n_trials": 6, "max_epochs": 2}, **overrides})
+    return run_search(parse_study(study, where="t"), manager=toy_manager(PortfolioPlugin()), final_test=False,
+                      on_notice=None if notices is None else notices.append)  # fmt: skip
+
+
+def test_a_new_study_tries_the_portfolio_after_its_starting_trials(tmp_path: Path) -> None:
+    notices: list[str] = []
+    outcome = _run(tmp_path, notices)
+    trials = outcome.study.trials
+    assert trials[0].user_attrs[DEFAULT_TRIAL_ATTR] is True
+    space = outcome.prepared.space
+    rate = space.dimensions["learning_rate"]
+    # Entry 0: its rate is twice the default; entry 1: LoRA at the defaults it does not name; entry 2:
+    # the rate moves to the top of the range; entry 3 equals the default and is skipped. Half the
+    # budget (3 places) is what the portfolio may take.
+    portfolio = trials[1:4]
+    assert [t.user_attrs[PORTFOLIO_ATTR] for t in portfolio] == [
+        {"model": "toy_mlp", "entry": 0}, {"model": "toy_mlp", "entry": 1}, {"model": "toy_mlp", "entry": 2},
+    ]  # fmt: skip
+    assert portfolio[0].params["learning_rate"] == pytest.approx(2 * rate.default)
+    assert portfolio[0].params["weight_decay"] == pytest.approx(0.1)
+    assert portfolio[1].params["adaptation"] == "lora" and portfolio[1].params["lora_rank"] == 4
+    assert portfolio[2].params["learning_rate"] == pytest.approx(rate.high)
+    assert all(PORTFOLIO_ATTR not in t.user_attrs for t in trials[4:])  # the sampler's own
+    assert notices == [
+        "3 configuration(s) of the toy_mlp portfolio (learned on a test) queued after the starting trials"
+    ]
+    assert "(portfolio: toy_mlp entry 1)" in describe_trial(portfolio[1], "roc_auc")
+
+
+def test_a_study_can_turn_the_portfolio_off_and_a_resumed_study_never_queues_it_again(tmp_path: Path) -> None:
+    two = {"n_trials": 2, "max_epochs": 1}  # one place for the portfolio after the default
+    off = _run(tmp_path, name="off", search={"portfolio": False}, budget=two)
+    assert not any(PORTFOLIO_ATTR in t.user_attrs for t in off.study.trials)
+    _run(tmp_path, name="twice", budget=two)
+    resumed = _run(tmp_path, name="twice", budget=two)
+    tagged = [t.user_attrs[PORTFOLIO_ATTR]["entry"] for t in resumed.study.trials if PORTFOLIO_ATTR in t.user_attrs]
+    assert len(resumed.study.trials) == 4 and tagged == [0]
+
+
+def test_load_portfolio_reads_package_data_and_names_a_bad_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    package = tmp_path / "shipped"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "good.json").write_text(json.dumps({"model": "toy_mlp", "source": "s", "configurations": [{}],
+                                                   "learned": {"tasks": ["a"]}}))  # fmt: skip
+    (package / "bad.json").write_text(json.dumps({"configurations": {}}))
+    (package / "rate.json").write_text(json.dumps({"model": "toy_mlp", "configurations": [{"learning_rate": -1}]}))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    loaded = load_portfolio("shipped", "good.json")
+    assert (loaded.name, loaded.configurations, loaded.info) == ("toy_mlp", ({},), {"learned": {"tasks": ["a"]}})
+    with pytest.raises(PluginError, match="portfolio file 'bad.json' of package 'shipped' must hold"):
+        load_portfolio("shipped", "bad.json")
+    with pytest.raises(PluginError, match="cannot be read"):
+        load_portfolio("shipped", "missing.json")
+    with pytest.raises(PluginError, match="positive multiple of the study's default rate"):
+        load_portfolio("shipped", "rate.json")
+
+
+def test_two_portfolios_for_one_model_builder_are_refused() -> None:
+    with pytest.raises(PluginError, match="portfolio name 'toy_mlp' is registered by both"):
+        collect_registry(toy_manager(PortfolioPlugin(), PortfolioPlugin()))
