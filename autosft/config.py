@@ -165,10 +165,11 @@ class WarmStartConfig(_Strict):
 class SearchConfig(_Strict):
     """How a new study spends its first trials (see :mod:`autosft.search.portfolio`)."""
 
-    portfolio: bool = Field(
+    portfolio: bool | Path = Field(
         default=True,
         description="Try the model builder's portfolio (configurations that did well across tasks) right after the "
-        "starting trials, in place of the sampler's random start-up; false leaves the start-up to the sampler.",
+        "starting trials, in place of the sampler's random start-up; false leaves the start-up to the sampler; a "
+        "path names a portfolio JSON file to use instead of the builder's (e.g. one learned on your own tasks).",
     )
 
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from autosft.errors import PluginError
 
-__all__ = ["RELATIVE_DIMENSIONS", "Portfolio", "load_portfolio"]
+__all__ = ["RELATIVE_DIMENSIONS", "Portfolio", "load_portfolio", "parse_portfolio"]
 
 #: Dimensions whose portfolio values are multiples of the study's default value, not absolute values.
 RELATIVE_DIMENSIONS = ("learning_rate", "lora_learning_rate")
@@ -68,8 +68,16 @@ def load_portfolio(package: str, resource: str) -> Portfolio:
     where = f"portfolio file {resource!r} of package {package!r}"
     try:
         text = resources.files(package).joinpath(resource).read_text(encoding="utf-8")
+    except (OSError, ModuleNotFoundError) as error:
+        raise PluginError(f"{where} cannot be read: {error}") from None
+    return parse_portfolio(text, where=where)
+
+
+def parse_portfolio(text: str, *, where: str) -> Portfolio:
+    """A portfolio from its JSON text; ``where`` names the file in the one-line error a bad one gives."""
+    try:
         data = json.loads(text)
-    except (OSError, ModuleNotFoundError, json.JSONDecodeError) as error:
+    except json.JSONDecodeError as error:
         raise PluginError(f"{where} cannot be read: {error}") from None
     if (
         not isinstance(data, dict)

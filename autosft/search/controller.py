@@ -26,7 +26,7 @@ from autosft.registry import Registry, collect_registry
 from autosft.search.budget import set_target, trial_target
 from autosft.search.dispatch import THREADS_ENV, WORKER_INDEX_ENV, Slot, device_names, dispatch, plan_slots
 from autosft.search.objective import TrialRunner
-from autosft.search.portfolio import enqueue_portfolio, portfolio_of
+from autosft.search.portfolio import enqueue_portfolio, portfolio_file, portfolio_of
 from autosft.search.prepare import PreparedStudy, check_components, prepare_study
 from autosft.search.study import (
     AS_IS_ATTR,
@@ -249,10 +249,12 @@ def _record_selection(study: optuna.Study, prepared: PreparedStudy) -> dict[str,
 
 
 def check_search_options(config: StudyConfig) -> None:
-    """Build the study's sampler and pruner once, as the search will: an option Optuna rejects
-    (a misspelled keyword, a bad value) is a one-line :class:`ConfigError` before any trial runs."""
+    """Build the study's sampler and pruner once, as the search will, and read the portfolio file it
+    names: an option Optuna rejects (a misspelled keyword, a bad value) or a bad portfolio file is a
+    one-line :class:`ConfigError` before any trial runs."""
     make_sampler(config.sampler, seed=config.seed)
     make_pruner(config.effective_pruner, max_epochs=config.budget.max_epochs)
+    portfolio_file(config)
 
 
 def _enqueue_starting_trials(study: optuna.Study, prepared: PreparedStudy) -> None:

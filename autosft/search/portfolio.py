@@ -12,27 +12,56 @@ against the starting trials, and TPE then models all of them.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import optuna
 
 from autosft.attrs import PORTFOLIO_ATTR
 from autosft.config import StudyConfig
-from autosft.portfolios import RELATIVE_DIMENSIONS, Portfolio
+from autosft.errors import ConfigError, PluginError
+from autosft.portfolios import RELATIVE_DIMENSIONS, Portfolio, parse_portfolio
 from autosft.registry import Registry
 from autosft.space import Float, SearchSpace
 
-__all__ = ["STARTUP_WINDOW", "enqueue_portfolio", "portfolio_of", "resolved_configuration"]
+__all__ = ["STARTUP_WINDOW", "enqueue_portfolio", "portfolio_file", "portfolio_of", "resolved_configuration"]
 
 #: Random start-up trials of Optuna's TPE (its ``n_startup_trials`` default): the places a portfolio fills.
 STARTUP_WINDOW = 10
 
 
 def portfolio_of(config: StudyConfig, registry: Registry) -> Portfolio | None:
-    """The study's portfolio: its model builder's, unless the study turned portfolios off or none is registered."""
+    """The study's portfolio: the file ``search.portfolio`` names, else its model builder's registered one;
+    ``None`` when the study turned portfolios off or none is registered."""
+    named = portfolio_file(config)
+    if named is not None:
+        return named
     if not config.search.portfolio or config.model.name not in registry.portfolios.entries:
         return None
     return registry.portfolios.get(config.model.name)
+
+
+def portfolio_file(config: StudyConfig) -> Portfolio | None:
+    """The portfolio file ``search.portfolio`` names, read and checked; ``None`` when it names none.
+
+    A file that cannot be read, or one learned for another model builder, is a one-line
+    :class:`ConfigError`: ``validate`` and ``search`` call this before any data is loaded.
+    """
+    chosen = config.search.portfolio
+    if not isinstance(chosen, Path):
+        return None
+    where = f"search.portfolio: {chosen}"
+    try:
+        portfolio = parse_portfolio(chosen.read_text(encoding="utf-8"), where=where)
+    except OSError as error:
+        raise ConfigError(f"{where} cannot be read: {error.strerror or error}") from None
+    except PluginError as error:
+        raise ConfigError(str(error)) from None
+    if portfolio.name != config.model.name:
+        raise ConfigError(
+            f"{where} is a portfolio of model {portfolio.name!r}, but this study's model is {config.model.name!r}"
+        )
+    return portfolio
 
 
 def resolved_configuration(space: SearchSpace, entry: Mapping[str, Any]) -> dict[str, Any]:

@@ -10,8 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
+from typer.testing import CliRunner
 
 from autosft.attrs import DEFAULT_TRIAL_ATTR, PORTFOLIO_ATTR
+from autosft.cli import build_app
 from autosft.config import parse_study
 from autosft.errors import PluginError
 from autosft.hookspecs import hookimpl
@@ -105,3 +108,22 @@ def test_load_portfolio_reads_package_data_and_names_a_bad_file(
 def test_two_portfolios_for_one_model_builder_are_refused() -> None:
     with pytest.raises(PluginError, match="portfolio name 'toy_mlp' is registered by both"):
         collect_registry(toy_manager(PortfolioPlugin(), PortfolioPlugin()))
+
+
+def test_a_study_can_name_its_own_portfolio_file_and_a_bad_one_is_one_line(tmp_path: Path) -> None:
+    learned = tmp_path / "ours.json"
+    learned.write_text(json.dumps({"model": "toy_mlp", "source": "our tasks", "configurations": [{"dropout": 0.3}]}))
+    outcome = _run(tmp_path, search={"portfolio": str(learned)}, budget={"n_trials": 2, "max_epochs": 1})
+    named = outcome.study.trials[1]
+    assert named.user_attrs[PORTFOLIO_ATTR] == {"model": "toy_mlp", "entry": 0}
+    assert named.params["dropout"] == pytest.approx(0.3)
+
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"model": "tabular_mlp", "configurations": []}))
+    for path, reason in ((other, "is a portfolio of model 'tabular_mlp', but this study's model is 'toy_mlp'"),
+                         (tmp_path / "missing.json", "cannot be read: No such file or directory")):  # fmt: skip
+        study = tmp_path / f"{path.stem}.yaml"
+        study.write_text(yaml.safe_dump(toy_study(f"sqlite:///{tmp_path / 'v.db'}", search={"portfolio": str(path)})))
+        result = CliRunner().invoke(build_app(toy_manager()), ["validate", str(study)])
+        assert result.exit_code == 2
+        assert result.output.strip() == f"error: search.portfolio: {path} {reason}"
