@@ -1,0 +1,169 @@
+"""Does the search pay off at the budgets people use? Test scores at 8 and 20 trials, three ways.
+
+For each shared dataset (its study file in ``studies/``), split seed and budget, three runs on the same
+splits, each scored once on test by the selected configuration refitted as ``autosft export`` does
+(on train, best epoch restored):
+
+- ``default``: the default configuration alone (one trial);
+- ``search``: the search as it was before portfolios (``search: {portfolio: false}``, no folds);
+- ``new``: the search as shipped, with the model builder's portfolio learned **without this dataset**
+  (leave-one-dataset-out, by ``benchmarks/learn_portfolio.py``; builders without a learning recipe use
+  no portfolio) and, where validation holds fewer than ``--folds-below`` rows and the study file
+  supports it, ``validation: {folds: 5}``.
+
+Prints one row per dataset, budget and arm (mean and standard deviation over seeds, wall seconds),
+then the issue's three checks: ``new`` >= ``search`` in mean test score on at least 5 of 6 datasets at
+both budgets; ``new`` beats ``default`` by more than the seed standard deviation on at least 3 of 6;
+``new`` takes no more wall time than ``search``.
+
+    python benchmarks/small_budget.py [--datasets german-credit adult-census ...] [--seeds 3]
+        [--budgets 8 20] [--portfolios DIR]
+
+Adult census is subsampled to 5,000 rows (``--adult-rows``). Leave-one-out portfolios are learned once
+per left-out dataset and kept in ``--portfolios`` (default: a temporary folder), so a second run reuses
+them. Needs ../shared/data beside the repository.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import learn_portfolio  # a sibling script: running a script puts its folder on sys.path
+import optuna
+import pandas as pd
+import yaml
+
+from autosft.config import StudyConfig, parse_study
+from autosft.search.controller import run_search
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared" / "data"
+DATASETS = ("german-credit", "adult-census", "healthcare-imaging", "legal-text", "sms-spam", "retail-recsys")
+ARMS = ("default", "search", "new")
+#: Model builders whose portfolio ``learn_portfolio`` can learn without a given dataset.
+LEARNED_BUILDERS = {"tabular_mlp"}
+
+
+def study_dict(dataset: str, folder: Path, *, adult_rows: int) -> dict[str, Any]:
+    raw = yaml.safe_load((REPO / "studies" / f"{dataset}.yaml").read_text())
+    if dataset == "adult-census":
+        frame = pd.read_csv(SHARED / "tabular/adult_census/adult.csv")
+        sample = folder / "adult_sample.csv"
+        frame.sample(n=min(adult_rows, len(frame)), random_state=0).to_csv(sample, index=False)
+        raw["dataset"]["options"]["path"] = str(sample)
+    return raw
+
+
+def loo_portfolio(dataset: str, model: str, folder: Path, *, trials: int) -> Path | None:
+    """The portfolio of ``model`` learned without ``dataset``, learned on first use and kept in ``folder``."""
+    if model not in LEARNED_BUILDERS:
+        return None
+    path = folder / f"{model}-without-{dataset}.json"
+    if not path.is_file():
+        with tempfile.TemporaryDirectory() as scratch:
+            tasks = [learn_portfolio.Task(name, raw) for name, factory in learn_portfolio.TASKS.items()
+                     if name != dataset and (raw := factory(Path(scratch))) is not None]  # fmt: skip
+            portfolio = learn_portfolio.learn(tasks, Path(scratch), trials=trials, per_task=2, size=6)
+        path.write_text(json.dumps(portfolio, indent=2) + "\n")
+    return path
+
+
+def arm_config(raw: dict[str, Any], arm: str, *, seed: int, budget: int, storage: str,
+               portfolio: Path | None, folds: bool) -> StudyConfig:  # fmt: skip
+    study = json.loads(json.dumps(raw))
+    study.update(name=f"{raw['name']}-{arm}-{budget}-{seed}", storage=storage, seed=seed)
+    study.setdefault("budget", {})["n_trials"] = 1 if arm == "default" else budget
+    study.pop("select", None)
+    if arm == "new":
+        study["search"] = {"portfolio": str(portfolio) if portfolio else True}
+        if folds:
+            study["validation"] = {"folds": 5}
+    else:
+        study["search"] = {"portfolio": False}
+    return parse_study(study, where=f"{raw['name']} ({arm})")
+
+
+def supports_folds() -> bool:
+    return "validation" in StudyConfig.model_fields
+
+
+def run_arm(config: StudyConfig) -> tuple[float, float, int]:
+    """Test score of the selected configuration, wall seconds, and the rows of the validation split."""
+    started = time.perf_counter()
+    outcome = run_search(config)
+    seconds = time.perf_counter() - started
+    assert outcome.final_test is not None, f"{config.name}: no complete trial"
+    metric = config.objectives[0].metric
+    return float(outcome.final_test["test_metrics"][metric]), seconds, len(outcome.prepared.splits.val)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--budgets", nargs="+", type=int, default=[8, 20])
+    parser.add_argument("--portfolios", type=Path, default=None, help="folder of leave-one-out portfolios")
+    parser.add_argument("--portfolio-trials", type=int, default=10, help="random trials per task when learning one")
+    parser.add_argument("--folds-below", type=int, default=500, help="validation rows under which `new` uses folds")
+    parser.add_argument("--adult-rows", type=int, default=5000)
+    args = parser.parse_args()
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    os.chdir(REPO)  # the study files name ../shared/data relative to the repository
+    results: dict[tuple[str, int, str], list[tuple[float, float]]] = {}
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        portfolios = args.portfolios or folder
+        portfolios.mkdir(parents=True, exist_ok=True)
+        storage = f"sqlite:///{folder}/small_budget.db"
+        for dataset in args.datasets:
+            raw = study_dict(dataset, folder, adult_rows=args.adult_rows)
+            portfolio = loo_portfolio(dataset, raw["model"]["name"], portfolios, trials=args.portfolio_trials)
+            for budget in args.budgets:
+                for seed in range(args.seeds):
+                    val_rows: int | None = None
+                    for arm in ARMS:
+                        folds = supports_folds() and val_rows is not None and val_rows < args.folds_below
+                        config = arm_config(raw, arm, seed=seed, budget=budget, storage=storage,
+                                            portfolio=portfolio, folds=folds)  # fmt: skip
+                        score, seconds, val_rows = run_arm(config)
+                        results.setdefault((dataset, budget, arm), []).append((score, seconds))
+                        print(
+                            f"{dataset} budget {budget} seed {seed} {arm}: {score:.4f} in {seconds:.0f} s", flush=True
+                        )
+    print_table(results, args.datasets, args.budgets)
+
+
+def print_table(results: dict[tuple[str, int, str], list[tuple[float, float]]], datasets: list[str],
+                budgets: list[int]) -> None:  # fmt: skip
+    print(f"{'dataset':>18} | budget | {'arm':>7} | mean test |     sd | wall s")
+    summary: dict[tuple[str, int, str], tuple[float, float, float]] = {}
+    for dataset in datasets:
+        for budget in budgets:
+            for arm in ARMS:
+                runs = results[(dataset, budget, arm)]
+                scores = [score for score, _ in runs]
+                sd = statistics.stdev(scores) if len(scores) > 1 else 0.0
+                wall = sum(seconds for _, seconds in runs)
+                summary[(dataset, budget, arm)] = (statistics.mean(scores), sd, wall)
+                print(f"{dataset:>18} | {budget:6d} | {arm:>7} | {summary[(dataset, budget, arm)][0]:9.4f} | "
+                      f"{sd:6.4f} | {wall:6.0f}")  # fmt: skip
+    for budget in budgets:
+        at_least = sum(summary[(d, budget, "new")][0] >= summary[(d, budget, "search")][0] for d in datasets)
+        beats = sum(summary[(d, budget, "new")][0] - summary[(d, budget, "default")][0]
+                    > summary[(d, budget, "new")][1] for d in datasets)  # fmt: skip
+        new_wall = sum(summary[(d, budget, "new")][2] for d in datasets)
+        old_wall = sum(summary[(d, budget, "search")][2] for d in datasets)
+        print(f"budget {budget}: new >= search on {at_least}/{len(datasets)} datasets (want >= 5 of 6); "
+              f"new - default > seed sd on {beats}/{len(datasets)} (want >= 3 of 6); "
+              f"wall new/search = {new_wall / old_wall:.2f} (want <= 1)")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,37 @@
+"""benchmarks/learn_portfolio.py's greedy construction: each pick adds the most to the mean over tasks
+of the portfolio's best scaled score, so complementary configurations beat a second all-rounder."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from autosft.space import Float, SearchSpace
+from tests.conftest import load_benchmark
+
+learn = load_benchmark("learn_portfolio")
+
+
+def test_greedy_construction_picks_complementary_configurations() -> None:
+    # Rows: candidates; columns: tasks. 0 is a good all-rounder; 1 and 2 are each best on one half; 3 is
+    # a near-copy of 0. Scaled per task, 0 comes first; then 1 and 2 each fill a half 0 is weak on,
+    # while 3 adds nothing and is never picked.
+    scores = np.array([[0.80, 0.80, 0.80, 0.80], [0.90, 0.90, 0.60, 0.60], [0.60, 0.60, 0.90, 0.90],
+                       [0.79, 0.80, 0.80, 0.79]])  # fmt: skip
+    quality = learn.scaled(scores)
+    assert quality.min(axis=0).tolist() == [0.0] * 4 and quality.max(axis=0).tolist() == [1.0] * 4
+    picked = learn.greedy_portfolio(quality, size=4)
+    assert picked[0] == 0 and set(picked[1:]) == {1, 2}  # stops once nothing adds
+
+
+def test_a_failed_run_scores_zero_and_rates_become_multiples_of_the_default() -> None:
+    quality = learn.scaled(np.array([[0.5, math.nan], [0.7, 0.6], [0.6, 0.8]]))
+    assert quality[0, 1] == 0.0 and quality[2, 1] == pytest.approx(1.0)
+    space = SearchSpace()
+    space.add(Float("learning_rate", 1e-4, 1e-1, 1e-3, log=True))
+    space.add(Float("dropout", 0.0, 0.5, 0.1))
+    assert learn.relative_entry(space, {"learning_rate": 3e-3, "dropout": 0.2, "gone": 1}) == {
+        "learning_rate": 3.0, "dropout": 0.2,
+    }  # fmt: skip
