@@ -75,7 +75,6 @@ def adult_sample(folder: Path) -> dict[str, Any] | None:
     frame.to_csv(path, index=False)
     raw = _study_file("adult-census")
     raw["dataset"]["options"]["path"] = str(path)
-    raw.pop("data_check", None)
     return raw
 
 

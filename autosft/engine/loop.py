@@ -299,8 +299,12 @@ def probabilities(logits: torch.Tensor, task: str, *, temperature: float = 1.0) 
 
     Always computed on the CPU in float32, so an export and a reloaded model on any device turn the
     same logits into bit-identical probabilities; ``temperature`` is the calibration's
-    (:mod:`autosft.evaluate.calibration`), 1 for the model as trained.
+    (:mod:`autosft.evaluate.calibration`), 1 for the model as trained. A softmax row is renormalised
+    in float64, where float32 rounding leaves it off 1 by about 1e-7: scikit-learn's log loss checks
+    the sum at float64 precision and warns on every call otherwise.
     """
     scaled = logits.cpu().float() / temperature  # exact for 1: the default path is unchanged
-    activated = torch.sigmoid(scaled) if task == "multilabel" else torch.softmax(scaled, dim=-1)
-    return activated.double().numpy()
+    if task == "multilabel":
+        return torch.sigmoid(scaled).double().numpy()
+    rows = torch.softmax(scaled, dim=-1).double().numpy()
+    return rows / rows.sum(axis=-1, keepdims=True)
