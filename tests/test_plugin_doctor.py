@@ -119,8 +119,10 @@ def test_the_toy_plugin_passes_every_check() -> None:
 
     code, lines = _check(ToyPlugin(), "autosft.testing:ToyPlugin")
     assert code == 0, "\n".join(lines)
-    assert lines[0].startswith("ok      dataset 'toy_blobs' of plugin 'autosft.testing:ToyPlugin': the default options "
-                               "loads valid binary Splits (tabular; train 400, val 200, test 200 rows; 2 classes)")
+    assert lines[0] == (
+        "ok      dataset 'toy_blobs' of plugin 'autosft.testing:ToyPlugin': its default options: "
+        "valid binary Splits (tabular; train 400, val 200, test 200 rows; 2 classes)"
+    )
     assert "freeze depth 3, LoRA 'all', LoRA 'hidden'" in lines[2]
 
 

@@ -16,7 +16,8 @@ def run_doctor(manager: pluggy.PluginManager, name: str | None) -> int:
     """Print every finding on plugin ``name`` (all plugins when ``None``); the exit code: 1 on any failure."""
     from autosft.doctor import check_plugins, plugin_names, resolve_plugin
 
-    plugins = [resolve_plugin(manager, name)] if name is not None else list(dict.fromkeys(plugin_names(manager).values()))
+    everyone = list(dict.fromkeys(plugin_names(manager).values()))
+    plugins = [resolve_plugin(manager, name)] if name is not None else everyone
     counts: dict[str, Counter[str]] = {plugin: Counter() for plugin in plugins}
     started = time.perf_counter()
     for finding in check_plugins(manager, plugins):

@@ -80,7 +80,7 @@ def _example(loader: DatasetLoader, folder: Path) -> tuple[LoaderExample | None,
         required = [name for name, field in loader.Options.model_fields.items() if field.is_required()]
         return None, (f"needs options ({', '.join(required)}) and declares no example; define "
                       "example(folder) returning LoaderExample(task, options) to have it checked")  # fmt: skip
-    return LoaderExample("binary"), "the default options"
+    return LoaderExample("binary"), "its default options"
 
 
 def check_loader(loader: DatasetLoader, plugin: str, folder: Path) -> tuple[Finding, Splits | None]:
@@ -101,14 +101,15 @@ def check_loader(loader: DatasetLoader, plugin: str, folder: Path) -> tuple[Find
         options: BaseModel = validate_options(loader.Options, dict(example.options), f"{source}'s options")
         splits = loader.load(options, task=example.task, seed=0)
     except AutosftError as error:
-        if example.options or source == "its example":
-            return make("FAIL", f"{source} does not load: {error}"), None
-        return make("skipped", f"{source} do not load a {example.task} task ({error}); define example(folder)"), None
+        if source == "its example":
+            return make("FAIL", f"loading {source} fails: {error}"), None
+        return make("skipped", f"loading {source} for a {example.task} task fails ({error}); define example(folder) "
+                               "returning LoaderExample(task, options) to have it checked"), None  # fmt: skip
     except Exception as error:
-        return make("FAIL", f"load() on {source} raises {type(error).__name__}: {error}"), None
+        return make("FAIL", f"loading {source} raises {type(error).__name__}: {error}"), None
     problem = splits_problem(splits, example.task)
     if problem:
-        return make("FAIL", f"on {source}: {problem}"), None
+        return make("FAIL", f"{source}: {problem}"), None
     sizes = ", ".join(f"{name} {len(getattr(splits, name))}" for name in SPLIT_NAMES)
-    return make("ok", f"{source} loads valid {example.task} Splits ({splits.input_kind}; {sizes} rows; "
+    return make("ok", f"{source}: valid {example.task} Splits ({splits.input_kind}; {sizes} rows; "
                       f"{splits.num_classes} classes)"), splits  # fmt: skip

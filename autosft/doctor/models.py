@@ -124,7 +124,9 @@ def _stages_finding(built: BuiltModel, splits: Splits, make: Callable[[Status, s
                         "stages out (the activation cache is then off)")  # fmt: skip
 
 
-def check_builder(builder: ModelBuilder, plugin: str, options: BaseModel, candidates: Sequence[Splits]) -> list[Finding]:
+def check_builder(
+    builder: ModelBuilder, plugin: str, options: BaseModel, candidates: Sequence[Splits]
+) -> list[Finding]:
     """Build on the first candidate splits the builder accepts, then check the build and every variant."""
 
     def make(status: Status, detail: str) -> Finding:

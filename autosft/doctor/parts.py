@@ -24,6 +24,7 @@ METRIC_ROWS = 32
 #: Rows of the imbalanced split strategies resample: SMOTE-like strategies need several minority rows.
 IMBALANCE_ROWS = 40
 AUGMENTATION_STRENGTHS = (0.5, 1.0)
+ONE_NUMBER = "compute(labels, probabilities) must return one number"
 
 
 def _finding(plugin: str, kind: str, name: str) -> Callable[[Status, str], Finding]:
@@ -48,11 +49,11 @@ def _score(metric: Metric, labels: np.ndarray, probabilities: np.ndarray) -> flo
         return f"compute raises {type(error).__name__}: {error}"
     if isinstance(value, (str, bytes, bool)) or np.ndim(value) != 0:
         shape = f" of shape {np.shape(value)}" if np.ndim(value) else ""
-        return f"returned {type(value).__name__}{shape}, not a float; compute(labels, probabilities) must return one number"
+        return f"returned {type(value).__name__}{shape}, not a float; {ONE_NUMBER}"
     try:
         number = float(value)
     except (TypeError, ValueError):
-        return f"returned {type(value).__name__}, not a float; compute(labels, probabilities) must return one number"
+        return f"returned {type(value).__name__}, not a float; {ONE_NUMBER}"
     if not math.isfinite(number):
         return f"returned {number} on {len(labels)} rows with every class present; return a finite number there"
     return number
@@ -160,7 +161,8 @@ def _augmentation_problem(augmentation: Augmentation, inputs: Any, targets: Any)
 
     for strength in (0.0, *AUGMENTATION_STRENGTHS):
         try:
-            copy = {key: value.clone() for key, value in inputs.items()} if isinstance(inputs, Mapping) else inputs.clone()
+            copy = {key: value.clone() for key, value in inputs.items()} if isinstance(inputs, Mapping) else inputs
+            copy = copy if isinstance(inputs, Mapping) else inputs.clone()
             out_inputs, out_targets = augmentation.apply(copy, targets.clone(), strength=strength,
                                                          generator=torch.Generator().manual_seed(0))  # fmt: skip
         except Exception as error:  # the finding, not a crash

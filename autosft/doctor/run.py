@@ -17,7 +17,7 @@ from typing import Any
 import pluggy
 
 from autosft.components import Splits
-from autosft.doctor.findings import Finding
+from autosft.doctor.findings import Finding, Status
 from autosft.doctor.loaders import check_loader
 from autosft.doctor.models import check_builder
 from autosft.doctor.parts import check_augmentation, check_imbalance, check_metric
@@ -73,9 +73,10 @@ def _check_models(registry: Registry, plugin: str, loaded: Sequence[Splits]) -> 
         try:
             options = validate_options(builder.Options, dict(builder.example_options), "example_options")
         except AutosftError as error:
+            status: Status = "FAIL" if builder.example_options else "skipped"
             where = "example_options" if builder.example_options else "the default options"
-            yield Finding("skipped" if not builder.example_options else "FAIL", plugin, "model", builder.name,
-                          f"{where} do not validate ({error}); set example_options to options it builds with")  # fmt: skip
+            detail = f"{where} do not validate ({error}); set example_options to options it builds with"
+            yield Finding(status, plugin, "model", builder.name, detail)
             continue
         yield from check_builder(builder, plugin, options, candidates)
 
