@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from autosft import Augmentation, BuiltModel, Metric, ModelBuilder, Splits, get_plugin_manager, hookimpl
 from autosft.cli import build_app
-from autosft.testing import ToyMLP
+from autosft.testing import ToyMLP, doctor_findings
 
 REPO = Path(__file__).resolve().parents[1]
 BROKEN = "tests.test_plugin_doctor:Broken"
@@ -124,6 +124,15 @@ def test_the_toy_plugin_passes_every_check() -> None:
         "valid binary Splits (tabular; train 400, val 200, test 200 rows; 2 classes)"
     )
     assert "freeze depth 3, LoRA 'all', LoRA 'hidden'" in lines[2]
+
+
+class OnlyTheMetric:
+    autosft_register_metrics = Broken.autosft_register_metrics
+
+
+def test_doctor_findings_check_one_plugin_in_a_plugins_tests() -> None:
+    [finding] = doctor_findings(OnlyTheMetric(), "only_the_metric")
+    assert (finding.status, finding.kind, finding.name, finding.failed) == ("FAIL", "metric", "per_row_error", True)
 
 
 FAST = ["autosft.metrics", "autosft.ranking", "autosft.imbalance", "autosft_legal_text", "autosft_healthcare_imaging"]

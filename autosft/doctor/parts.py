@@ -69,9 +69,9 @@ def check_metric(metric: Metric, plugin: str) -> list[Finding]:
     for task in tasks:
         classes = max(CLASSES[task], metric.min_classes)
         rng = np.random.default_rng(0)
-        labels = tiny_labels(task, METRIC_ROWS, rng, classes=classes)  # type: ignore[arg-type]
+        labels = tiny_labels(task, METRIC_ROWS, rng, classes=classes)
         scores = {perfect: _score(metric, labels, tiny_probabilities(labels, task, classes, rng, perfect=perfect))
-                  for perfect in (False, True)}  # type: ignore[arg-type]  # fmt: skip
+                  for perfect in (False, True)}  # fmt: skip
         problem = next((score for score in scores.values() if isinstance(score, str)), None)
         if problem is not None:
             findings.append(make("FAIL", f"{task}: {problem}"))

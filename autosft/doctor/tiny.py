@@ -20,7 +20,7 @@ TINY_KINDS = ("tabular", "text", "image", "item_sequence")
 #: Features of tabular rows, side of square images, tokens (items) per sequence row.
 FEATURES, IMAGE_SIDE, SEQUENCE_LENGTH = 4, 32, 6
 #: Classes for binary, multiclass and multilabel; items of the ranking catalogue.
-CLASSES: dict[str, int] = {"binary": 2, "multiclass": 3, "multilabel": 3, "ranking": 12}
+CLASSES: dict[TaskType, int] = {"binary": 2, "multiclass": 3, "multilabel": 3, "ranking": 12}
 #: The probability a perfect prediction leaves to the wrong classes.
 PERFECT_SLACK = 1e-3
 WORDS = ("contract", "notice", "payment", "breach", "term", "party", "clause", "court")

@@ -91,7 +91,7 @@ class NpzDataset(DatasetLoader):
     def example(self, folder: Path) -> LoaderExample:
         """Grey 28x28 images of two classes (dark and bright) in an ``.npz``, for `autosft plugins --check`."""
         rng = np.random.default_rng(0)
-        arrays = {}
+        arrays: dict[str, Any] = {}
         for split, rows in (("train", 16), ("val", 8), ("test", 8)):
             labels = np.arange(rows) % 2
             images = rng.integers(0, 96, (rows, 28, 28)) + 128 * labels[:, None, None]
