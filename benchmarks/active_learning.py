@@ -75,7 +75,9 @@ def prepared_study(seed: int, folder: str, setting: Setting) -> tuple[PreparedSt
     return prepared, plan
 
 
-def curve(prepared: PreparedStudy, plan: TrialPlan, strategy: str, setting: Setting, device: DeviceSetup) -> list[float]:
+def curve(
+    prepared: PreparedStudy, plan: TrialPlan, strategy: str, setting: Setting, device: DeviceSetup
+) -> list[float]:
     """Test ROC-AUC after each round (the start, then ``setting.rounds`` rounds of labelling) for ``strategy``."""
     splits = prepared.splits
     train = splits.train

@@ -1,8 +1,9 @@
-"""The built-in commands: search, worker, status, best, export, report, plugins, validate, check-data, schema.
+"""The built-in commands: search, worker, status, best, export, report, plugins, validate, check-data, schema,
+rank-unlabeled.
 
-One module per group (:mod:`.searching`, :mod:`.inspecting`, :mod:`.checking`, :mod:`.exporting`)
-over the options they share (:mod:`.options`). Each command imports what it needs when it runs,
-which keeps ``autosft --help`` free of torch and optuna.
+One module per group (:mod:`.searching`, :mod:`.inspecting`, :mod:`.checking`, :mod:`.exporting`,
+:mod:`.labelling`) over the options they share (:mod:`.options`). Each command imports what it needs
+when it runs, which keeps ``autosft --help`` free of torch and optuna.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Callable
 from autosft.commands.checking import check_data, schema, validate
 from autosft.commands.exporting import export, report
 from autosft.commands.inspecting import best, plugins, status
+from autosft.commands.labelling import rank_unlabeled
 from autosft.commands.searching import search, worker
 
 __all__ = ["COMMANDS"]
@@ -27,4 +29,5 @@ COMMANDS: dict[str, Callable[..., None]] = {
     "export": export,
     "report": report,
     "schema": schema,
+    "rank-unlabeled": rank_unlabeled,
 }

@@ -17,7 +17,9 @@ import numpy as np
 from autosft.errors import ConfigError
 from autosft.registry import unknown_name
 
-__all__ = ["DIVERSE_CANDIDATES", "STRATEGIES", "Ranking", "k_center_greedy", "rank_pool", "uncertainty"]
+__all__ = [
+    "DIVERSE_CANDIDATES", "STRATEGIES", "Ranking", "check_request", "k_center_greedy", "rank_pool", "uncertainty",
+]  # fmt: skip
 
 #: The strategies :func:`rank_pool` knows. ``random`` is the baseline every other must beat.
 STRATEGIES: tuple[str, ...] = ("margin", "entropy", "diverse", "random")
@@ -38,6 +40,14 @@ class Ranking:
     rows: np.ndarray
     #: Each picked row's uncertainty in [0, 1] (margin for ``diverse`` and ``random``): 1 is least sure.
     scores: np.ndarray
+
+
+def check_request(strategy: str, top: int) -> None:
+    """Refuse an unknown strategy (naming the closest) or fewer than one row, before any data is read."""
+    if strategy not in STRATEGIES:
+        raise ConfigError(unknown_name("strategy", strategy, STRATEGIES, label="strategies"))
+    if top < 1:
+        raise ConfigError(f"--top must be at least 1, but got {top}")
 
 
 def uncertainty(probabilities: np.ndarray, task: str, method: str = "margin") -> np.ndarray:
@@ -108,10 +118,7 @@ def rank_pool(
     greedy on ``embeddings`` (the model's, one row per pool row), counting ``labelled_embeddings``
     (the rows the model was trained on) as already covered. ``random`` draws ``top`` rows from ``seed``.
     """
-    if strategy not in STRATEGIES:
-        raise ConfigError(unknown_name("strategy", strategy, STRATEGIES, label="strategies"))
-    if top < 1:
-        raise ConfigError(f"`top >= 1` must hold, but got top={top}")
+    check_request(strategy, top)
     rows = len(probabilities)
     top = min(top, rows)
     method = "entropy" if strategy == "entropy" else "margin"

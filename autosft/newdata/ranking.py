@@ -1,0 +1,118 @@
+"""`autosft rank-unlabeled` as a function: the rows of an unlabelled pool to label next, by the exported model.
+
+The pool is read through the study's own loader and preprocessing (:func:`autosft.newdata.rows.load_new_rows`),
+scored by the exported model (its calibrated probabilities, and for ``diverse`` its embeddings of
+the pool and of the study's train rows, which count as already labelled), and ranked by
+:func:`autosft.evaluate.acquisition.rank_pool`. Rows are named by their position in the pool file
+(the loader reads every row, in order) and, with ``id_column``, by that column's value too.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pluggy
+
+from autosft.config import StudyConfig
+from autosft.errors import ConfigError, DataError
+from autosft.evaluate.acquisition import Ranking, check_request, rank_pool
+from autosft.export.model import MODEL_DESCRIPTION
+from autosft.newdata.rows import as_split, embed, load_new_rows, load_study, open_export
+
+__all__ = ["RankedPool", "rank_unlabeled"]
+
+#: Suffixes ``id_column`` can be read from, and pandas' reader of each.
+_ID_READERS = {".csv": "read_csv", ".parquet": "read_parquet", ".pq": "read_parquet", ".jsonl": "read_json"}
+
+
+@dataclass(frozen=True)
+class RankedPool:
+    """The rows to label next, best first, and what the model predicted for each."""
+
+    strategy: str
+    pool_rows: int
+    ranking: Ranking
+    #: Per picked row: its id (the ``id_column`` value, else its position in the pool file).
+    ids: list[Any]
+    predicted: list[str]
+    confidence: np.ndarray
+
+    def write_csv(self, path: Path) -> None:
+        """``rank,row,id,score,predicted,confidence``: one line per row to label, the first to label first."""
+        with path.open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["rank", "row", "id", "score", "predicted", "confidence"])
+            for rank, (row, row_id, score, predicted, confidence) in enumerate(
+                zip(self.ranking.rows, self.ids, self.ranking.scores, self.predicted, self.confidence, strict=True),
+                start=1,
+            ):
+                writer.writerow([rank, int(row), row_id, f"{score:.6f}", predicted, f"{confidence:.6f}"])
+
+
+def rank_unlabeled(
+    config: StudyConfig,
+    pool: str | Path,
+    *,
+    top: int,
+    strategy: str,
+    model: str | Path,
+    manager: pluggy.PluginManager,
+    id_column: str | None = None,
+    device: str | None = None,
+) -> RankedPool:
+    """The ``top`` rows of ``pool`` to label next by ``strategy``, scored by the export in ``model``.
+
+    Arguments are checked before anything is loaded; the export must be of the study's model builder.
+    """
+    check_request(strategy, top)
+    exported = open_export(model, manager)
+    _require_same_builder(Path(model), config)
+    study = load_study(config, manager)
+    rows = load_new_rows(study, pool)
+    ids = _pool_ids(Path(pool), id_column, len(rows))
+    probabilities = exported.predict(as_split(rows), device=device)
+    embeddings = labelled = None
+    if strategy == "diverse":
+        embeddings = embed(exported.module, rows, device=device)
+        labelled = embed(exported.module, study.splits.train, device=device)
+    ranking = rank_pool(strategy, probabilities, config.task, top, embeddings=embeddings,
+                        labelled_embeddings=labelled, seed=config.seed)  # fmt: skip
+    picked = probabilities[ranking.rows]
+    names = study.splits.class_names
+    return RankedPool(strategy, len(rows), ranking, [ids[row] for row in ranking.rows],
+                      [names[index] for index in picked.argmax(axis=1)], picked.max(axis=1))  # fmt: skip
+
+
+def _require_same_builder(folder: Path, config: StudyConfig) -> None:
+    """An export of another model cannot score this study's rows (its inputs would not even fit)."""
+    builder = json.loads((folder / MODEL_DESCRIPTION).read_text()).get("builder")
+    if builder != config.model.name:
+        raise ConfigError(
+            f"--model {str(folder)!r} is an export of model {builder!r}, but study {config.name!r} uses model "
+            f"{config.model.name!r}; give the folder `autosft export` wrote for this study"
+        )
+
+
+def _pool_ids(path: Path, id_column: str | None, rows: int) -> list[Any]:
+    """Each pool row's id: its ``id_column`` value, else its position in the file."""
+    if id_column is None:
+        return list(range(rows))
+    reader = _ID_READERS.get(path.suffix.lower())
+    if reader is None:
+        raise ConfigError(f"--id-column needs a {', '.join(_ID_READERS)} file, but the pool is {str(path)!r}")
+    import pandas as pd
+
+    options = {"lines": True} if reader == "read_json" else {}
+    frame = getattr(pd, reader)(path, **options)
+    if id_column not in frame.columns:
+        raise DataError(f"--id-column {id_column!r} is not a column of {str(path)!r}; columns: "
+                        f"{', '.join(map(str, frame.columns[:20]))}")  # fmt: skip
+    values = frame[id_column].tolist()
+    if len(values) != rows:
+        raise DataError(f"{str(path)!r} has {len(values)} rows but its loader read {rows}: ids cannot be matched")
+    return [value.item() if isinstance(value, np.generic) else value for value in values]
