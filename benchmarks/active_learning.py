@@ -13,10 +13,11 @@ on the full validation split, the same for every strategy. A search per round wo
 trials 24 times over per seed and add its own selection noise to the gap between strategies,
 which is what the benchmark measures; the fixed configuration isolates the choice of rows.
 
-    python benchmarks/active_learning.py [--seeds 3] [--rounds 5] [--start 0.10] [--step 0.05] [--threads 1]
+    python benchmarks/active_learning.py [--seeds 3] [--rounds 5] [--start 0.10] [--step 0.05]
 
-One torch thread by default: a 64-unit MLP on a few hundred rows gains nothing from more, and on a
-shared machine each extra thread waits for a core (7 times slower per fit at load 14 on 2 cores).
+Torch runs on one thread (:func:`autosft.engine.seeding.single_thread`, as pre-training does): a
+64-unit MLP on a few hundred rows gains nothing from more, and on a shared machine each extra thread
+waits for a core (7 times slower per fit at load 14 on 2 cores).
 
 Needs ../shared/data/finance/german_credit beside the repository.
 """
@@ -33,7 +34,6 @@ from pathlib import Path
 
 import numpy as np
 import optuna
-import torch
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 
@@ -44,8 +44,10 @@ from autosft.engine.data import to_device_split
 from autosft.engine.device import DeviceSetup, pick_device
 from autosft.engine.loop import predict
 from autosft.engine.prepared import PreparedStudy
+from autosft.engine.seeding import single_thread
 from autosft.engine.trial import train_plan
 from autosft.evaluate.acquisition import STRATEGIES, rank_pool
+from autosft.newdata import embed
 from autosft.plugins import get_plugin_manager
 from autosft.search.prepare import prepare_study
 
@@ -99,9 +101,13 @@ def curve(
         if round_number == setting.rounds:
             break
         pool = np.setdiff1d(np.arange(rows), labelled)
-        probabilities = predict(module, to_device_split(DataSplit(train.inputs[pool], train.labels[pool]),
-                                                        device.device), device, splits.task)  # fmt: skip
-        ranking = rank_pool(strategy, probabilities, splits.task, per_round, seed=plan.seed * 1000 + round_number)
+        unlabelled = DataSplit(train.inputs[pool], train.labels[pool])  # labels unread: predict and embed only
+        probabilities = predict(module, to_device_split(unlabelled, device.device), device, splits.task)
+        embeddings = covered = None
+        if strategy == "diverse":
+            embeddings, covered = (embed(module, rows, device="cpu") for rows in (unlabelled, subset.train))
+        ranking = rank_pool(strategy, probabilities, splits.task, per_round, embeddings=embeddings,
+                            labelled_embeddings=covered, seed=plan.seed * 1000 + round_number)  # fmt: skip
         labelled = np.sort(np.concatenate([labelled, pool[ranking.rows]]))
     return scores
 
@@ -110,7 +116,7 @@ def run(setting: Setting) -> dict[str, list[list[float]]]:
     """Every compared strategy's curves, one per seed."""
     device = pick_device("cpu")
     curves: dict[str, list[list[float]]] = {name: [] for name in COMPARED}
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as folder, single_thread():
         for seed in range(setting.seeds):
             prepared, plan = prepared_study(seed, folder, setting)
             for strategy in COMPARED:
@@ -149,17 +155,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--start", type=float, default=0.10, help="Share of train labelled at the start.")
     parser.add_argument("--step", type=float, default=0.05, help="Share of train labelled in each round.")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads.")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     setting = Setting(seeds=args.seeds, rounds=args.rounds, start=args.start, step=args.step)
     started = time.perf_counter()
     curves = run(setting)
-    print(
-        f"test ROC-AUC on German credit by share of train labelled, mean ± sd over {setting.seeds} seed(s), "
-        f"{args.threads} torch thread(s)"
-    )
+    print(f"test ROC-AUC on German credit by share of train labelled, mean ± sd over {setting.seeds} seed(s)")
     for line in table(curves, setting):
         print(line)
     print(f"wall time {time.perf_counter() - started:.0f} s")
