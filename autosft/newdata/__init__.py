@@ -1,0 +1,11 @@
+"""After the search: data that arrives once a model is exported, read through the study's own pipeline.
+
+:mod:`.rows` loads a new file as the study's loader and encoder prepare rows and embeds rows with
+the exported model; :mod:`.drift` compares new rows with the training split (``autosft drift``).
+"""
+
+from __future__ import annotations
+
+from autosft.newdata.rows import StudyData, as_split, embed, load_new_rows, load_study, open_export
+
+__all__ = ["StudyData", "as_split", "embed", "load_new_rows", "load_study", "open_export"]
