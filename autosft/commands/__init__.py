@@ -1,6 +1,6 @@
-"""The built-in commands: search, worker, status, best, export, report, plugins, validate, check-data, schema.
+"""The built-in commands: search, worker, status, best, export, report, drift, plugins, validate, check-data, schema.
 
-One module per group (:mod:`.searching`, :mod:`.inspecting`, :mod:`.checking`, :mod:`.exporting`)
+One module per group (:mod:`.searching`, :mod:`.inspecting`, :mod:`.checking`, :mod:`.exporting`, :mod:`.drifting`)
 over the options they share (:mod:`.options`). Each command imports what it needs when it runs,
 which keeps ``autosft --help`` free of torch and optuna.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from autosft.commands.checking import check_data, schema, validate
+from autosft.commands.drifting import drift
 from autosft.commands.exporting import export, report
 from autosft.commands.inspecting import best, plugins, status
 from autosft.commands.searching import search, worker
@@ -26,5 +27,6 @@ COMMANDS: dict[str, Callable[..., None]] = {
     "check-data": check_data,
     "export": export,
     "report": report,
+    "drift": drift,
     "schema": schema,
 }

@@ -6,6 +6,14 @@ the exported model; :mod:`.drift` compares new rows with the training split (``a
 
 from __future__ import annotations
 
-from autosft.newdata.rows import StudyData, as_split, embed, load_new_rows, load_study, open_export
+from autosft.newdata.rows import (
+    StudyData,
+    as_split,
+    embed,
+    load_new_rows,
+    load_study,
+    open_export,
+    require_data_file,
+)
 
-__all__ = ["StudyData", "as_split", "embed", "load_new_rows", "load_study", "open_export"]
+__all__ = ["StudyData", "as_split", "embed", "load_new_rows", "load_study", "open_export", "require_data_file"]

@@ -15,6 +15,7 @@ the search, prepare it exactly as the study's rows were, and look at it through 
   one-line error for a folder that is missing or never held an export.
 - :func:`embed` — each row's embedding: the input of the model's final linear layer (its head),
   taken by a forward hook, batched, on CPU or GPU, in row order.
+- :func:`require_data_file` — the cheap check of a new file's path, before a study is loaded.
 - :func:`as_split` — new rows as a :class:`autosft.DataSplit` for ``ExportedModel.predict``.
 
 Every bad input (a missing or empty file, a missing column, a folder that is no export) is an
@@ -45,7 +46,7 @@ from autosft.export.model import ExportedModel, load_exported
 from autosft.registry import Registry, collect_registry
 from autosft.search.prepare import check_components, load_splits
 
-__all__ = ["StudyData", "as_split", "embed", "load_new_rows", "load_study", "open_export"]
+__all__ = ["StudyData", "as_split", "embed", "load_new_rows", "load_study", "open_export", "require_data_file"]
 
 
 @dataclass(frozen=True)
@@ -70,12 +71,7 @@ def load_study(config: StudyConfig, manager: pluggy.PluginManager) -> StudyData:
 def load_new_rows(study: StudyData, path: str | Path) -> NewRows:
     """Every row of ``path`` prepared as ``study``'s rows: its loader's ``load_new``, then its model's
     input encoder. Labels are the study's class indices, or ``None`` when the file has none."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"data file {str(path)!r} does not exist" if not path.exists() else
-                        f"data file {str(path)!r} is not a file")  # fmt: skip
-    if path.stat().st_size == 0:
-        raise DataError(f"data file {str(path)!r} is empty")
+    path = require_data_file(path)
     config = study.config
     loader = study.registry.datasets.get(config.dataset.name)
     rows = loader.load_new(study.dataset_options, path, task=config.task, seed=config.seed)  # type: ignore[arg-type]
@@ -88,6 +84,18 @@ def load_new_rows(study: StudyData, path: str | Path) -> NewRows:
     if encoder is None:
         return rows
     return dataclasses.replace(rows, inputs=dict(encoder.encode(rows.inputs)))
+
+
+def require_data_file(path: str | Path) -> Path:
+    """``path`` if it is a non-empty file; else one line saying what it is. Cheap: check it before loading a study."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"data file {str(path)!r} does not exist")
+    if not path.is_file():
+        raise DataError(f"data file {str(path)!r} is not a file")
+    if path.stat().st_size == 0:
+        raise DataError(f"data file {str(path)!r} is empty")
+    return path
 
 
 def open_export(folder: str | Path, manager: pluggy.PluginManager) -> ExportedModel:
