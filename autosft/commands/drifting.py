@@ -22,7 +22,7 @@ def drift(
     study_file: StudyFile,
     data: Annotated[
         Path, typer.Option("--data", help="New data file, as the study's loader reads it.", show_default=False)
-    ],  # fmt: skip
+    ],
     model: Annotated[
         Path | None, typer.Option("--model", help="An `autosft export` folder: embeddings and metrics.")
     ] = None,

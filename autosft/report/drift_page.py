@@ -23,8 +23,8 @@ def drift_html(record: Mapping[str, Any]) -> str:
     sections = []
     if record["features"] is not None:
         features = record["features"]
-        rows = [[column["column"], column["kind"], column["test"], column["statistic"], column["p_value"],
-                 column["p_adjusted"], "yes" if column["drifted"] else ""] for column in features["columns"]]  # fmt: skip
+        keys = ("column", "kind", "test", "statistic", "p_value", "p_adjusted")
+        rows = [[*(column[key] for key in keys), "yes" if column["drifted"] else ""] for column in features["columns"]]
         note = f"<p>p-values adjusted by {features['correction']}, alpha {features['alpha']}.</p>"
         sections.append(Section("Features vs the train split", html=note + _table(
             ["column", "kind", "test", "statistic", "p", "p adjusted", "drifted"], rows)))  # fmt: skip
