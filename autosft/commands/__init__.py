@@ -1,9 +1,9 @@
-"""The built-in commands: search, worker, status, best, export, report, plugins, validate, check-data, schema,
-rank-unlabeled.
+"""The built-in commands: search, worker, status, best, export, report, drift, rank-unlabeled, plugins, validate,
+check-data, schema.
 
 One module per group (:mod:`.searching`, :mod:`.inspecting`, :mod:`.checking`, :mod:`.exporting`,
-:mod:`.labelling`) over the options they share (:mod:`.options`). Each command imports what it needs
-when it runs, which keeps ``autosft --help`` free of torch and optuna.
+:mod:`.drifting`, :mod:`.labelling`) over the options they share (:mod:`.options`). Each command
+imports what it needs when it runs, which keeps ``autosft --help`` free of torch and optuna.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from autosft.commands.checking import check_data, schema, validate
+from autosft.commands.drifting import drift
 from autosft.commands.exporting import export, report
 from autosft.commands.inspecting import best, plugins, status
 from autosft.commands.labelling import rank_unlabeled
@@ -28,6 +29,7 @@ COMMANDS: dict[str, Callable[..., None]] = {
     "check-data": check_data,
     "export": export,
     "report": report,
-    "schema": schema,
+    "drift": drift,
     "rank-unlabeled": rank_unlabeled,
+    "schema": schema,
 }

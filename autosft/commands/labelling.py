@@ -34,10 +34,12 @@ def rank_unlabeled(
     """Score an unlabelled pool with the exported model and write the TOP rows to label next, with their scores."""
     from autosft.config import load_study_file
     from autosft.evaluate.acquisition import check_request
+    from autosft.newdata import require_data_file
     from autosft.newdata.ranking import rank_unlabeled as rank
 
     check_request(strategy, top)
     require_writable(out, "--out")
+    require_data_file(data)
     config = load_study_file(study_file)
     ranked = rank(config, data, top=top, strategy=strategy, model=model, manager=plugin_manager(context),
                   id_column=id_column, device=device)  # fmt: skip
