@@ -1,6 +1,6 @@
 """`autosft rank-unlabeled` on a real exported tabular model, and the month-by-month recipe end to end:
-month 1 searched and exported, month 2's pool ranked, the ranked rows labelled and appended, month 2
-warm-started from month 1. Bad input is one line with exit 2.
+month 1 searched and exported, month 2's pool found drifted and ranked, the ranked rows labelled and
+appended, month 2 warm-started from month 1. Bad input is one line with exit 2.
 
 Every command runs through the real CLI app (with the installed plugins) on generated tables whose
 labels are known; the studies live in a temporary SQLite file.
@@ -65,7 +65,7 @@ def month_one(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder with month 1's data, its searched study and its export (``export/``), and month 2's pool."""
     folder = tmp_path_factory.mktemp("continual")
     _month(300, seed=1, first_id=0).to_csv(folder / "month1.csv", index=False)
-    pool = _month(POOL_ROWS, seed=2, first_id=1000, shift=0.5)
+    pool = _month(POOL_ROWS, seed=2, first_id=1000, shift=1.0)
     pool.to_csv(folder / "month2_truth.csv", index=False)  # the labels an annotator would give
     pool.drop(columns="label").to_csv(folder / "month2_pool.csv", index=False)
     study = _study(folder, "month-1", "month1.csv")
@@ -131,8 +131,11 @@ def test_bad_input_is_one_line_with_exit_2(month_one: Path, args: list[str], mes
 
 @pytest.mark.slow
 def test_month_two_labels_the_ranked_rows_and_starts_from_month_one(month_one: Path) -> None:
-    """The recipe of docs/continual.md: rank month 2's pool, label the ranked rows, append them to the
-    labelled data, and search month 2 warm-started from month 1."""
+    """The recipe of docs/continual.md: month 2's pool has drifted, so rank it, label the ranked rows,
+    append them to the labelled data, and search month 2 warm-started from month 1."""
+    drifted = _cli(month_one, "drift", "month-1.yaml", "--data", "month2_pool.csv", "--model", "export")
+    assert drifted.exit_code == 1, drifted.output  # amounts moved up by one standard deviation
+    assert drifted.output.startswith("drift: ") and "amount" in drifted.output
     ranked = _cli(month_one, "rank-unlabeled", "month-1.yaml", "--data", "month2_pool.csv", "--top", "40",
                   "--strategy", "diverse", "--id-column", "id", "--out", "to_label.csv")  # fmt: skip
     assert ranked.exit_code == 0, ranked.output
