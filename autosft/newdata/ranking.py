@@ -39,7 +39,9 @@ class RankedPool:
     ranking: Ranking
     #: Per picked row: its id (the ``id_column`` value, else its position in the pool file).
     ids: list[Any]
+    #: The predicted class (multilabel: the predicted labels, ``;``-separated).
     predicted: list[str]
+    #: The predicted class's probability (multilabel: that of the least sure label's prediction).
     confidence: np.ndarray
 
     def write_csv(self, path: Path) -> None:
@@ -47,10 +49,10 @@ class RankedPool:
         with path.open("w", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(["rank", "row", "id", "score", "predicted", "confidence"])
-            for rank, (row, row_id, score, predicted, confidence) in enumerate(
-                zip(self.ranking.rows, self.ids, self.ranking.scores, self.predicted, self.confidence, strict=True),
-                start=1,
-            ):
+            columns = zip(
+                self.ranking.rows, self.ids, self.ranking.scores, self.predicted, self.confidence, strict=True
+            )
+            for rank, (row, row_id, score, predicted, confidence) in enumerate(columns, start=1):
                 writer.writerow([rank, int(row), row_id, f"{score:.6f}", predicted, f"{confidence:.6f}"])
 
 
@@ -67,11 +69,11 @@ def rank_unlabeled(
 ) -> RankedPool:
     """The ``top`` rows of ``pool`` to label next by ``strategy``, scored by the export in ``model``.
 
-    Arguments are checked before anything is loaded; the export must be of the study's model builder.
+    The request is checked before anything is loaded; the export must be of the study's model builder.
     """
     check_request(strategy, top)
-    exported = open_export(model, manager)
     _require_same_builder(Path(model), config)
+    exported = open_export(model, manager)
     study = load_study(config, manager)
     rows = load_new_rows(study, pool)
     ids = _pool_ids(Path(pool), id_column, len(rows))
@@ -82,15 +84,26 @@ def rank_unlabeled(
         labelled = embed(exported.module, study.splits.train, device=device)
     ranking = rank_pool(strategy, probabilities, config.task, top, embeddings=embeddings,
                         labelled_embeddings=labelled, seed=config.seed)  # fmt: skip
-    picked = probabilities[ranking.rows]
-    names = study.splits.class_names
-    return RankedPool(strategy, len(rows), ranking, [ids[row] for row in ranking.rows],
-                      [names[index] for index in picked.argmax(axis=1)], picked.max(axis=1))  # fmt: skip
+    predicted, confidence = _predictions(probabilities[ranking.rows], study.splits.class_names, config.task)
+    return RankedPool(strategy, len(rows), ranking, [ids[row] for row in ranking.rows], predicted, confidence)
+
+
+def _predictions(probabilities: np.ndarray, names: tuple[str, ...], task: str) -> tuple[list[str], np.ndarray]:
+    """What the model predicts for each row, and how sure it is of that."""
+    if task == "multilabel":
+        chosen = probabilities >= 0.5
+        labels = [";".join(name for name, on in zip(names, row, strict=True) if on) for row in chosen]
+        return labels, np.maximum(probabilities, 1.0 - probabilities).min(axis=1)
+    return [names[index] for index in probabilities.argmax(axis=1)], probabilities.max(axis=1)
 
 
 def _require_same_builder(folder: Path, config: StudyConfig) -> None:
-    """An export of another model cannot score this study's rows (its inputs would not even fit)."""
-    builder = json.loads((folder / MODEL_DESCRIPTION).read_text()).get("builder")
+    """An export of another model cannot score this study's rows (its inputs would not even fit).
+    A folder without an export is left to :func:`open_export`, which says so."""
+    description = folder / MODEL_DESCRIPTION
+    if not description.is_file():
+        return
+    builder = json.loads(description.read_text()).get("builder")
     if builder != config.model.name:
         raise ConfigError(
             f"--model {str(folder)!r} is an export of model {builder!r}, but study {config.name!r} uses model "
