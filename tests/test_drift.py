@@ -60,7 +60,7 @@ def german(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
 
 
 def _drift(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(build_app(get_plugin_manager()), ["drift", *map(str, args)])
+    result = CliRunner().invoke(build_app(get_plugin_manager()), ["drift", *map(str, args), "--resamples", "100"])
     return result.exit_code, result.stdout, result.stderr
 
 
@@ -137,8 +137,8 @@ def test_bad_input_is_one_line_and_exit_2(german: tuple[Path, Path, Path], case:
 def test_claudette_test_documents_against_train_through_embeddings(tmp_path: Path) -> None:
     _needs(CLAUDETTE)
     frame = pd.read_csv(CLAUDETTE, keep_default_na=False, na_values=[""])
-    words = Counter(word for text in frame.loc[frame["split"] == "train", "text"] for word in re.findall(r"\w+",
-                                                                                                         text.lower()))  # fmt: skip
+    train_texts = frame.loc[frame["split"] == "train", "text"]
+    words = Counter(word for text in train_texts for word in re.findall(r"\w+", text.lower()))
     bert = save_tiny_bert(tmp_path / "bert", [word for word, _ in words.most_common(3000)], layers=2)
     study = {
         "name": "claudette-drift", "task": "binary", "storage": f"sqlite:///{tmp_path / 'study.db'}", "seed": 0,
