@@ -42,7 +42,7 @@ def drift(
     require_data_file(data)
     config = load_study_file(study_file)
     manager = plugin_manager(context)
-    exported = open_export(model, manager) if model is not None else None
+    exported = open_export(model, manager, config=config) if model is not None else None
     study = load_study(config, manager)
     new = load_new_rows(study, data)
     if exported is None and not new.features:
