@@ -27,6 +27,7 @@ def drift(
         Path | None, typer.Option("--model", help="An `autosft export` folder: embeddings and metrics.")
     ] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Write the record as JSON or HTML (by suffix).")] = None,
+    resamples: Annotated[int, typer.Option("--resamples", min=10, help="Bootstrap resamples of the CIs.")] = 1000,
     device: Annotated[str | None, typer.Option("--device", help="cpu, cuda or cuda:N [default: auto]")] = None,
 ) -> None:
     """Compare a new data file with the study's train split: per-feature tests, a domain classifier on the
@@ -41,7 +42,7 @@ def drift(
     require_data_file(data)
     config = load_study_file(study_file)
     manager = plugin_manager(context)
-    exported = open_export(model, manager) if model is not None else None
+    exported = open_export(model, manager, config=config) if model is not None else None
     study = load_study(config, manager)
     new = load_new_rows(study, data)
     if exported is None and not new.features:
@@ -50,7 +51,7 @@ def drift(
             "`autosft export` folder, to compare the rows through its embeddings"
         )
     test_metrics = read_test_metrics(model) if model is not None else {}
-    record = check_drift(study, new, model=exported, test_metrics=test_metrics, device=device)
+    record = check_drift(study, new, model=exported, test_metrics=test_metrics, device=device, resamples=resamples)
     record = {"study": config.name, "data": str(data), "model": None if model is None else str(model), **record}
     if out is not None:
         if out.suffix.lower() == ".html":

@@ -38,6 +38,7 @@ __all__ = [
     "ALPHA",
     "AUC_MARGIN",
     "MAX_ROWS",
+    "RESAMPLES",
     "check_drift",
     "domain_classifier",
     "drift_json",
@@ -53,7 +54,8 @@ AUC_MARGIN = 0.05
 #: Rows per side the domain classifier sees at most (a seeded random subsample beyond).
 MAX_ROWS = 2000
 _FOLDS = 5
-_RESAMPLES = 1000
+#: Bootstrap resamples of every interval drift draws.
+RESAMPLES = 1000
 
 
 def check_drift(
@@ -66,6 +68,7 @@ def check_drift(
     alpha: float = ALPHA,
     auc_margin: float = AUC_MARGIN,
     max_rows: int = MAX_ROWS,
+    resamples: int = RESAMPLES,
 ) -> dict[str, Any]:
     """The drift record of ``new`` against ``study``'s train split: ``features``, ``domain_classifier``
     and ``performance`` (each ``None`` when it does not apply), ``drift`` (bool), ``reasons`` and
@@ -83,9 +86,10 @@ def check_drift(
     if model is not None:
         train = embed(model.module, study.splits.train, device=device)
         fresh = embed(model.module, new, device=device)
-        record["domain_classifier"] = domain_classifier(train, fresh, margin=auc_margin, max_rows=max_rows, seed=seed)
+        record["domain_classifier"] = domain_classifier(train, fresh, margin=auc_margin, max_rows=max_rows,
+                                                        resamples=resamples, seed=seed)  # fmt: skip
         if new.labels is not None:
-            record["performance"] = _performance(study, new, model, test_metrics or {}, device, seed)
+            record["performance"] = _performance(study, new, model, test_metrics or {}, device, resamples, seed)
     record["reasons"] = _reasons(record)
     record["drift"] = bool(record["reasons"])
     record["verdict"] = verdict_line(record)
@@ -160,13 +164,18 @@ def _counts(values: np.ndarray) -> dict[str, int]:
 
 
 def domain_classifier(
-    train: np.ndarray, new: np.ndarray, *, margin: float = AUC_MARGIN, max_rows: int = MAX_ROWS, seed: int = 0
+    train: np.ndarray,
+    new: np.ndarray,
+    *,
+    margin: float = AUC_MARGIN,
+    max_rows: int = MAX_ROWS,
+    resamples: int = RESAMPLES,
+    seed: int = 0,
 ) -> dict[str, Any]:
     """Cross-validated ROC-AUC of a logistic regression telling ``train`` rows (0) from ``new`` rows (1),
     with a bootstrap 95 % interval over its out-of-fold scores; ``drifted`` when the interval's lower
     bound exceeds ``0.5 + margin``."""
     from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -182,16 +191,25 @@ def domain_classifier(
     classifier = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     scores = cross_val_predict(classifier, features, is_new, cv=splitter, method="predict_proba")[:, 1]
-    auc = float(roc_auc_score(is_new, scores))
+    auc = _auc(is_new, scores)
     draws = []
-    for _ in range(_RESAMPLES):
+    for _ in range(resamples):
         rows = rng.integers(0, len(is_new), len(is_new))
         if 0 < is_new[rows].sum() < len(rows):
-            draws.append(roc_auc_score(is_new[rows], scores[rows]))
+            draws.append(_auc(is_new[rows], scores[rows]))
     low, high = (float(value) for value in np.percentile(draws, [2.5, 97.5]))
     return {"auc": auc, "low": low, "high": high, "level": 0.95, "margin": margin, "drifted": bool(low > 0.5 + margin),
             "classifier": "logistic_regression", "folds": folds, "features": int(features.shape[1]),
             "rows": {"train": len(old), "new": len(fresh)}}  # fmt: skip
+
+
+def _auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    """ROC-AUC as the Mann-Whitney statistic: ``roc_auc_score``'s value, far faster, for the bootstrap."""
+    from scipy.stats import rankdata
+
+    positives = labels == 1
+    count = int(positives.sum())
+    return float((rankdata(scores)[positives].sum() - count * (count + 1) / 2) / (count * (len(labels) - count)))
 
 
 def _subsample(array: np.ndarray, rows: int, rng: np.random.Generator) -> np.ndarray:
@@ -209,6 +227,7 @@ def _performance(
     model: ExportedModel,
     test_metrics: Mapping[str, Mapping[str, Any]],
     device: str | None,
+    resamples: int,
     seed: int,
 ) -> dict[str, Any]:
     """Each objective metric on the new rows (bootstrap 95 % interval) beside the export's test interval,
@@ -217,7 +236,7 @@ def _performance(
     registry, config = study.registry, study.config
     metrics = [registry.metrics.get(objective.metric) for objective in config.objectives]
     probabilities = model.predict(as_split(new), device=device)
-    intervals = bootstrap_intervals(metrics, new.labels, probabilities, resamples=_RESAMPLES, seed=seed)
+    intervals = bootstrap_intervals(metrics, new.labels, probabilities, resamples=resamples, seed=seed)
     compared: dict[str, Any] = {}
     for metric, objective in zip(metrics, config.objectives, strict=True):
         direction = objective.direction or metric.direction

@@ -10,7 +10,6 @@ the pool and of the study's train rows, which count as already labelled), and ra
 from __future__ import annotations
 
 import csv
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,6 @@ import pluggy
 from autosft.config import StudyConfig
 from autosft.errors import ConfigError, DataError
 from autosft.evaluate.acquisition import Ranking, check_request, rank_pool
-from autosft.export.model import MODEL_DESCRIPTION
 from autosft.newdata.rows import as_split, embed, load_new_rows, load_study, open_export
 
 __all__ = ["RankedPool", "rank_unlabeled"]
@@ -69,11 +67,10 @@ def rank_unlabeled(
 ) -> RankedPool:
     """The ``top`` rows of ``pool`` to label next by ``strategy``, scored by the export in ``model``.
 
-    The request is checked before anything is loaded; the export must be of the study's model builder.
+    The request is checked before anything is loaded; the export must be of the study's dataset and model.
     """
     check_request(strategy, top)
-    _require_same_builder(Path(model), config)
-    exported = open_export(model, manager)
+    exported = open_export(model, manager, config=config)
     study = load_study(config, manager)
     rows = load_new_rows(study, pool)
     ids = _pool_ids(Path(pool), id_column, len(rows))
@@ -95,20 +92,6 @@ def _predictions(probabilities: np.ndarray, names: tuple[str, ...], task: str) -
         labels = [";".join(name for name, on in zip(names, row, strict=True) if on) for row in chosen]
         return labels, np.maximum(probabilities, 1.0 - probabilities).min(axis=1)
     return [names[index] for index in probabilities.argmax(axis=1)], probabilities.max(axis=1)
-
-
-def _require_same_builder(folder: Path, config: StudyConfig) -> None:
-    """An export of another model cannot score this study's rows (its inputs would not even fit).
-    A folder without an export is left to :func:`open_export`, which says so."""
-    description = folder / MODEL_DESCRIPTION
-    if not description.is_file():
-        return
-    builder = json.loads(description.read_text()).get("builder")
-    if builder != config.model.name:
-        raise ConfigError(
-            f"--model {str(folder)!r} is an export of model {builder!r}, but study {config.name!r} uses model "
-            f"{config.model.name!r}; give the folder `autosft export` wrote for this study"
-        )
 
 
 def _pool_ids(path: Path, id_column: str | None, rows: int) -> list[Any]:

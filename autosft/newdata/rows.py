@@ -36,12 +36,13 @@ from pydantic import BaseModel
 from torch import nn
 
 from autosft.components import DataSplit, NewRows, Splits
-from autosft.config import StudyConfig
+from autosft.config import StudyConfig, load_study_file
 from autosft.engine.data import to_device_split
 from autosft.engine.device import pick_device
 from autosft.engine.loop import EVAL_BATCH_SIZE, predict_logits
 from autosft.engine.staging import model_logits
 from autosft.errors import ConfigError, DataError, PluginError
+from autosft.export.exporter import BEST_CONFIG
 from autosft.export.model import ExportedModel, load_exported
 from autosft.registry import Registry, collect_registry
 from autosft.search.prepare import check_components, load_splits
@@ -98,11 +99,23 @@ def require_data_file(path: str | Path) -> Path:
     return path
 
 
-def open_export(folder: str | Path, manager: pluggy.PluginManager) -> ExportedModel:
-    """The model of an ``autosft export`` folder; a missing folder or one without an export is one line."""
+def open_export(
+    folder: str | Path, manager: pluggy.PluginManager, *, config: StudyConfig | None = None
+) -> ExportedModel:
+    """The model of an ``autosft export`` folder; a missing folder, one without an export, or (given the
+    study's ``config``) an export of another dataset or model builder is one line."""
     folder = Path(folder)
     if not folder.is_dir():
         raise ConfigError(f"--model {str(folder)!r} does not exist; give a folder written by `autosft export`")
+    best = folder / BEST_CONFIG
+    if config is not None and best.is_file():
+        source = load_study_file(best)
+        if (source.dataset.name, source.model.name) != (config.dataset.name, config.model.name):
+            raise ConfigError(
+                f"--model {str(folder)!r} is an export of dataset {source.dataset.name!r} and model "
+                f"{source.model.name!r}, but study {config.name!r} uses {config.dataset.name!r} and "
+                f"{config.model.name!r}"
+            )
     return load_exported(folder, manager=manager)
 
 
