@@ -38,6 +38,7 @@ __all__ = [
     "LossFunction",
     "Metric",
     "ModelBuilder",
+    "NewRows",
     "NoOptions",
     "SplitOptions",
     "Splits",
@@ -145,6 +146,32 @@ class LoaderExample:
     options: Mapping[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class NewRows:
+    """Rows of a new data file prepared by a study's loader (:meth:`DatasetLoader.load_new`).
+
+    ``inputs`` are shaped like the study's splits' inputs before the model's input encoder (raw
+    texts for text, preprocessed feature arrays for tables); ``labels`` like a split's labels, or
+    ``None`` when the file has no labels. Tabular loaders also give each raw feature column
+    (``features``: float arrays are numeric, object arrays categorical, NaN or ``None`` missing) and
+    the same columns of the study's train split (``train_features``), for per-feature drift tests.
+    """
+
+    inputs: Any
+    labels: np.ndarray | None = None
+    features: Mapping[str, np.ndarray] = field(default_factory=dict)
+    train_features: Mapping[str, np.ndarray] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.labels is not None and len(self.labels) != len(self):
+            raise ValueError(
+                f"inputs and labels must have the same number of rows, got {len(self)} and {len(self.labels)}"
+            )
+
+    def __len__(self) -> int:
+        return len(next(iter(self.inputs.values()))) if isinstance(self.inputs, Mapping) else len(self.inputs)
+
+
 class DatasetLoader(ABC):
     """A named way to turn options into checked train/validation/test splits."""
 
@@ -165,6 +192,21 @@ class DatasetLoader(ABC):
         The doctor also builds the plugin's models on these splits.
         """
         return None
+
+    def load_new(self, options: BaseModel, path: Path, *, task: TaskType, seed: int) -> NewRows:
+        """Every row of ``path``, a file shaped like the study's own data, prepared as the study's rows are.
+
+        ``options`` are the study's (they name its own file): preprocessing fitted on the study's
+        train split (a scaler, a category encoder) is fitted there again and applied to the new
+        rows, never refitted on them, or it would hide the very shift ``autosft drift`` looks for.
+        Rows are neither split, subsampled nor dropped. Labels are read when the file has the
+        label columns, as indices of the study's classes; otherwise ``NewRows.labels`` is ``None``.
+        Raise :class:`autosft.DataError` for a missing, empty or unreadable file or a missing column.
+        Loaders that cannot read new files keep this default, which says so in one line.
+        """
+        from autosft.errors import PluginError
+
+        raise PluginError(f"dataset {self.name!r} cannot read new data files (it does not implement load_new)")
 
 
 # --------------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ GUIDE = Path(__file__).resolve().parents[1] / "docs" / "plugins.md"
 
 #: The contracts a plugin implements or receives, each documented under a ``### `Name` `` heading.
 CONTRACTS = [
-    autosft.Splits, autosft.DataSplit, autosft.DatasetLoader, autosft.ModelBuilder, autosft.BuiltModel,
+    autosft.Splits, autosft.DataSplit, autosft.NewRows, autosft.DatasetLoader, autosft.ModelBuilder, autosft.BuiltModel,
     autosft.StagedForward, autosft.InputEncoder, autosft.Augmentation, autosft.ImbalanceStrategy, autosft.Metric,
     autosft.Portfolio, autosft.Reference, autosft.ReferenceData, autosft.TrialContext, autosft.TrialResult,
     autosft.TrialPlan,

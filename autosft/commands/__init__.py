@@ -1,8 +1,9 @@
-"""The built-in commands: search, worker, status, best, export, report, plugins, validate, check-data, schema.
+"""The built-in commands: search, worker, status, best, export, report, drift, rank-unlabeled, plugins, validate,
+check-data, schema.
 
-One module per group (:mod:`.searching`, :mod:`.inspecting`, :mod:`.checking`, :mod:`.exporting`)
-over the options they share (:mod:`.options`). Each command imports what it needs when it runs,
-which keeps ``autosft --help`` free of torch and optuna.
+One module per group (:mod:`.searching`, :mod:`.inspecting`, :mod:`.checking`, :mod:`.exporting`,
+:mod:`.drifting`, :mod:`.labelling`) over the options they share (:mod:`.options`). Each command
+imports what it needs when it runs, which keeps ``autosft --help`` free of torch and optuna.
 """
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from autosft.commands.checking import check_data, schema, validate
+from autosft.commands.drifting import drift
 from autosft.commands.exporting import export, report
 from autosft.commands.inspecting import best, plugins, status
+from autosft.commands.labelling import rank_unlabeled
 from autosft.commands.searching import search, worker
 
 __all__ = ["COMMANDS"]
@@ -26,5 +29,7 @@ COMMANDS: dict[str, Callable[..., None]] = {
     "check-data": check_data,
     "export": export,
     "report": report,
+    "drift": drift,
+    "rank-unlabeled": rank_unlabeled,
     "schema": schema,
 }

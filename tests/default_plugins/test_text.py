@@ -66,3 +66,24 @@ def test_a_text_study_on_a_csv_runs_end_to_end_without_a_domain_plugin(tmp_path:
     assert outcome.prepared.splits.class_names == ("negative", "positive")
     assert outcome.final_test is not None
     assert 0.0 <= outcome.final_test["test_metrics"]["roc_auc"] <= 1.0
+
+
+def test_load_new_keeps_every_row_and_maps_labels_to_the_studys_classes(tmp_path: Path) -> None:
+    from autosft.default_plugins.text.loader import TextTable
+    from autosft.default_plugins.text.options import TextTableOptions
+
+    study_table, new_table, unlabelled = tmp_path / "study.csv", tmp_path / "new.csv", tmp_path / "unlabelled.csv"
+    reviews().to_csv(study_table, index=False)
+    fresh = reviews(rows=50, seed=1)
+    fresh.to_csv(new_table, index=False)
+    fresh.drop(columns=["label"]).to_csv(unlabelled, index=False)
+    options = TextTableOptions(path=study_table, positive_class="negative", max_train_rows=20)
+    loader = TextTable()
+    classes = loader.load(options, task="binary", seed=0).class_names
+    assert classes == ("positive", "negative")
+
+    rows = loader.load_new(options, new_table, task="binary", seed=0)
+    assert list(rows.inputs) == fresh["text"].tolist()  # every row, in order: no split, no subsample
+    assert rows.labels is not None
+    assert [classes[label] for label in rows.labels] == fresh["label"].tolist()
+    assert loader.load_new(options, unlabelled, task="binary", seed=0).labels is None

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
-from autosft.components import DatasetLoader, DataSplit, LoaderExample, Splits, TaskType
+from autosft.components import DatasetLoader, DataSplit, LoaderExample, NewRows, Splits, TaskType
 from autosft.default_plugins.text.options import TextTableOptions
 from autosft.default_plugins.text.splitting import stratum, subsample
 from autosft.errors import ConfigError, DataError
@@ -241,6 +241,24 @@ class TextTable(DatasetLoader):
             info["groups"] = {name: len(set(groups[rows].tolist())) for name, rows in parts.items()}
         return Splits(splits["train"], splits["val"], splits["test"], task, tuple(classes), "text",
                       _fingerprint(options, task, split_seed), info=info)  # fmt: skip
+
+    def load_new(self, options: BaseModel, path: Path, *, task: TaskType, seed: int) -> NewRows:
+        """Every row's text of ``path`` (no split, subsample or dropped repeat), and its labels when the
+        file has the label columns, as indices of the study's classes."""
+        assert isinstance(options, TextTableOptions)
+        source = f"text_table {path.name}"
+        frame = read_table(path, options.format).reset_index(drop=True)
+        _require(frame, options.text_columns, source)
+        if frame.empty:
+            raise DataError(f"{source}: the table has no rows")
+        texts = _texts(frame, options, source)
+        if not all(name in frame.columns for name in options.label_columns):
+            return NewRows(texts)
+        classes = list(self.load(options, task=task, seed=seed).class_names)
+        known = options.model_copy(update={"class_names": classes})
+        if task == "multilabel":
+            return NewRows(texts, _multilabel(frame, known, source)[0])
+        return NewRows(texts, _single_labels(frame, known, task, source)[0])
 
     def _parts(
         self,

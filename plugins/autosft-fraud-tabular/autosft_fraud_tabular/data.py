@@ -13,8 +13,8 @@ from typing import ClassVar
 import pandas as pd
 from pydantic import BaseModel, Field, model_validator
 
-from autosft import ConfigError, DataError, DatasetLoader, LoaderExample, SplitOptions, Splits, TaskType
-from autosft_fraud_tabular.prepare import TableSpec, fingerprint, prepare_splits
+from autosft import ConfigError, DataError, DatasetLoader, LoaderExample, NewRows, SplitOptions, Splits, TaskType
+from autosft_fraud_tabular.prepare import TableSpec, fingerprint, prepare_new_rows, prepare_splits
 
 __all__ = ["SUFFIXES", "TabularDataset", "TabularOptions", "file_digest", "read_table"]
 
@@ -129,24 +129,34 @@ class TabularDataset(DatasetLoader):
 
     def load(self, options: BaseModel, *, task: TaskType, seed: int) -> Splits:
         assert isinstance(options, TabularOptions)
-        if task not in ("binary", "multiclass"):
-            raise ConfigError(f"dataset tabular supports task binary or multiclass, but got {task!r}")
-        split_seed = seed if options.split_seed is None else options.split_seed
-        frame = read_table(options.path)
+        frame, pretrain_frame, split_seed = self._read(options, task, seed)
         digests = [file_digest(options.path)]
-        pretrain_frame = None
         if options.pretrain_path is not None:
-            pretrain_frame = read_table(options.pretrain_path)
             digests.append(file_digest(options.pretrain_path))
         # Paths stay out of the key: the bytes are hashed, so a moved file keeps its cached weights.
         settings = options.model_dump_json(exclude={"path", "pretrain_path", "split_seed"})
         key = fingerprint(*digests, settings, task, str(split_seed))
-        return prepare_splits(
-            frame,
-            options.spec(),
-            task=task,
-            seed=split_seed,
-            data_fingerprint=key,
-            pretrain_frame=pretrain_frame,
-            pretrain_source=repr(str(options.pretrain_path)) if options.pretrain_path else None,
-        )
+        return prepare_splits(frame, options.spec(), task=task, seed=split_seed, data_fingerprint=key,
+                              pretrain_frame=pretrain_frame, pretrain_source=_pretrain_source(options))  # fmt: skip
+
+    def load_new(self, options: BaseModel, path: Path, *, task: TaskType, seed: int) -> NewRows:
+        """Every row of ``path`` through the scaler and category encoder fitted on the study's train rows."""
+        assert isinstance(options, TabularOptions)
+        new_frame = read_table(path)
+        frame, pretrain_frame, split_seed = self._read(options, task, seed)
+        return prepare_new_rows(frame, new_frame, options.spec(), repr(str(path)), task=task, seed=split_seed,
+                                pretrain_frame=pretrain_frame, pretrain_source=_pretrain_source(options))  # fmt: skip
+
+    def _read(
+        self, options: TabularOptions, task: TaskType, seed: int
+    ) -> tuple[pd.DataFrame, pd.DataFrame | None, int]:
+        """The study's table, its pretrain table (or ``None``) and the split seed."""
+        if task not in ("binary", "multiclass"):
+            raise ConfigError(f"dataset tabular supports task binary or multiclass, but got {task!r}")
+        split_seed = seed if options.split_seed is None else options.split_seed
+        pretrain_frame = None if options.pretrain_path is None else read_table(options.pretrain_path)
+        return read_table(options.path), pretrain_frame, split_seed
+
+
+def _pretrain_source(options: TabularOptions) -> str | None:
+    return repr(str(options.pretrain_path)) if options.pretrain_path else None

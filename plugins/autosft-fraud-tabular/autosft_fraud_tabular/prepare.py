@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -16,7 +17,7 @@ import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.model_selection import train_test_split
 
-from autosft import ConfigError, DataError, DataSplit, Splits, TaskType, parse_times
+from autosft import ConfigError, DataError, DataSplit, NewRows, Splits, TaskType, parse_times
 from autosft_fraud_tabular.columns import (
     TableSpec,
     build_transformer,
@@ -28,7 +29,7 @@ from autosft_fraud_tabular.columns import (
     require_labels,
 )
 
-__all__ = ["SUPPORTED_TASKS", "TableSpec", "fingerprint", "prepare_splits"]
+__all__ = ["SUPPORTED_TASKS", "TableSpec", "fingerprint", "prepare_new_rows", "prepare_splits"]
 
 logger = logging.getLogger(__name__)
 
@@ -46,23 +47,36 @@ def fingerprint(*parts: str) -> str:
     return digest.hexdigest()[:16]
 
 
-def prepare_splits(
+@dataclass(frozen=True)
+class _Fitted:
+    """A table's rows assigned to splits and its preprocessing fitted on the train (+ pretrain) rows."""
+
+    target_frame: pd.DataFrame
+    labels: np.ndarray
+    class_names: tuple[str, ...]
+    positive: str | None
+    columns: Columns
+    indices: dict[str, np.ndarray]
+    source_rows: pd.DataFrame
+    source_labels: np.ndarray
+    other_source: str
+    dropped: int
+    transformer: ColumnTransformer
+
+    def transform(self, rows: pd.DataFrame, source: str) -> np.ndarray:
+        return np.asarray(self.transformer.transform(feature_frame(rows, self.columns, source)), dtype=np.float32)
+
+
+def _fit(
     frame: pd.DataFrame,
     spec: TableSpec,
     *,
     task: TaskType,
     seed: int,
-    data_fingerprint: str,
-    pretrain_frame: pd.DataFrame | None = None,
-    pretrain_source: str | None = None,
-) -> Splits:
-    """Check ``frame`` against ``spec``, split it, fit preprocessing on train (+ pretrain) rows.
-
-    The pretrain population is the rows of other segments (``spec.segment_column``) or
-    ``pretrain_frame``; it never holds a row of the target's validation or test split. With a time
-    column, pretrain rows newer than the newest train row are left out too, so neither
-    pre-training nor preprocessing sees the period the model is judged on.
-    """
+    pretrain_frame: pd.DataFrame | None,
+    pretrain_source: str | None,
+) -> _Fitted:
+    """Check ``frame`` against ``spec``, split it, fit preprocessing on train (+ pretrain) rows."""
     if task not in SUPPORTED_TASKS:
         raise ConfigError(f"tabular data supports task {' or '.join(SUPPORTED_TASKS)}, but got {task!r}")
     if frame.empty:
@@ -82,28 +96,101 @@ def prepare_splits(
     fit_rows = [(target_frame.iloc[indices["train"]], spec.source), (source_rows, other_source)]
     transformer = build_transformer(*columns)
     transformer.fit(pd.concat([feature_frame(rows, columns, source) for rows, source in fit_rows if len(rows)]))
+    return _Fitted(target_frame, labels, class_names, positive, columns, indices, source_rows, source_labels,
+                   other_source, dropped, transformer)  # fmt: skip
 
-    def transform(rows: pd.DataFrame, source: str) -> np.ndarray:
-        return np.asarray(transformer.transform(feature_frame(rows, columns, source)), dtype=np.float32)
 
+def prepare_splits(
+    frame: pd.DataFrame,
+    spec: TableSpec,
+    *,
+    task: TaskType,
+    seed: int,
+    data_fingerprint: str,
+    pretrain_frame: pd.DataFrame | None = None,
+    pretrain_source: str | None = None,
+) -> Splits:
+    """Check ``frame`` against ``spec``, split it, fit preprocessing on train (+ pretrain) rows.
+
+    The pretrain population is the rows of other segments (``spec.segment_column``) or
+    ``pretrain_frame``; it never holds a row of the target's validation or test split. With a time
+    column, pretrain rows newer than the newest train row are left out too, so neither
+    pre-training nor preprocessing sees the period the model is judged on.
+    """
+    fitted = _fit(frame, spec, task=task, seed=seed, pretrain_frame=pretrain_frame, pretrain_source=pretrain_source)
+    target_frame = fitted.target_frame
     splits = {
-        name: DataSplit(transform(target_frame.iloc[rows], spec.source), labels[rows]) for name, rows in indices.items()
+        name: DataSplit(fitted.transform(target_frame.iloc[rows], spec.source), fitted.labels[rows])
+        for name, rows in fitted.indices.items()
     }
-    pretrain = DataSplit(transform(source_rows, other_source), source_labels) if len(source_rows) else None
+    source_rows = fitted.source_rows
+    pretrain = (DataSplit(fitted.transform(source_rows, fitted.other_source), fitted.source_labels)
+                if len(source_rows) else None)  # fmt: skip
     if pretrain is None and (spec.segment_column is not None or pretrain_frame is not None):
         logger.warning("%s: the pretrain population is empty; models start from random weights", spec.source)
-    info = _info(splits, pretrain, class_names, positive, transformer, columns, spec, seed, dropped)
+    info = _info(splits, pretrain, fitted.class_names, fitted.positive, fitted.transformer, fitted.columns, spec, seed,
+                 fitted.dropped)  # fmt: skip
     return Splits(
         train=splits["train"],
         val=splits["val"],
         test=splits["test"],
         task=task,
-        class_names=class_names,
+        class_names=fitted.class_names,
         input_kind="tabular",
         fingerprint=data_fingerprint,
         pretrain=pretrain,
         info=info,
     )
+
+
+def prepare_new_rows(
+    frame: pd.DataFrame,
+    new_frame: pd.DataFrame,
+    spec: TableSpec,
+    new_source: str,
+    *,
+    task: TaskType,
+    seed: int,
+    pretrain_frame: pd.DataFrame | None = None,
+    pretrain_source: str | None = None,
+) -> NewRows:
+    """Every row of ``new_frame`` through the preprocessing :func:`prepare_splits` fits on ``frame``.
+
+    Labels are read when ``new_frame`` has the target column, as indices of ``frame``'s classes;
+    a label the study never saw is a :class:`DataError`.
+    """
+    fitted = _fit(frame, spec, task=task, seed=seed, pretrain_frame=pretrain_frame, pretrain_source=pretrain_source)
+    categorical, numeric = fitted.columns
+    present = set(map(str, new_frame.columns))
+    missing = [column for column in [*categorical, *numeric] if column not in present]
+    if missing:
+        raise DataError(
+            f"{new_source} lacks feature column {missing[0]!r} of {spec.source} ({len(missing)} missing); "
+            f"the model needs every column it was trained on"
+        )
+    if new_frame.empty:
+        raise DataError(f"{new_source} has no rows")
+    new_frame = new_frame.reset_index(drop=True)
+    inputs = fitted.transform(new_frame, new_source)
+    features = _columns_of(feature_frame(new_frame, fitted.columns, new_source))
+    train_features = _columns_of(feature_frame(fitted.target_frame.iloc[fitted.indices["train"]], fitted.columns,
+                                               spec.source))  # fmt: skip
+    if spec.target not in present:
+        return NewRows(inputs, None, features, train_features)
+    require_labels(new_frame[spec.target], spec.target, new_source)
+    names = label_names(new_frame[spec.target])
+    unknown = sorted(set(names) - set(fitted.class_names))
+    if unknown:
+        raise DataError(
+            f"target column {spec.target!r} of {new_source} holds label {unknown[0]!r}, which the study's data never "
+            f"has; its labels: {', '.join(fitted.class_names)}"
+        )
+    index = {name: position for position, name in enumerate(fitted.class_names)}
+    return NewRows(inputs, np.array(names.map(index), dtype=np.int64), features, train_features)
+
+
+def _columns_of(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    return {str(column): frame[column].to_numpy() for column in frame.columns}
 
 
 # --------------------------------------------------------------------------------------------

@@ -369,3 +369,26 @@ def test_german_credit_loads_with_its_known_balance(shared_data: Path) -> None:
     assert splits.info["positive_rate"] == pytest.approx(0.30)
     assert len(splits.info["categorical_columns"]) == 13
     assert len(splits.info["numeric_columns"]) == 7
+
+
+def test_load_new_applies_the_train_splits_preprocessing_without_refitting(table: pd.DataFrame, tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    table.to_csv(path, index=False)
+    options = TabularOptions(path=path, target="label", drop=["id"])
+    splits = TabularDataset().load(options, task="binary", seed=0)
+    same = TabularDataset().load_new(options, path, task="binary", seed=0)
+    assert len(same) == len(table) and same.labels is not None
+    rows = {tuple(np.round(row, 5)) for row in same.inputs}
+    assert all(tuple(np.round(row, 5)) in rows for row in splits.train.inputs)  # the train rows, encoded alike
+
+    shifted = table.assign(amount=table["amount"] * 3).drop(columns=["label"])
+    shifted.to_csv(tmp_path / "shifted.csv", index=False)
+    new = TabularDataset().load_new(options, tmp_path / "shifted.csv", task="binary", seed=0)
+    amount = splits.info["feature_names"].index("num__amount")
+    assert new.labels is None and np.nanmean(new.inputs[:, amount]) > 1  # scaled by train's scaler: far off
+    assert set(new.features) == set(new.train_features) == {"amount", "n_items", "channel", "is_foreign"}
+    assert len(new.train_features["amount"]) == len(splits.train)
+
+    table.drop(columns=["channel"]).to_csv(tmp_path / "no_channel.csv", index=False)
+    with pytest.raises(DataError, match="lacks feature column 'channel'"):
+        TabularDataset().load_new(options, tmp_path / "no_channel.csv", task="binary", seed=0)
