@@ -160,3 +160,6 @@ def test_claudette_test_documents_against_train_through_embeddings(tmp_path: Pat
     domain = record["domain_classifier"]
     assert domain["low"] <= domain["auc"] <= domain["high"] and domain["rows"]["new"] == 2000
     assert set(record["performance"]["metrics"]) == {"f1"}
+    # the test split's rows through load_new score as the export scored its test split
+    roc_auc = record["performance"]["scores"]["roc_auc"]
+    assert roc_auc["new"] == pytest.approx(roc_auc["test"], abs=1e-6)
