@@ -1,7 +1,8 @@
-"""The built-in commands: search, worker, status, best, export, report, plugins, validate, check-data, schema.
+"""The built-in commands: search, worker, status, best, export, report, plugins, validate, check-data, schema,
+new-plugin.
 
 One module per group (:mod:`.searching`, :mod:`.inspecting`, :mod:`.checking`, :mod:`.exporting`)
-over the options they share (:mod:`.options`). Each command imports what it needs when it runs,
+and :mod:`.scaffolding`, over the options they share (:mod:`.options`). Each command imports what it needs when it runs,
 which keeps ``autosft --help`` free of torch and optuna.
 """
 
@@ -12,6 +13,7 @@ from collections.abc import Callable
 from autosft.commands.checking import check_data, schema, validate
 from autosft.commands.exporting import export, report
 from autosft.commands.inspecting import best, plugins, status
+from autosft.commands.scaffolding import new_plugin
 from autosft.commands.searching import search, worker
 
 __all__ = ["COMMANDS"]
@@ -27,4 +29,5 @@ COMMANDS: dict[str, Callable[..., None]] = {
     "export": export,
     "report": report,
     "schema": schema,
+    "new-plugin": new_plugin,
 }
