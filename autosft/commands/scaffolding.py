@@ -14,8 +14,13 @@ __all__ = ["new_plugin"]
 
 def new_plugin(
     context: typer.Context,
-    name: Annotated[str, typer.Argument(help="The plugin's name, e.g. acme-sensors: its folder, and the distribution "
-                                             "autosft-<name> with the package autosft_<name>.")],
+    name: Annotated[
+        str,
+        typer.Argument(
+            help="The plugin's name, e.g. acme-sensors: its folder, and the distribution "
+            "autosft-<name> with the package autosft_<name>."
+        ),
+    ],
     kind: Annotated[str, typer.Option("--kind", help="What it reads: tabular, text, image or ranking.")] = "tabular",
     out: Annotated[Path, typer.Option("--out", help="The folder to write the plugin's folder into.")] = Path("."),
 ) -> None:

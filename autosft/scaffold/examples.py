@@ -7,7 +7,7 @@ pre-training source differ by ``shift``, as a related population would.
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +21,7 @@ EXAMPLE_ROWS = {"target": 240, "pretrain": 480}
 ExampleWriter = Callable[[Path, int, float, np.random.Generator], None]
 
 
-def _write_csv(path: Path, header: list[str], records: list[list[object]]) -> None:
+def _write_csv(path: Path, header: list[str], records: Sequence[Sequence[object]]) -> None:
     with path.open("w", newline="", encoding="utf-8") as file:
         writer = csv.writer(file)
         writer.writerow(header)
@@ -36,10 +36,15 @@ def write_tabular(path: Path, rows: int, shift: float, rng: np.random.Generator)
     _write_csv(path, ["f0", "f1", "f2", "f3", "label"], records)
 
 
-_NEUTRAL = ("the order came on monday with a note about the box and the size of the parcel from our team "
-            "at the store near town after we asked for it twice by mail").split()  # fmt: skip
-_CUES = {"positive": "great quick friendly perfect helpful love".split(),
-         "negative": "broken late rude refund missing never".split()}  # fmt: skip
+_NEUTRAL = (
+    "the", "order", "came", "on", "monday", "with", "a", "note", "about", "the", "box", "and", "the",
+    "size", "of", "the", "parcel", "from", "our", "team", "at", "the", "store", "near", "town", "after",
+    "we", "asked", "for", "it", "twice", "by", "mail"
+)  # fmt: skip
+_CUES = {
+    "positive": ("great", "quick", "friendly", "perfect", "helpful", "love"),
+    "negative": ("broken", "late", "rude", "refund", "missing", "never"),
+}
 
 
 def write_text(path: Path, rows: int, shift: float, rng: np.random.Generator) -> None:
