@@ -67,7 +67,7 @@ def check_generated(kind: str, tmp_path: Path, *, search: bool = False) -> None:
     if search:
         storage = f"sqlite:///{tmp_path / 'search.db'}"
         venv.run("-m", "autosft", "search", study, "--n-trials", "2", "--storage", storage, cwd=tmp_path)
-        trials = optuna.load_study(study_name=f"{plugin_names(name).plugin}-example", storage=storage).trials
+        trials = optuna.load_study(study_name=f"{name}-example", storage=storage).trials
         assert [trial.state for trial in trials] == [optuna.trial.TrialState.COMPLETE] * 2
 
 
