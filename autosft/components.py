@@ -12,6 +12,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
@@ -32,6 +34,7 @@ __all__ = [
     "DatasetLoader",
     "ImbalanceStrategy",
     "InputEncoder",
+    "LoaderExample",
     "LossFunction",
     "Metric",
     "ModelBuilder",
@@ -133,6 +136,15 @@ class Splits:
         return len(self.class_names)
 
 
+@dataclass(frozen=True)
+class LoaderExample:
+    """A tiny dataset a loader reads, for ``autosft plugins --check``: the task and the options (as a
+    study file's ``dataset.options`` gives them) that load it."""
+
+    task: TaskType
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
 class DatasetLoader(ABC):
     """A named way to turn options into checked train/validation/test splits."""
 
@@ -144,6 +156,14 @@ class DatasetLoader(ABC):
     @abstractmethod
     def load(self, options: BaseModel, *, task: TaskType, seed: int) -> Splits:
         """Read, check and split the data. Raise :class:`autosft.DataError` for unusable data."""
+
+    def example(self, folder: Path) -> LoaderExample | None:
+        """A tiny dataset for ``autosft plugins --check``: write any file it needs under ``folder`` (an
+        empty temporary folder) and return what loads it. ``None`` (the default): the doctor loads
+        with the default options for a binary task where they validate, and skips the loader otherwise.
+        The doctor also builds the plugin's models on these splits.
+        """
+        return None
 
 
 # --------------------------------------------------------------------------------------------
@@ -222,6 +242,9 @@ class ModelBuilder(ABC):
     #: Batch sizes the search chooses from.
     batch_sizes: ClassVar[tuple[int, ...]] = (16, 32, 64)
     default_batch_size: ClassVar[int] = 32
+    #: The options (as a study file's ``model.options``) ``autosft plugins --check`` builds with;
+    #: empty: the defaults. Set it when an option has no default (a checkpoint to load).
+    example_options: ClassVar[Mapping[str, Any]] = MappingProxyType({})
 
     @abstractmethod
     def build(self, options: BaseModel, splits: Splits, *, seed: int) -> BuiltModel:

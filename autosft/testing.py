@@ -1,7 +1,9 @@
 """Test helpers for autosft and plugin authors: a tiny real dataset and model, and pytest fixtures.
 
 ``save_tiny_bert`` saves a tiny random BERT classifier and its tokenizer for text tests.
-``ToyPlugin`` registers ``toy_blobs`` (Gaussian class clusters, binary or multiclass, with an
+``doctor_findings`` runs ``autosft plugins --check`` on one plugin, and ``tiny_splits`` (with
+``tiny_labels``, ``tiny_probabilities`` and ``tiny_batch_inputs``) generates the doctor's few rows of
+each input kind. ``ToyPlugin`` registers ``toy_blobs`` (Gaussian class clusters, binary or multiclass, with an
 optional pre-training population) and ``toy_mlp`` (a small MLP with layer groups and LoRA targets).
 Both are real components: studies on them run the whole engine in a second or two per trial.
 Use the fixtures with ``pytest_plugins = ["autosft.testing"]`` in a ``conftest.py``.
@@ -24,13 +26,15 @@ from torch import nn
 
 from autosft import hookspecs
 from autosft.components import BuiltModel, DatasetLoader, DataSplit, ModelBuilder, Splits, TaskType
+from autosft.doctor import Finding, check_plugins, tiny_batch_inputs, tiny_labels, tiny_probabilities, tiny_splits
 from autosft.errors import ConfigError
 from autosft.hookspecs import PROJECT_NAME, hookimpl
 from autosft.plugins import check_hook_names, get_plugin_manager
 from autosft.registry import Registry, collect_registry
 
 __all__ = [
-    "BERT_SPECIALS", "ToyBlobs", "ToyMLP", "ToyPlugin", "check_onnx_export", "registry_of", "save_tiny_bert",
+    "BERT_SPECIALS", "Finding", "ToyBlobs", "ToyMLP", "ToyPlugin", "check_onnx_export", "doctor_findings",
+    "registry_of", "save_tiny_bert", "tiny_batch_inputs", "tiny_labels", "tiny_probabilities", "tiny_splits",
     "toy_manager", "toy_study",
 ]  # fmt: skip
 
@@ -121,13 +125,23 @@ class ToyPlugin:
         register(ToyMLP())
 
 
-def registry_of(plugin: object, name: str) -> Registry:
-    """What ``plugin`` alone registers; a hook implementation that matches no spec fails here."""
+def _alone(plugin: object, name: str) -> pluggy.PluginManager:
     manager = pluggy.PluginManager(PROJECT_NAME)
     manager.add_hookspecs(hookspecs)
     manager.register(plugin, name=name)
     check_hook_names(manager)
-    return collect_registry(manager)
+    return manager
+
+
+def registry_of(plugin: object, name: str) -> Registry:
+    """What ``plugin`` alone registers; a hook implementation that matches no spec fails here."""
+    return collect_registry(_alone(plugin, name))
+
+
+def doctor_findings(plugin: object, name: str) -> list[Finding]:
+    """What ``autosft plugins --check`` finds on ``plugin`` alone, registered as ``name``; a plugin's
+    tests assert ``not [finding for finding in doctor_findings(...) if finding.failed]``."""
+    return list(check_plugins(_alone(plugin, name), [name]))
 
 
 def toy_manager(*extra_plugins: object) -> pluggy.PluginManager:

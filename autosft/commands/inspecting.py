@@ -147,20 +147,35 @@ def best(
     print_verdict(console, loaded)
 
 
-def plugins(context: typer.Context) -> None:
-    """List plugins with their versions and the components each registers."""
+def plugins(
+    context: typer.Context,
+    name: Annotated[str | None, typer.Argument(help="Only this plugin (or distribution, e.g. autosft-acme).")] = None,
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="Check every component on tiny data, one line per finding; exit 1 on a failure."),
+    ] = False,
+) -> None:
+    """List plugins with their versions and the components each registers; with --check, run the plugin
+    doctor: loaders, models (every freezing depth and LoRA target set), metrics, augmentations and
+    imbalance strategies checked against their contracts on tiny data."""
     from importlib.metadata import version
 
+    from autosft.doctor import resolve_plugin
     from autosft.registry import collect_registry
 
     manager = plugin_manager(context)
+    if check:
+        from autosft.commands.doctor import run_doctor
+
+        raise typer.Exit(run_doctor(manager, name))
+    only = resolve_plugin(manager, name) if name is not None else None
     registry = collect_registry(manager)
     versions = {manager.get_name(plugin): dist.version for plugin, dist in manager.list_plugin_distinfo()}
     table = Table(title="autosft plugins")
     for column in ("plugin", "version", "components"):
         table.add_column(column, overflow="fold")
     for name, plugin in manager.list_name_plugin():  # registration order: built-ins first
-        if plugin is None:  # blocked through AUTOSFT_DISABLE_PLUGINS
+        if plugin is None or only not in (None, name):  # blocked through AUTOSFT_DISABLE_PLUGINS, or not asked for
             continue
         parts = [f"{t.plural}: {', '.join(t.by_plugin()[name])}" for t in registry.tables() if name in t.by_plugin()]
         plugin_version = versions.get(name) or (version("autosft") if name.startswith("autosft.") else "")

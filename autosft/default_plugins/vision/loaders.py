@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import BaseModel
 
-from autosft.components import DatasetLoader, Splits, TaskType
+from autosft.components import DatasetLoader, LoaderExample, Splits, TaskType
 from autosft.default_plugins.vision.assemble import (
     Rows,
     class_indices,
@@ -87,6 +87,18 @@ class NpzDataset(DatasetLoader):
     name: ClassVar[str] = "image_npz"
     description: ClassVar[str] = "MedMNIST-style .npz arrays (train/val/test images and labels), grey or RGB"
     Options: ClassVar[type[BaseModel]] = NpzOptions
+
+    def example(self, folder: Path) -> LoaderExample:
+        """Grey 28x28 images of two classes (dark and bright) in an ``.npz``, for `autosft plugins --check`."""
+        rng = np.random.default_rng(0)
+        arrays: dict[str, Any] = {}
+        for split, rows in (("train", 16), ("val", 8), ("test", 8)):
+            labels = np.arange(rows) % 2
+            images = rng.integers(0, 96, (rows, 28, 28)) + 128 * labels[:, None, None]
+            arrays[f"{split}_images"] = images.astype(np.uint8)
+            arrays[f"{split}_labels"] = labels[:, None]
+        np.savez(folder / "images.npz", **arrays)
+        return LoaderExample("binary", {"path": str(folder / "images.npz"), "disk_cache": False})
 
     def load(self, options: BaseModel, *, task: TaskType, seed: int) -> Splits:
         assert isinstance(options, NpzOptions)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import copy
 import logging
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 import torch
@@ -87,6 +89,10 @@ class HFImageClassifier(ModelBuilder):
         "Hugging Face image classifier (ResNet, ConvNeXt, ViT, ...): hub/local weights or a config"
     )
     Options: ClassVar[type[BaseModel]] = HFImageClassifierOptions
+    #: What `autosft plugins --check` builds: a tiny ResNet with random weights (no download).
+    example_options: ClassVar[Mapping[str, Any]] = MappingProxyType(
+        {"from_config": {"model_type": "resnet", "embedding_size": 8, "hidden_sizes": [8, 16], "depths": [1, 1]}}
+    )
     # Pre-trained backbones fine-tune best near 1e-4; small models trained from a config want ~1e-3.
     learning_rate: ClassVar[tuple[float, float, float]] = (1e-5, 3e-4, 1e-2)
     batch_sizes: ClassVar[tuple[int, ...]] = (16, 32, 64, 128)

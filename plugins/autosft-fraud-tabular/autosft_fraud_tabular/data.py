@@ -13,7 +13,7 @@ from typing import ClassVar
 import pandas as pd
 from pydantic import BaseModel, Field, model_validator
 
-from autosft import ConfigError, DataError, DatasetLoader, SplitOptions, Splits, TaskType
+from autosft import ConfigError, DataError, DatasetLoader, LoaderExample, SplitOptions, Splits, TaskType
 from autosft_fraud_tabular.prepare import TableSpec, fingerprint, prepare_splits
 
 __all__ = ["SUFFIXES", "TabularDataset", "TabularOptions", "file_digest", "read_table"]
@@ -118,6 +118,14 @@ class TabularDataset(DatasetLoader):
         "CSV/Parquet table: stratified or time-ordered split, segment or file pre-training population"
     )
     Options: ClassVar[type[BaseModel]] = TabularOptions
+
+    def example(self, folder: Path) -> LoaderExample:
+        """Sixty transactions (an amount, a category, a fraud flag) in a CSV, for `autosft plugins --check`."""
+        rows = [{"amount": 10.0 + (index * 7) % 90, "channel": ("web", "shop", "phone")[index % 3],
+                 "fraud": int(index % 5 == 0)} for index in range(60)]  # fmt: skip
+        path = folder / "transactions.csv"
+        pd.DataFrame(rows).to_csv(path, index=False)
+        return LoaderExample("binary", {"path": str(path), "target": "fraud"})
 
     def load(self, options: BaseModel, *, task: TaskType, seed: int) -> Splits:
         assert isinstance(options, TabularOptions)

@@ -6,12 +6,14 @@ Reading and cleaning live in :mod:`autosft_retail_recsys.events`, the split and 
 
 from __future__ import annotations
 
+import csv
 import logging
+from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from autosft import ConfigError, DatasetLoader, Splits, TaskType
+from autosft import ConfigError, DatasetLoader, LoaderExample, Splits, TaskType
 from autosft_retail_recsys.events import InteractionOptions, clean_events, fingerprint, read_log
 from autosft_retail_recsys.sequences import SequenceRows, build_rows, target_users
 
@@ -30,6 +32,16 @@ class InteractionsDataset(DatasetLoader):
     name: ClassVar[str] = "interactions"
     description: ClassVar[str] = "Interaction log (CSV/Parquet) split by time per user into next-item ranking rows"
     Options: ClassVar[type[BaseModel]] = InteractionOptions
+
+    def example(self, folder: Path) -> LoaderExample:
+        """Twelve users' six purchases each, of ten items, in a CSV, for `autosft plugins --check`."""
+        path = folder / "interactions.csv"
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["user", "item", "timestamp"])
+            for user in range(12):
+                writer.writerows((f"u{user}", f"i{(user + step * 3) % 10}", step) for step in range(6))
+        return LoaderExample("ranking", {"path": str(path), "max_history": 8})
 
     def load(self, options: BaseModel, *, task: TaskType, seed: int) -> Splits:
         assert isinstance(options, InteractionOptions)

@@ -1,0 +1,148 @@
+"""`autosft plugins --check`, the plugin doctor, through the real CLI: the shipped plugins pass, and a
+deliberately broken plugin gets one FAIL line per broken component, naming it, and exit 1."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from pydantic import BaseModel
+from torch import nn
+from typer.testing import CliRunner
+
+from autosft import Augmentation, BuiltModel, Metric, ModelBuilder, Splits, get_plugin_manager, hookimpl
+from autosft.cli import build_app
+from autosft.testing import ToyMLP, doctor_findings
+
+REPO = Path(__file__).resolve().parents[1]
+BROKEN = "tests.test_plugin_doctor:Broken"
+
+
+class MissingGroup(ToyMLP):
+    name = "typo_mlp"
+
+    def build(self, options: BaseModel, splits: Splits, *, seed: int) -> BuiltModel:
+        built = super().build(options, splits, seed=seed)
+        built.layer_groups[1] = ["block.0"]  # the module is ``blocks.0``
+        return built
+
+
+class OneLogit(ToyMLP):
+    name = "one_logit_mlp"
+
+    def build(self, options: BaseModel, splits: Splits, *, seed: int) -> BuiltModel:
+        built = super().build(options, splits, seed=seed)
+        built.module.head = nn.Linear(built.module.head.in_features, 1)
+        return built
+
+
+def _per_row_error(labels: np.ndarray, probabilities: np.ndarray) -> float:
+    return np.abs(labels - probabilities[:, 1])  # type: ignore[return-value]
+
+
+class PadColumn(Augmentation):
+    """Appends a column even at strength 0: the shape changes."""
+
+    name = "pad_column"
+    input_kinds = frozenset({"tabular"})
+
+    def apply(self, inputs, targets, *, strength, generator):  # type: ignore[no-untyped-def]
+        return torch.cat([inputs, torch.zeros(len(inputs), 1)], dim=1), targets
+
+
+class Broken:
+    @hookimpl
+    def autosft_register_models(self, register: Callable[[ModelBuilder], None]) -> None:
+        register(MissingGroup())
+        register(OneLogit())
+
+    @hookimpl
+    def autosft_register_metrics(self, register: Callable[[Metric], None]) -> None:
+        register(Metric("per_row_error", "minimize", _per_row_error, frozenset({"binary"})))
+
+    @hookimpl
+    def autosft_register_augmentations(self, register: Callable[[Augmentation], None]) -> None:
+        register(PadColumn())
+
+
+def _cli(plugins: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "AUTOSFT_PLUGINS": plugins, "AUTOSFT_DISABLE_PLUGINS": "*", "COLUMNS": "250"}
+    code = "from autosft.cli import main; main()"
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=REPO, env=env,
+                          timeout=300)  # fmt: skip
+
+
+def test_a_broken_plugin_fails_naming_each_component() -> None:
+    result = _cli(BROKEN, "plugins", "--check", BROKEN)
+    assert result.returncode == 1, result.stdout + result.stderr
+    failures = [line for line in result.stdout.splitlines() if line.startswith("FAIL")]
+    of = f"of plugin {BROKEN!r}"
+    assert failures == [
+        f"FAIL    model 'typo_mlp' {of}: on tabular binary data: layer group names 'block.0', which the model does "
+        "not have (did you mean 'blocks.0'?)",
+        f"FAIL    model 'one_logit_mlp' {of}: on tabular binary data: 4 rows give logits of shape (4, 1), expected "
+        "(4, 2) (one logit per class, 2 for binary)",
+        f"FAIL    metric 'per_row_error' {of}: binary: returned ndarray of shape (32,), not a float; "
+        "compute(labels, probabilities) must return one number",
+        f"FAIL    augmentation 'pad_column' {of}: tabular: at strength 0.0, inputs (8, 4) torch.float32 became "
+        "(8, 5) torch.float32; return inputs and targets of the same shapes and dtypes",
+    ]
+    assert result.stdout.splitlines()[-1].startswith(f"{BROKEN}: 0 ok, 4 failed, 0 skipped in ")
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_an_unknown_plugin_is_one_line_with_the_closest_name() -> None:
+    result = _cli(BROKEN, "plugins", "--check", "autosft.metric")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "error: unknown plugin 'autosft.metric' (did you mean 'autosft.metrics'?); plugins: autosft.imbalance, "
+        f"autosft.metrics, autosft.ranking, autosft.references, autosft.text, autosft.vision, {BROKEN}"
+    ]
+
+
+def _check(plugin: object | None, name: str) -> tuple[int, list[str]]:
+    """Exit code and lines of `autosft plugins --check NAME` with ``plugin`` added to the built-ins."""
+    manager = get_plugin_manager(load_entry_points=False, plugins=() if plugin is None else (plugin,))
+    result = CliRunner().invoke(build_app(manager), ["plugins", "--check", name], env={"COLUMNS": "250"})
+    return result.exit_code, result.output.splitlines()
+
+
+def test_the_toy_plugin_passes_every_check() -> None:
+    from autosft.testing import ToyPlugin
+
+    code, lines = _check(ToyPlugin(), "autosft.testing:ToyPlugin")
+    assert code == 0, "\n".join(lines)
+    assert lines[0] == (
+        "ok      dataset 'toy_blobs' of plugin 'autosft.testing:ToyPlugin': its default options: "
+        "valid binary Splits (tabular; train 400, val 200, test 200 rows; 2 classes)"
+    )
+    assert "freeze depth 3, LoRA 'all', LoRA 'hidden'" in lines[2]
+
+
+class OnlyTheMetric:
+    autosft_register_metrics = Broken.autosft_register_metrics
+
+
+def test_doctor_findings_check_one_plugin_in_a_plugins_tests() -> None:
+    [finding] = doctor_findings(OnlyTheMetric(), "only_the_metric")
+    assert (finding.status, finding.kind, finding.name, finding.failed) == ("FAIL", "metric", "per_row_error", True)
+
+
+FAST = ["autosft.metrics", "autosft.ranking", "autosft.imbalance", "autosft_legal_text", "autosft_healthcare_imaging"]
+SLOW = ["autosft.text", "autosft.vision", "autosft_fraud_tabular", "autosft_retail_recsys"]
+
+
+@pytest.mark.parametrize("name", [*FAST, *(pytest.param(name, marks=pytest.mark.slow) for name in SLOW)])
+def test_the_shipped_plugins_pass(name: str) -> None:
+    plugin = None if name.startswith("autosft.") else importlib.import_module(name)
+    code, lines = _check(plugin, name)
+    assert code == 0, "\n".join(lines)
+    assert not [line for line in lines if line.startswith("FAIL")]
+    assert lines[-1].startswith(f"{name}: ") and " 0 failed" in lines[-1]
