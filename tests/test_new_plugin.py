@@ -1,6 +1,6 @@
 """`autosft new-plugin`: each kind's package installs into a fresh virtual environment and passes its
-own tests, `autosft validate` and (tabular) a two-trial `autosft search` as generated; bad input is
-one line, exit 2, and writes nothing.
+own tests, `autosft validate`, `autosft plugins --check` and (tabular) a two-trial `autosft search`
+as generated; bad input is one line, exit 2, and writes nothing.
 
 The end-to-end tests are real processes: a venv per test (``--system-site-packages``, so torch and
 autosft's dependencies come from the environment running the tests; this worktree's autosft goes
@@ -61,9 +61,11 @@ def check_generated(kind: str, tmp_path: Path, *, search: bool = False) -> None:
     venv = Venv(tmp_path / "venv")
     venv.run("-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "-e", str(folder), cwd=tmp_path)
     tests = venv.run("-m", "pytest", "-q", "-p", "no:cacheprovider", str(folder), cwd=tmp_path)
-    assert "6 passed" in tests
+    assert "7 passed" in tests
     study = f"{name}/studies/example.yaml"  # names components only the installed entry point registers
     assert "valid" in venv.run("-m", "autosft", "validate", study, cwd=tmp_path)
+    checked = venv.run("-m", "autosft", "plugins", "--check", name, cwd=tmp_path)  # `acme-tabular` finds acme_tabular
+    assert "0 failed, 0 skipped" in checked
     if search:
         storage = f"sqlite:///{tmp_path / 'search.db'}"
         venv.run("-m", "autosft", "search", study, "--n-trials", "2", "--storage", storage, cwd=tmp_path)
