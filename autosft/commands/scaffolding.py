@@ -31,6 +31,7 @@ def new_plugin(
     folder = write_plugin(name, kind, out)
     names = plugin_names(name)
     console.print(f"wrote {folder}: the plugin {names.plugin!r} ({kind}) in the package {names.package}. Next:")
-    for step in (f"pip install -e {folder}", f"pytest {folder}", f"autosft validate {folder}/studies/example.yaml",
+    for step in (f"pip install -e {folder}", f"pytest {folder}", f"autosft plugins --check {name}",
+                 f"autosft validate {folder}/studies/example.yaml",
                  f"autosft search {folder}/studies/example.yaml"):  # fmt: skip
         console.print(f"  {step}")
