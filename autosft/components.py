@@ -160,7 +160,8 @@ class DatasetLoader(ABC):
     def example(self, folder: Path) -> LoaderExample | None:
         """A tiny dataset for ``autosft plugins --check``: write any file it needs under ``folder`` (an
         empty temporary folder) and return what loads it. ``None`` (the default): the doctor loads
-        with the default options for a binary task where they validate, and skips the loader otherwise.
+        the default options with the first task (binary, multiclass, multilabel, ranking) they load,
+        and skips the loader when they do not validate (a path without a default).
         The doctor also builds the plugin's models on these splits.
         """
         return None

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
-from pydantic import BaseModel
 
 from autosft.components import DatasetLoader, DataSplit, LoaderExample, Splits, TaskType
-from autosft.doctor.findings import Finding
-from autosft.errors import AutosftError
+from autosft.doctor.findings import Finding, Status
+from autosft.errors import AutosftError, ConfigError
 
 __all__ = ["check_loader", "splits_problem"]
 
 SPLIT_NAMES = ("train", "val", "test")
+DEFAULTS = "its default options"
 
 
 def _labels_problem(split: DataSplit, task: str, classes: int) -> str | None:
@@ -70,7 +70,7 @@ def splits_problem(splits: Any, task: TaskType) -> str | None:
 
 
 def _example(loader: DatasetLoader, folder: Path) -> tuple[LoaderExample | None, str]:
-    """The loader's example, or the default options for a binary task, or why there is neither."""
+    """The loader's example, or its default options (the task to be found), or why there is neither."""
     example = loader.example(folder)
     if example is not None:
         return example, "its example"
@@ -80,14 +80,29 @@ def _example(loader: DatasetLoader, folder: Path) -> tuple[LoaderExample | None,
         required = [name for name, field in loader.Options.model_fields.items() if field.is_required()]
         return None, (f"needs options ({', '.join(required)}) and declares no example; define "
                       "example(folder) returning LoaderExample(task, options) to have it checked")  # fmt: skip
-    return LoaderExample("binary"), "its default options"
+    return None, DEFAULTS
+
+
+def _load(loader: DatasetLoader, example: LoaderExample | None) -> tuple[Splits, TaskType]:
+    """Load the example, or the default options with the first task they load; the last error otherwise."""
+    from autosft.search.prepare import validate_options
+
+    if example is not None:
+        options = validate_options(loader.Options, dict(example.options), "its example's options")
+        return loader.load(options, task=example.task, seed=0), example.task
+    errors = []
+    for task in get_args(TaskType):  # a loader names the task it does not serve with a ConfigError
+        try:
+            return loader.load(loader.Options(), task=task, seed=0), task
+        except AutosftError as error:
+            errors.append(f"{task}: {error}")
+    raise ConfigError("; ".join(errors))
 
 
 def check_loader(loader: DatasetLoader, plugin: str, folder: Path) -> tuple[Finding, Splits | None]:
     """Load the loader's example and check the ``Splits``; the splits too when valid (models build on them)."""
-    from autosft.search.prepare import validate_options
 
-    def make(status: Any, detail: str) -> Finding:
+    def make(status: Status, detail: str) -> Finding:
         return Finding(status, plugin, "dataset", loader.name, detail)
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -95,21 +110,20 @@ def check_loader(loader: DatasetLoader, plugin: str, folder: Path) -> tuple[Find
         example, source = _example(loader, folder)
     except Exception as error:  # the finding, not a crash
         return make("FAIL", f"example() raises {type(error).__name__}: {error}"), None
-    if example is None:
+    if example is None and source != DEFAULTS:
         return make("skipped", source), None
     try:
-        options: BaseModel = validate_options(loader.Options, dict(example.options), f"{source}'s options")
-        splits = loader.load(options, task=example.task, seed=0)
+        splits, task = _load(loader, example)
     except AutosftError as error:
-        if source == "its example":
+        if example is not None:
             return make("FAIL", f"loading {source} fails: {error}"), None
-        return make("skipped", f"loading {source} for a {example.task} task fails ({error}); define example(folder) "
+        return make("skipped", f"loading {source} fails for every task ({error}); define example(folder) "
                                "returning LoaderExample(task, options) to have it checked"), None  # fmt: skip
     except Exception as error:
         return make("FAIL", f"loading {source} raises {type(error).__name__}: {error}"), None
-    problem = splits_problem(splits, example.task)
+    problem = splits_problem(splits, task)
     if problem:
         return make("FAIL", f"{source}: {problem}"), None
     sizes = ", ".join(f"{name} {len(getattr(splits, name))}" for name in SPLIT_NAMES)
-    return make("ok", f"{source}: valid {example.task} Splits ({splits.input_kind}; {sizes} rows; "
+    return make("ok", f"{source}: valid {task} Splits ({splits.input_kind}; {sizes} rows; "
                       f"{splits.num_classes} classes)"), splits  # fmt: skip

@@ -124,28 +124,58 @@ def _stages_finding(built: BuiltModel, splits: Splits, make: Callable[[Status, s
                         "stages out (the activation cache is then off)")  # fmt: skip
 
 
+def _runs(built: Any, splits: Splits) -> str | None:
+    """Why a forward pass of ``built`` on a few rows raises, or ``None`` (also when it is no ``BuiltModel``)."""
+    if not isinstance(built, BuiltModel):
+        return None
+    import torch
+
+    from autosft.engine.data import to_device_split
+    from autosft.engine.staging import model_logits
+
+    built.module.eval()
+    try:
+        with torch.no_grad():
+            model_logits(built.module, to_device_split(_rows(splits.val, STEP_ROWS), torch.device("cpu")).inputs)
+    except Exception as error:  # these data are not what the model takes
+        return f"{type(error).__name__}: {error}"
+    return None
+
+
 def check_builder(
-    builder: ModelBuilder, plugin: str, options: BaseModel, candidates: Sequence[Splits]
+    builder: ModelBuilder, plugin: str, options: BaseModel, own: Sequence[Splits], generated: Sequence[Splits]
 ) -> list[Finding]:
-    """Build on the first candidate splits the builder accepts, then check the build and every variant."""
+    """Build on the plugin's own example splits, else on the first generated splits the builder builds
+    and runs on (a builder need not check its input kind), then check the build and every variant."""
 
     def make(status: Status, detail: str) -> Finding:
         return Finding(status, plugin, "model", builder.name, detail)
 
-    reasons = []
-    for splits in candidates:
+    reasons, crashed = [], False
+    for index, splits in enumerate([*own, *generated]):
+        is_own = index < len(own)  # the plugin's own data: anything that goes wrong on them is a failure
+        data = f"{splits.input_kind} {splits.task} data"
         try:
             splits = encoded(builder, options, splits)
             built = builder.build(options, splits, seed=0)
         except AutosftError as error:  # the builder does not take these data: try the next
-            reasons.append(f"{splits.input_kind}: {error}")
+            reasons.append(f"{data}: {error}")
             continue
         except Exception as error:
-            return [make("FAIL", f"build() on {splits.input_kind} {splits.task} data raises "
-                                 f"{type(error).__name__}: {error}")]  # fmt: skip
+            if is_own:
+                return [make("FAIL", f"build() on {data} raises {type(error).__name__}: {error}")]
+            reasons.append(f"{data}: build() raises {type(error).__name__}: {error}")
+            crashed = True
+            continue
+        problem = None if is_own else _runs(built, splits)
+        if problem:
+            reasons.append(f"{data}: a forward pass raises {problem}")
+            crashed = True
+            continue
         return _check_built(builder, plugin, options, splits, built, make)
-    return [make("skipped", "builds on none of the tiny data (" + "; ".join(reasons) + "); give the plugin a "
-                            "loader with an example() of the data it takes")]  # fmt: skip
+    advice = "give the plugin a loader with an example() of the data it takes"
+    return [make("FAIL" if crashed else "skipped", "builds and runs on none of the tiny data ("
+                 + "; ".join(reasons) + f"); {advice}")]  # fmt: skip
 
 
 def _check_built(builder: ModelBuilder, plugin: str, options: BaseModel, splits: Splits, built: Any,

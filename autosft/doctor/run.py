@@ -68,7 +68,7 @@ def _own(table: Any, plugin: str) -> list[Any]:
 def _check_models(registry: Registry, plugin: str, loaded: Sequence[Splits]) -> Iterator[Finding]:
     from autosft.search.prepare import validate_options
 
-    candidates = [*loaded, *(tiny_splits(kind) for kind in TINY_KINDS)]
+    generated = [tiny_splits(kind) for kind in TINY_KINDS]
     for builder in _own(registry.models, plugin):
         try:
             options = validate_options(builder.Options, dict(builder.example_options), "example_options")
@@ -78,7 +78,7 @@ def _check_models(registry: Registry, plugin: str, loaded: Sequence[Splits]) -> 
             detail = f"{where} do not validate ({error}); set example_options to options it builds with"
             yield Finding(status, plugin, "model", builder.name, detail)
             continue
-        yield from check_builder(builder, plugin, options, candidates)
+        yield from check_builder(builder, plugin, options, loaded, generated)
 
 
 def check_plugin(registry: Registry, plugin: str, folder: Path) -> Iterator[Finding]:

@@ -228,6 +228,21 @@ def _npz_classes(labels: dict[str, np.ndarray], options: NpzOptions, task: TaskT
     return declared or [str(index) for index in range(count)]
 
 
+def _example_images(folder: Path) -> list[tuple[str, str]]:
+    """Twelve dark and twelve bright 16x16 PNGs in ``folder/<class>/``, as (relative path, class) pairs."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    written = []
+    for label, brightness in (("dark", 0), ("bright", 128)):
+        (folder / label).mkdir(parents=True, exist_ok=True)
+        for index in range(12):
+            pixels = (rng.integers(0, 96, (16, 16)) + brightness).astype(np.uint8)
+            Image.fromarray(pixels).save(folder / label / f"{index}.png")
+            written.append((f"{label}/{index}.png", label))
+    return written
+
+
 # --------------------------------------------------------------------------------------------
 # image_folder
 # --------------------------------------------------------------------------------------------
@@ -239,6 +254,11 @@ class FolderDataset(DatasetLoader):
     name: ClassVar[str] = "image_folder"
     description: ClassVar[str] = "image files in root/<split>/<class>/ (or root/<class>/, split here)"
     Options: ClassVar[type[BaseModel]] = FolderOptions
+
+    def example(self, folder: Path) -> LoaderExample:
+        """Two class folders of tiny PNGs, for `autosft plugins --check`."""
+        _example_images(folder)
+        return LoaderExample("binary", {"root": str(folder), "disk_cache": False})
 
     def load(self, options: BaseModel, *, task: TaskType, seed: int) -> Splits:
         assert isinstance(options, FolderOptions)
@@ -326,6 +346,14 @@ class ManifestDataset(DatasetLoader):
     name: ClassVar[str] = "image_manifest"
     description: ClassVar[str] = "CSV of image path, label, optional split and patient id (patient-aware split)"
     Options: ClassVar[type[BaseModel]] = ManifestOptions
+
+    def example(self, folder: Path) -> LoaderExample:
+        """A manifest CSV of tiny PNGs in two classes, for `autosft plugins --check`."""
+        with (folder / "manifest.csv").open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["path", "label"])
+            writer.writerows(_example_images(folder))
+        return LoaderExample("binary", {"path": str(folder / "manifest.csv"), "disk_cache": False})
 
     def load(self, options: BaseModel, *, task: TaskType, seed: int) -> Splits:
         assert isinstance(options, ManifestOptions)
