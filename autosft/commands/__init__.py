@@ -1,9 +1,9 @@
 """The built-in commands: search, worker, status, best, export, report, drift, rank-unlabeled, plugins, validate,
-check-data, schema.
+check-data, schema, new-plugin.
 
 One module per group (:mod:`.searching`, :mod:`.inspecting`, :mod:`.checking`, :mod:`.exporting`,
-:mod:`.drifting`, :mod:`.labelling`) over the options they share (:mod:`.options`). Each command
-imports what it needs when it runs, which keeps ``autosft --help`` free of torch and optuna.
+:mod:`.drifting`, :mod:`.labelling`, :mod:`.scaffolding`) over the options they share (:mod:`.options`).
+Each command imports what it needs when it runs, which keeps ``autosft --help`` free of torch and optuna.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from autosft.commands.drifting import drift
 from autosft.commands.exporting import export, report
 from autosft.commands.inspecting import best, plugins, status
 from autosft.commands.labelling import rank_unlabeled
+from autosft.commands.scaffolding import new_plugin
 from autosft.commands.searching import search, worker
 
 __all__ = ["COMMANDS"]
@@ -32,4 +33,5 @@ COMMANDS: dict[str, Callable[..., None]] = {
     "drift": drift,
     "rank-unlabeled": rank_unlabeled,
     "schema": schema,
+    "new-plugin": new_plugin,
 }
