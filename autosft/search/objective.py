@@ -15,6 +15,7 @@ from typing import Any
 
 import optuna
 
+from autosft.attrs import EXTRA_METRICS_ATTR, WORST_SLICE_PREFIX
 from autosft.contracts import TrialContext, TrialPlan, json_safe
 from autosft.engine.device import DeviceSetup, release_device_memory
 from autosft.engine.prepared import PreparedStudy
@@ -64,6 +65,9 @@ class TrialRunner:
         result = trained.result
         for key, value in result.as_user_attrs().items():
             trial.set_user_attr(key, _json(value))
+        worst = {name: value for name, value in result.metrics.items() if name.startswith(WORST_SLICE_PREFIX)}
+        if worst:  # merged: other validation scores may share the attribute
+            trial.set_user_attr(EXTRA_METRICS_ATTR, _json({**trial.user_attrs.get(EXTRA_METRICS_ATTR, {}), **worst}))
         hook.autosft_trial_end(context=context, result=result, state="COMPLETE")
         return result.values[0] if len(result.values) == 1 else result.values
 
@@ -74,7 +78,7 @@ class TrialRunner:
         do a study's starting trials: they are the baselines later trials are judged against, and in
         a bracket of two, the quick look's early epochs would cut the default short.
         """
-        primary = self.prepared.objective_metrics[0]
+        primary = self.prepared.objective_keys[0]
         single_objective = len(self.prepared.directions) == 1
         history: list[dict[str, Any]] = []
         trial_reported: set[int] = set()  # Optuna keeps the first value reported for a step
