@@ -13,14 +13,13 @@ import optuna
 
 from autosft.attrs import FINAL_TEST_ATTR
 from autosft.contracts import json_safe
-from autosft.engine.data import to_device_split
 from autosft.engine.device import DeviceSetup
-from autosft.engine.loop import predict
 from autosft.engine.prepared import PreparedStudy
 from autosft.engine.scoring import score
 from autosft.errors import ConfigError
 from autosft.evaluate.references import FittedReferences, score_on_test
-from autosft.evaluate.refit import Refit, refit
+from autosft.evaluate.refit import refit
+from autosft.evaluate.slices import model_slices
 from autosft.evaluate.selection import SELECTION_ATTR, rerun_tag
 
 __all__ = ["FINAL_TEST_ATTR", "evaluate_on_test", "selected_trial"]
@@ -64,7 +63,7 @@ def evaluate_on_test(
         compared = score_on_test(prepared, record, retrained.test_probabilities, "train", fitted=fitted)
     return {
         "references": compared,
-        "slices": _slices(prepared, trial, retrained, device),
+        "slices": model_slices(prepared, retrained.module, retrained.test_probabilities, device, trial=trial.number),
         "trial": trial.number,
         "test_metrics": json_safe(score(prepared.metrics, prepared.splits.test.labels, retrained.test_probabilities)),
         "retrain_val_metrics": json_safe(retrained.result.metrics),
@@ -73,20 +72,3 @@ def evaluate_on_test(
         "seconds": round(time.perf_counter() - started, 3),
     }
 
-
-def _slices(
-    prepared: PreparedStudy, trial: optuna.trial.FrozenTrial, retrained: Refit, device: DeviceSetup
-) -> dict[str, Any] | None:
-    """The retrained model per slice on validation and test (:mod:`autosft.evaluate.slices`); ``None`` without slices."""
-    config = prepared.config
-    if config.slices is None:
-        return None
-    from autosft.evaluate.slices import slice_report, sliced_metrics
-
-    started = time.perf_counter()
-    splits = prepared.splits
-    val = predict(retrained.module, to_device_split(splits.val, device.device), device, splits.task)
-    record = slice_report(sliced_metrics(prepared.metrics, config), splits, {"validation": val, "test": retrained.test_probabilities},
-                          config.slices, trial=trial.number, objective=config.objectives[0].metric,
-                          seed=config.seed)  # fmt: skip
-    return record | {"seconds": round(time.perf_counter() - started, 3)}

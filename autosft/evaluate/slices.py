@@ -17,6 +17,7 @@ with intervals, for ``search``, ``best``, the run card and the report.
 from __future__ import annotations
 
 import math
+import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -27,11 +28,14 @@ import optuna
 from autosft.attrs import FINAL_TEST_ATTR, WORST_SLICE_PREFIX
 from autosft.components import Metric, Splits
 from autosft.config import SlicesConfig, StudyConfig
+from autosft.engine.device import DeviceSetup
+from autosft.engine.prepared import PreparedStudy
 from autosft.engine.scoring import score
 from autosft.errors import PluginError
 
 __all__ = [
     "CONFIDENCE_LEVEL",
+    "model_slices",
     "SPLIT_PARTS",
     "require_slices",
     "sliced_metrics",
@@ -89,6 +93,31 @@ def worst_slice_scorer(
                 for metric in metrics}  # fmt: skip
 
     return scorer
+
+
+def model_slices(
+    prepared: PreparedStudy,
+    module: Any,
+    test_probabilities: np.ndarray,
+    device: DeviceSetup,
+    *,
+    trial: int,
+    temperature: float = 1.0,
+) -> dict[str, Any] | None:
+    """A trained model's :func:`slice_report` (its validation predictions made here, at ``temperature``),
+    timed; ``None`` for a study without ``slices``."""
+    config = prepared.config
+    if config.slices is None:
+        return None
+    from autosft.engine.data import to_device_split
+    from autosft.engine.loop import predict
+
+    started = time.perf_counter()
+    splits = prepared.splits
+    val = predict(module, to_device_split(splits.val, device.device), device, splits.task, temperature=temperature)
+    record = slice_report(sliced_metrics(prepared.metrics, config), splits, {"validation": val, "test": test_probabilities},
+                          config.slices, trial=trial, objective=config.objectives[0].metric, seed=config.seed)  # fmt: skip
+    return record | {"seconds": round(time.perf_counter() - started, 3)}
 
 
 def slice_report(
