@@ -20,7 +20,8 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 __all__ = ["KEY_PARAMS", "calibration_cells", "calibration_line", "describe_params", "print_slices", "print_verdict",
-           "reference_cells", "reference_table", "selection_table", "slice_cells", "slice_line", "trial_origin"]  # fmt: skip
+           "reference_cells", "reference_table", "selection_table", "slice_cells", "slice_line",
+           "trial_origin"]  # fmt: skip
 
 #: Params shown in one-line trial summaries, in this order, when present.
 KEY_PARAMS = (

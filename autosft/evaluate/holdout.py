@@ -19,8 +19,8 @@ from autosft.engine.scoring import score
 from autosft.errors import ConfigError
 from autosft.evaluate.references import FittedReferences, score_on_test
 from autosft.evaluate.refit import refit
-from autosft.evaluate.slices import model_slices
 from autosft.evaluate.selection import SELECTION_ATTR, rerun_tag
+from autosft.evaluate.slices import model_slices
 
 __all__ = ["FINAL_TEST_ATTR", "evaluate_on_test", "selected_trial"]
 
@@ -71,4 +71,3 @@ def evaluate_on_test(
         "test_rows": len(prepared.splits.test),
         "seconds": round(time.perf_counter() - started, 3),
     }
-

@@ -35,11 +35,11 @@ from autosft.errors import PluginError
 
 __all__ = [
     "CONFIDENCE_LEVEL",
-    "model_slices",
     "SPLIT_PARTS",
+    "model_slices",
     "require_slices",
-    "sliced_metrics",
     "slice_report",
+    "sliced_metrics",
     "split_slices",
     "stored_slices",
     "worst_slice_scorer",
@@ -115,8 +115,9 @@ def model_slices(
     started = time.perf_counter()
     splits = prepared.splits
     val = predict(module, to_device_split(splits.val, device.device), device, splits.task, temperature=temperature)
-    record = slice_report(sliced_metrics(prepared.metrics, config), splits, {"validation": val, "test": test_probabilities},
-                          config.slices, trial=trial, objective=config.objectives[0].metric, seed=config.seed)  # fmt: skip
+    predictions = {"validation": val, "test": test_probabilities}
+    record = slice_report(sliced_metrics(prepared.metrics, config), splits, predictions, config.slices, trial=trial,
+                          objective=config.objectives[0].metric, seed=config.seed)  # fmt: skip
     return record | {"seconds": round(time.perf_counter() - started, 3)}
 
 

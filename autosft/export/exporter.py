@@ -261,7 +261,13 @@ def _references(
         return None
     compared = score_on_test(prepared, record, test_probabilities, mode, resamples=resamples)
     model_test = {name: interval["value"] for name, interval in intervals.items()}
-    return summarize(record, compared, trial=trial, model_test=model_test, best_trial_value=best_trial_value(study))
+    return summarize(
+        record,
+        compared,
+        trial=trial,
+        model_test=model_test,
+        best_trial_value=best_trial_value(study, record["objective"]),
+    )
 
 
 def _retained_performance(prepared: PreparedStudy, refitted: Refit, setup: DeviceSetup) -> dict[str, Any]:

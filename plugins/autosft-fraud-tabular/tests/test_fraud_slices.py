@@ -145,7 +145,9 @@ BAD_SLICES = [
 
 @pytest.mark.parametrize(("changes", "words", "search"), BAD_SLICES,
                          ids=["unknown", "feature", "target", "loader", "no-slices"])  # fmt: skip
-def test_bad_slices_are_one_line_exit_2(tmp_path: Path, changes: dict[str, Any], words: list[str], search: bool) -> None:
+def test_bad_slices_are_one_line_exit_2(
+    tmp_path: Path, changes: dict[str, Any], words: list[str], search: bool
+) -> None:
     study_file = _study(tmp_path, **changes)
     for command in ("validate", "search") if search else ("validate",):
         line = _one_error_line(_autosft(command, str(study_file), cwd=tmp_path))
