@@ -108,7 +108,7 @@ def best_trial_value(study: optuna.Study, metric: str) -> float | None:
     maximize = study.directions[0] == optuna.study.StudyDirection.MAXIMIZE
     scores = [validation_score(t, metric) for t in study.get_trials(deepcopy=False, states=(
               optuna.trial.TrialState.COMPLETE,)) if rerun_tag(t) is None]  # fmt: skip
-    values = [value for value in scores if _finite(value)]
+    values = [value for value in scores if value is not None and math.isfinite(value)]
     if not values:
         return None
     return max(values) if maximize else min(values)
