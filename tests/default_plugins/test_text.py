@@ -66,3 +66,23 @@ def test_a_text_study_on_a_csv_runs_end_to_end_without_a_domain_plugin(tmp_path:
     assert outcome.prepared.splits.class_names == ("negative", "positive")
     assert outcome.final_test is not None
     assert 0.0 <= outcome.final_test["test_metrics"]["roc_auc"] <= 1.0
+
+
+def test_text_table_keeps_a_metadata_column_beside_the_texts_as_slices(tmp_path: Path) -> None:
+    from autosft.default_plugins.text.loader import TextTable
+    from autosft.default_plugins.text.options import TextTableOptions
+
+    table = reviews()
+    table["source"] = np.where(np.arange(len(table)) % 3 == 0, "email", "chat")
+    table.loc[5, "source"] = None
+    path = tmp_path / "reviews.csv"
+    table.to_csv(path, index=False)
+    options = TextTableOptions(path=path, positive_class="positive", slice_columns=["source"])
+    splits = TextTable().load(options, task="binary", seed=0)
+    for part in ("train", "val", "test"):
+        values = splits.slices[part]["source"]
+        assert len(values) == len(getattr(splits, part))
+        assert set(values) <= {"email", "chat", "(missing)"}
+    assert not any("email" in text or "chat" in text for text in splits.val.inputs)  # not joined into the texts
+    with pytest.raises(ValueError, match="slice column 'text' is also a text column"):
+        TextTableOptions(path=path, slice_columns=["text"])
