@@ -79,6 +79,7 @@ def searched(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     return folder, _ok(_autosft("search", str(_study(folder)), cwd=folder))
 
 
+@pytest.mark.slow  # search, best, export and report in subprocesses: about a minute on an idle machine
 def test_the_noisy_slice_is_the_worst_with_its_interval_and_gap_everywhere(searched: tuple[Path, str]) -> None:
     folder, output = searched
     storage = f"sqlite:///{folder / 'study.db'}"
