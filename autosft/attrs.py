@@ -14,6 +14,7 @@ __all__ = [
     "DATA_CHECK_ATTR",
     "DATA_FINGERPRINT_ATTR",
     "DEFAULT_TRIAL_ATTR",
+    "EXTRA_METRICS_ATTR",
     "FAIL_REASON_ATTR",
     "FINAL_TEST_ATTR",
     "LOST_ATTR",
@@ -24,6 +25,7 @@ __all__ = [
     "SELECTION_ATTR",
     "TARGET_ATTR",
     "WARM_START_ATTR",
+    "WORST_SLICE_PREFIX",
 ]
 
 # Study attributes
@@ -35,7 +37,8 @@ DATA_CHECK_ATTR = "autosft_data_check"
 DATA_FINGERPRINT_ATTR = "autosft_data_fingerprint"
 #: The data changes a resumed run was allowed to go on with (--allow-data-change).
 DATA_CHANGES_ATTR = "autosft_data_changes"
-#: The held-out test evaluation of the selected trial.
+#: The held-out test evaluation of the selected trial; with a study's ``slices``, its ``slices`` entry holds
+#: the selected model's per-slice scores on validation and test (:func:`autosft.evaluate.slices.slice_report`).
 FINAL_TEST_ATTR = "autosft_final_test"
 #: The references fitted on train and scored on validation before the first trial (see
 #: :func:`autosft.evaluate.references.validate_references`).
@@ -57,6 +60,11 @@ QUICK_LOOK_ATTR = "autosft_quick_look"
 #: Marks the pre-trained model as is: a starting trial of zero epochs, where the model's head already
 #: fits the task (:meth:`autosft.components.ModelBuilder.head_is_pretrained`).
 AS_IS_ATTR = "autosft_as_is"
+#: Validation scores of a trial beyond its metrics, ``{name: float}``: with ``slices``, the worst validation
+#: slice per metric under ``WORST_SLICE_PREFIX + metric`` (e.g. ``worst_slice_recall``); constraints read them.
+EXTRA_METRICS_ATTR = "autosft_extra_metrics"
+#: Prefix of a metric's worst-slice score, in a trial's metrics and :data:`EXTRA_METRICS_ATTR`.
+WORST_SLICE_PREFIX = "worst_slice_"
 #: A seed re-run: ``{"of": original trial number, "seed": seed}``.
 RERUN_ATTR = "autosft_seed_rerun"
 #: A configuration taken from an earlier study by a warm start: ``{"study": its name, "trial": its number}``

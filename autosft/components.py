@@ -40,6 +40,7 @@ __all__ = [
     "ModelBuilder",
     "NewRows",
     "NoOptions",
+    "SliceOptions",
     "SplitOptions",
     "Splits",
     "StagedForward",
@@ -85,6 +86,20 @@ class SplitOptions(BaseModel):
         return self
 
 
+class SliceOptions(BaseModel):
+    """Options of loaders that keep group columns beside the inputs, in :attr:`Splits.slices`.
+
+    Mix it into a loader's options to support a study's ``slices``: autosft fills ``slice_columns``
+    from ``slices.columns``. The loader must keep those columns out of the features (a slice column
+    that is also a feature is a :class:`autosft.ConfigError`), and raise :class:`autosft.DataError`
+    for one the data lacks.
+    """
+
+    slice_columns: list[str] = Field(
+        default_factory=list, description="Group columns kept beside the inputs, not as features (from `slices`)."
+    )
+
+
 @dataclass(frozen=True)
 class DataSplit:
     """One split: inputs and labels with the same number of rows.
@@ -119,6 +134,9 @@ class Splits:
     options, so caches (pre-trained weights, tokenized inputs) are keyed by it. ``raw_inputs`` keeps
     each part's inputs as the loader gave them (e.g. texts) once a model's input encoder replaced
     them (token ids), for references that fit on raw inputs (TF-IDF); empty when nothing was encoded.
+    ``slices`` maps a part (``"val"``, ``"test"``, optionally ``"train"``) to each requested slice column
+    (:class:`SliceOptions`) and its values, one string per row of that part: groups the selected model
+    is scored per, never inputs of the model; empty without a study's ``slices``.
     """
 
     train: DataSplit
@@ -131,6 +149,7 @@ class Splits:
     pretrain: DataSplit | None = None
     info: Mapping[str, Any] = field(default_factory=dict)
     raw_inputs: Mapping[str, Any] = field(default_factory=dict)
+    slices: Mapping[str, Mapping[str, np.ndarray]] = field(default_factory=dict)
 
     @property
     def num_classes(self) -> int:

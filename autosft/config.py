@@ -26,6 +26,7 @@ __all__ = [
     "SamplerConfig",
     "SearchConfig",
     "SelectConfig",
+    "SlicesConfig",
     "StudyConfig",
     "TaskType",
     "WarmStartConfig",
@@ -68,6 +69,11 @@ class ObjectiveConfig(_Strict):
 
     metric: str = Field(min_length=1, description="Registered metric name, e.g. roc_auc.")
     direction: Direction | None = Field(default=None, description="Defaults to the metric's registered direction.")
+    aggregate: Literal["overall", "worst_slice"] = Field(
+        default="overall",
+        description="overall: the metric on all validation rows; worst_slice: its value on the worst validation "
+        "slice of at least slices.min_rows rows (needs `slices`).",
+    )
 
 
 class Budget(_Strict):
@@ -173,6 +179,28 @@ class SearchConfig(_Strict):
     )
 
 
+class SlicesConfig(_Strict):
+    """Group columns the dataset keeps beside the inputs, never as features, to score the selected model
+    per slice (each value of a column) on validation and test (see :mod:`autosft.evaluate.slices`)."""
+
+    columns: list[Annotated[str, Field(min_length=1)]] = Field(
+        min_length=1, description="Columns of the dataset, e.g. [sex, race]; each is sliced on its own."
+    )
+    metrics: list[Annotated[str, Field(min_length=1)]] = Field(
+        default_factory=list,
+        description="Metrics scored per slice besides the objective's, e.g. [recall] for a worst_slice_recall "
+        "constraint; each costs time per epoch and bootstrap resample.",
+    )
+    min_rows: int = Field(default=30, ge=1, description="Slices with fewer rows are listed as too small, not scored.")
+    n_boot: int = Field(default=200, ge=10, le=10000, description="Bootstrap resamples of each slice's 95 % interval.")
+
+    @model_validator(mode="after")
+    def _distinct(self) -> SlicesConfig:
+        if len(set(self.columns)) != len(self.columns):
+            raise ValueError(f"slice columns must be distinct, but got {self.columns}")
+        return self
+
+
 class StudyConfig(_Strict):
     """A whole study file. Relative paths in component options resolve against the working directory."""
 
@@ -205,6 +233,9 @@ class StudyConfig(_Strict):
         description="A dataset from the model's original domain (same classes): `autosft export` scores the "
         "pre-trained and the fine-tuned model on its test split, to show what fine-tuning made the model forget.",
     )
+    slices: SlicesConfig | None = Field(
+        default=None, description="Score the selected model per slice of these group columns (not features)."
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> StudyConfig:
@@ -217,6 +248,8 @@ class StudyConfig(_Strict):
                 "seed-robust selection ranks configurations by one objective: set `select.seeds: 0` "
                 f"for a study with {len(self.objectives)} objectives"
             )
+        if self.slices is None and any(o.aggregate == "worst_slice" for o in self.objectives):
+            raise ValueError("objective aggregate worst_slice needs `slices: {columns: [...]}` in the study file")
         return self
 
     @property

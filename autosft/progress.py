@@ -65,7 +65,7 @@ class SearchProgress:
 
     def started(self, prepared: PreparedStudy, study: optuna.Study) -> None:
         """Show the bar once the study is prepared, so a set-up error stays a single line."""
-        self.metric = prepared.objective_metrics[0]
+        self.metric = prepared.objective_keys[0]
         self.progress.update(self.task, description=f"study {escape(repr(study.study_name))}: searching")
         self.progress.start()
 

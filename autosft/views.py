@@ -19,8 +19,9 @@ if TYPE_CHECKING:
     import optuna
     from rich.console import Console
 
-__all__ = ["KEY_PARAMS", "calibration_cells", "calibration_line", "describe_params", "print_verdict", "reference_cells",
-           "reference_table", "selection_table", "trial_origin"]  # fmt: skip
+__all__ = ["KEY_PARAMS", "calibration_cells", "calibration_line", "describe_params", "print_slices", "print_verdict",
+           "reference_cells", "reference_table", "selection_table", "slice_cells", "slice_line",
+           "trial_origin"]  # fmt: skip
 
 #: Params shown in one-line trial summaries, in this order, when present.
 KEY_PARAMS = (
@@ -112,6 +113,58 @@ def print_verdict(console: Console, source: optuna.Study | dict[str, Any]) -> No
             return
         source = found
     console.print(reference_table(source), soft_wrap=False)  # wrapped to the terminal, caption included
+
+
+def slice_cells(record: dict[str, Any], split: str) -> tuple[list[str], list[list[str]]]:
+    """The header and rows of one split's slices: overall, each scored slice with each metric and its
+    interval, then the slices too small to score."""
+    found = record["splits"][split]
+    metrics = list(found["overall"])
+    level = f"{round(record['confidence_level'] * 100)} % CI"
+    header = ["slice", "rows", *(cell for name in metrics for cell in (name, level))]
+
+    def cells(scores: dict[str, Any]) -> list[str]:
+        return [cell for name in metrics for cell in (_number(scores[name]["value"]), _interval(scores[name]))]
+
+    rows = [["overall", str(found["rows"]), *cells(found["overall"])]]
+    for column, sliced in found["columns"].items():
+        rows += [[f"{column}={row['slice']}", str(row["rows"]), *cells(row["metrics"])] for row in sliced["slices"]]
+        rows += [[f"{column}={row['slice']}", str(row["rows"]), f"too small (< {record['min_rows']} rows)",
+                  *[""] * (2 * len(metrics) - 1)] for row in sliced["too_small"]]  # fmt: skip
+    return header, rows
+
+
+def slice_line(record: dict[str, Any], split: str) -> str:
+    """The worst slice of the objective's metric on one split, its interval and its gap to the overall score."""
+    metric = record["objective"]
+    worst = record["splits"][split]["worst"].get(metric)
+    if worst is None:
+        return f"{split}: no slice of at least {record['min_rows']} rows could be scored on {metric}"
+    overall = record["splits"][split]["overall"][metric]["value"]
+    gap = "" if worst.get("gap") is None else f", gap {worst['gap']:+.4f} to the overall {overall:.4f}"
+    return (f"worst slice on {split}: {worst['column']}={worst['slice']} ({worst['rows']} rows) {metric} "
+            f"{worst['value']:.4f} {_interval(worst)}{gap}")  # fmt: skip
+
+
+def print_slices(console: Console, record: dict[str, Any] | None) -> None:
+    """Print each split's slice table, then its worst-slice line; nothing without a record."""
+    if record is None:
+        return
+    for split in record["splits"]:
+        header, rows = slice_cells(record, split)
+        table = Table(title=f"the selected model (trial {record['trial']}) per slice, {split}")
+        for index, column in enumerate(header):
+            table.add_column(column, justify="left" if index == 0 else "right", overflow="fold")
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
+        console.print(slice_line(record, split), highlight=False)
+
+
+def _interval(scores: dict[str, Any]) -> str:
+    if scores.get("low") is None or scores.get("high") is None:
+        return ""
+    return f"[{scores['low']:.4f}, {scores['high']:.4f}]"
 
 
 def calibration_line(record: dict[str, Any]) -> str:

@@ -10,7 +10,7 @@ import typer
 from autosft.cli_support import console, errors, plugin_manager
 from autosft.commands.options import NameOption, StorageOption, StudyOption, require_writable, selected_study
 from autosft.errors import ConfigError
-from autosft.views import calibration_line, print_verdict
+from autosft.views import calibration_line, print_slices, print_verdict
 
 __all__ = ["export", "report"]
 
@@ -59,6 +59,7 @@ def export(
         console.print(f"reference {dataset!r}, fine-tuned vs pre-trained: {change}", highlight=False)
     if outcome.references is not None:
         print_verdict(console, outcome.references)
+    print_slices(console, outcome.slices)
     if outcome.onnx is not None:
         size, difference, latency = (outcome.onnx[key] for key in ("size_bytes", "max_abs_difference",
                                                                    "cpu_latency_ms_per_row"))  # fmt: skip

@@ -113,8 +113,9 @@ def best(
     objective value(s), every parameter, every metric, and the test score."""
     from autosft.evaluate.holdout import FINAL_TEST_ATTR, selected_trial
     from autosft.evaluate.selection import SELECTION_ATTR
+    from autosft.evaluate.slices import stored_slices
     from autosft.evaluate.verdict import study_verdict
-    from autosft.views import selection_table
+    from autosft.views import print_slices, selection_table
 
     loaded, _ = open_selected(study, storage, study_name)
     trial = selected_trial(loaded)
@@ -128,9 +129,11 @@ def best(
         "best_epoch": trial.user_attrs.get("best_epoch"),
         "plan": trial.user_attrs.get("plan", {}),
         "timings": trial.user_attrs.get("timings", {}),
-        "final_test": loaded.user_attrs.get(FINAL_TEST_ATTR),
+        # the slices come on their own below, not twice
+        "final_test": _without(loaded.user_attrs.get(FINAL_TEST_ATTR), "slices"),
         "selection": selection,
         "references": study_verdict(loaded),
+        "slices": stored_slices(loaded, trial.number),
     }
     if as_json:
         print(json.dumps(record, indent=2, default=str))
@@ -145,6 +148,11 @@ def best(
     console.print(f"{chosen} {trial.number} of study {loaded.study_name!r}: values {trial.values}")
     console.print_json(json.dumps({key: record[key] for key in ("params", "metrics", "final_test")}, default=str))
     print_verdict(console, loaded)
+    print_slices(console, record["slices"])
+
+
+def _without(record: Any, key: str) -> Any:
+    return {name: value for name, value in record.items() if name != key} if isinstance(record, dict) else record
 
 
 def plugins(

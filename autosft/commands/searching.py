@@ -18,7 +18,7 @@ from autosft.commands.options import (
     with_drop_repeats,
 )
 from autosft.config import DEFAULT_STORAGE, MAX_SEED
-from autosft.views import print_verdict
+from autosft.views import print_slices, print_verdict
 
 if TYPE_CHECKING:
     import optuna
@@ -151,6 +151,7 @@ def _print_outcome(outcome: SearchOutcome, config: StudyConfig, *, final_test: b
         "held-out test: " + ", ".join(f"{name}={value:.4f}" for name, value in test.items() if value is not None)
     )
     print_verdict(console, study)
+    print_slices(console, outcome.final_test.get("slices"))
     console.print(f"wall time {outcome.seconds:.1f}s; run the same command again to add trials to this study")
 
 

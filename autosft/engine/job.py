@@ -10,6 +10,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from autosft.components import Augmentation, BuiltModel, ImbalanceStrategy, LossFunction, Metric, Splits
@@ -57,6 +58,9 @@ class TrainingJob:
     #: Micro-batches per batch: gradients of each are accumulated before one optimizer step, so the
     #: effective batch stays ``plan.batch_size`` while peak memory shrinks (see engine.memory).
     accumulation: int = 1
+    #: Scores of the validation probabilities merged into each epoch's metrics (e.g. the worst slice
+    #: per metric; see :attr:`autosft.engine.prepared.PreparedStudy.extra_scores`).
+    extra_scores: Callable[[np.ndarray], dict[str, float]] | None = None
 
 
 @dataclass

@@ -102,6 +102,12 @@ class _EarlyStopping:
         return self.stale_epochs >= self.patience
 
 
+def _validation_scores(job: TrainingJob, probabilities: np.ndarray) -> dict[str, float]:
+    """An epoch's validation metrics, with the job's extra scores (the worst slice per metric) beside them."""
+    metrics = score(job.metrics, job.splits.val.labels, probabilities)
+    return metrics if job.extra_scores is None else {**metrics, **job.extra_scores(probabilities)}
+
+
 def train(job: TrainingJob, *, on_epoch: EpochCallback | None = None, restore_best: bool = False) -> TrainedModel:
     """Train per the plan, validating each epoch; return the result at the best epoch.
 
@@ -126,8 +132,8 @@ def train(job: TrainingJob, *, on_epoch: EpochCallback | None = None, restore_be
     notes = [f"trained on cached activations of layer groups 1-{data.prefix_depth}"] if data.prefix_depth else []
     best_state = None
     if plan.epochs == 0:  # the model as built (a pre-trained model as is): validated once as "epoch 0"
-        metrics = score(job.metrics, splits.val.labels, predict(adapted.module, data.val_rows, job.device, splits.task,
-                                                                forward=data.forward))  # fmt: skip
+        metrics = _validation_scores(job, predict(adapted.module, data.val_rows, job.device, splits.task,
+                                                  forward=data.forward))  # fmt: skip
         history.append({"epoch": 0.0, "train_loss": math.nan, **metrics})
         if on_epoch is not None:
             on_epoch(0, history[-1])
@@ -142,7 +148,7 @@ def train(job: TrainingJob, *, on_epoch: EpochCallback | None = None, restore_be
         tock = time.perf_counter()
         probabilities = predict(adapted.module, data.val_rows, job.device, splits.task, forward=data.forward,
                                 batch_size=max(1, EVAL_BATCH_SIZE // job.accumulation))  # fmt: skip
-        metrics = score(job.metrics, splits.val.labels, probabilities)
+        metrics = _validation_scores(job, probabilities)
         timings["train_seconds"] += tock - tick
         timings["eval_seconds"] += time.perf_counter() - tock
         history.append({"epoch": float(epoch), "train_loss": train_loss, **metrics})

@@ -8,12 +8,15 @@ builds it. Torch-free, so preparing a study for ``autosft validate`` stays light
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pluggy
 from pydantic import BaseModel
 
+from autosft.attrs import WORST_SLICE_PREFIX
 from autosft.components import Augmentation, BuiltModel, Metric, ModelBuilder, Splits
 from autosft.config import Direction, StudyConfig
 from autosft.contracts import TrialPlan
@@ -38,6 +41,9 @@ class PreparedStudy:
     directions: list[Direction]
     #: The cheap first trial's params (:func:`~autosft.search.plan.quick_look_params`), if the study has one.
     quick_look: dict[str, Any] | None = None
+    #: Scores of validation probabilities beyond the metrics, merged into every epoch's metrics: with
+    #: ``slices``, the worst slice per metric (:func:`autosft.evaluate.slices.worst_slice_scorer`).
+    extra_scores: Callable[[np.ndarray], dict[str, float]] | None = None
 
     def build_model(self, plan: TrialPlan) -> BuiltModel:
         return self.builder.build(self.model_options, self.splits, seed=plan.seed)
@@ -48,3 +54,10 @@ class PreparedStudy:
     @property
     def objective_metrics(self) -> list[str]:
         return [objective.metric for objective in self.config.objectives]
+
+    @property
+    def objective_keys(self) -> list[str]:
+        """The names, among an epoch's metrics, that the objective values are read from: the metric
+        itself, or for ``aggregate: worst_slice`` its worst validation slice (``worst_slice_<metric>``)."""
+        return [WORST_SLICE_PREFIX + o.metric if o.aggregate == "worst_slice" else o.metric
+                for o in self.config.objectives]  # fmt: skip

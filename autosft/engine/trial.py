@@ -31,10 +31,11 @@ def training_job(
         imbalance=prepared.registry.imbalance.get(plan.imbalance),
         augmentation=prepared.augmentation(plan),
         metrics=prepared.metrics,
-        objectives=[Objective(m, d) for m, d in zip(prepared.objective_metrics, prepared.directions, strict=True)],
+        objectives=[Objective(m, d) for m, d in zip(prepared.objective_keys, prepared.directions, strict=True)],
         device=device,
         loss=prepared.builder.training_loss(prepared.model_options, prepared.splits, plan, device=device.device),
         accumulation=accumulation,
+        extra_scores=prepared.extra_scores,
     )
 
 

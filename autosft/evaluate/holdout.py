@@ -20,6 +20,7 @@ from autosft.errors import ConfigError
 from autosft.evaluate.references import FittedReferences, score_on_test
 from autosft.evaluate.refit import refit
 from autosft.evaluate.selection import SELECTION_ATTR, rerun_tag
+from autosft.evaluate.slices import model_slices
 
 __all__ = ["FINAL_TEST_ATTR", "evaluate_on_test", "selected_trial"]
 
@@ -62,6 +63,7 @@ def evaluate_on_test(
         compared = score_on_test(prepared, record, retrained.test_probabilities, "train", fitted=fitted)
     return {
         "references": compared,
+        "slices": model_slices(prepared, retrained.module, retrained.test_probabilities, device, trial=trial.number),
         "trial": trial.number,
         "test_metrics": json_safe(score(prepared.metrics, prepared.splits.test.labels, retrained.test_probabilities)),
         "retrain_val_metrics": json_safe(retrained.result.metrics),

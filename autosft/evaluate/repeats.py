@@ -53,6 +53,7 @@ def drop_repeats(splits: Splits) -> Splits:
         named["pretrain"] = splits.pretrain
     keys = {name: row_keys(split.inputs) for name, split in named.items()}
     dropped: dict[str, int] = {}
+    slices = dict(splits.slices)  # each part's slice columns lose the same rows
     for target in ("val", "test"):
         known = {key for source, later in LEAKAGE_PAIRS if later == target and source in keys for key in keys[source]}
         keep = np.array([row for row, key in enumerate(keys[target]) if key not in known], dtype=np.int64)
@@ -60,8 +61,11 @@ def drop_repeats(splits: Splits) -> Splits:
         if dropped[target]:
             named[target] = take_rows(named[target], keep)
             keys[target] = [keys[target][row] for row in keep]
+            if target in slices:
+                slices[target] = {column: np.asarray(values)[keep] for column, values in slices[target].items()}
     fingerprint = splits.fingerprint
     if any(dropped.values()):
         fingerprint = hashlib.sha256(f"{fingerprint}\0drop_repeats".encode()).hexdigest()[:24]
     info = {**splits.info, DROPPED_REPEATS_INFO: dropped}
-    return dataclasses.replace(splits, val=named["val"], test=named["test"], fingerprint=fingerprint, info=info)
+    return dataclasses.replace(splits, val=named["val"], test=named["test"], fingerprint=fingerprint, info=info,
+                               slices=slices)  # fmt: skip

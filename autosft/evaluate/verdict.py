@@ -18,7 +18,7 @@ from autosft.evaluate.holdout import selected_trial
 from autosft.evaluate.references import best_reference
 from autosft.evaluate.selection import rerun_tag
 
-__all__ = ["best_trial_value", "study_verdict", "summarize"]
+__all__ = ["best_trial_value", "study_verdict", "summarize", "validation_score"]
 
 
 def summarize(
@@ -39,7 +39,7 @@ def summarize(
     test_scores = (test or {}).get("references", {})
     as_is = bool(trial.user_attrs.get(AS_IS_ATTR))
     rows = [{"name": f"trial {trial.number}" + (" (pre-trained as is)" if as_is else " (selected)"),
-             "validation": trial.values[0] if trial.values else None,
+             "validation": validation_score(trial, objective),
              "test": (model_test or {}).get(objective), "note": ""}]  # fmt: skip
     for name, metrics in record.get("validation", {}).items():
         rows.append({"name": name, "validation": metrics.get(objective),
@@ -100,17 +100,28 @@ def study_verdict(study: optuna.Study) -> dict[str, Any] | None:
     final = final if isinstance(final, dict) and final.get("trial") == trial.number else None
     return summarize(record, None if final is None else final.get("references"), trial=trial,
                      model_test=None if final is None else final.get("test_metrics"),
-                     best_trial_value=best_trial_value(study))  # fmt: skip
+                     best_trial_value=best_trial_value(study, record["objective"]))  # fmt: skip
 
 
-def best_trial_value(study: optuna.Study) -> float | None:
-    """The best first-objective value among complete trials the search proposed (not seed re-runs)."""
+def best_trial_value(study: optuna.Study, metric: str) -> float | None:
+    """The best validation ``metric`` among complete trials the search proposed (not seed re-runs)."""
     maximize = study.directions[0] == optuna.study.StudyDirection.MAXIMIZE
-    values = [t.values[0] for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-              if rerun_tag(t) is None and _finite(t.values[0])]  # fmt: skip
+    scores = [validation_score(t, metric) for t in study.get_trials(deepcopy=False, states=(
+              optuna.trial.TrialState.COMPLETE,)) if rerun_tag(t) is None]  # fmt: skip
+    values = [value for value in scores if value is not None and math.isfinite(value)]
     if not values:
         return None
     return max(values) if maximize else min(values)
+
+
+def validation_score(trial: optuna.trial.FrozenTrial, metric: str) -> float | None:
+    """The trial's validation ``metric`` (the references' objective): its first value, unless the objective
+    is another statistic of the metric (its worst slice), whose overall score the trial's metrics hold."""
+    value = trial.values[0] if trial.values else None
+    stored = trial.user_attrs.get("metrics", {}).get(metric)
+    if isinstance(stored, int | float) and (value is None or abs(value - stored) > 1e-6):  # stored: 6 decimals
+        return float(stored)
+    return value
 
 
 def _finite(value: Any) -> bool:

@@ -35,6 +35,7 @@ from autosft.evaluate.calibration import Calibration, calibrate
 from autosft.evaluate.holdout import selected_trial
 from autosft.evaluate.references import REFERENCES_ATTR, score_on_test
 from autosft.evaluate.refit import Refit, RefitMode, refit
+from autosft.evaluate.slices import model_slices
 from autosft.evaluate.verdict import best_trial_value, summarize
 from autosft.export import runcard
 from autosft.export.model import MODEL_DESCRIPTION, save_model
@@ -70,6 +71,8 @@ class ExportOutcome:
     onnx: dict[str, Any] | None = None
     #: The calibration's record (:func:`autosft.evaluate.calibration.calibrate`).
     calibration: dict[str, Any] | None = None
+    #: The exported model per slice (:func:`autosft.evaluate.slices.model_slices`), with ``slices``.
+    slices: dict[str, Any] | None = None
 
 
 def export_study(
@@ -106,6 +109,8 @@ def export_study(
     bootstrap_seconds = time.perf_counter() - tick
     references = _references(study, prepared, trial, refit_mode, calibration.test_probabilities, intervals, resamples)
     retained = _retained_performance(prepared, refitted, setup) if config.reference is not None else None
+    slices = model_slices(prepared, refitted.module, calibration.test_probabilities, setup, trial=trial.number,
+                          temperature=calibration.temperature)  # fmt: skip
 
     with _staged(target) as staging:
         tock = time.perf_counter()
@@ -118,7 +123,7 @@ def export_study(
         _write_json(staging / TEST_METRICS, {"trial": trial.number, "refit": refit_mode, "test_rows": len(test),
                                              **_bootstrap_record(resamples, config.seed), "metrics": intervals,
                                              "calibration": calibration.record, "retained": retained,
-                                             "references": references})  # fmt: skip
+                                             "references": references, "slices": slices})  # fmt: skip
         seconds = {
             "refit_train": refitted.train_seconds,
             "test_predict": refitted.predict_seconds,
@@ -127,9 +132,10 @@ def export_study(
             "export_total": time.perf_counter() - started,
         }
         card = _run_card(study, storage_url, trial, prepared, refitted, setup, seconds) | {"onnx": onnx_record}
-        _write_json(staging / RUN_CARD, {**card, "calibration": calibration.record, "references": references})
+        _write_json(staging / RUN_CARD, {**card, "calibration": calibration.record, "references": references,
+                                         "slices": slices})  # fmt: skip
     return ExportOutcome(target, trial.number, intervals, retained, time.perf_counter() - started, references,
-                         onnx_record, calibration.record)  # fmt: skip
+                         onnx_record, calibration.record, slices)  # fmt: skip
 
 
 def _prepared(
@@ -255,7 +261,13 @@ def _references(
         return None
     compared = score_on_test(prepared, record, test_probabilities, mode, resamples=resamples)
     model_test = {name: interval["value"] for name, interval in intervals.items()}
-    return summarize(record, compared, trial=trial, model_test=model_test, best_trial_value=best_trial_value(study))
+    return summarize(
+        record,
+        compared,
+        trial=trial,
+        model_test=model_test,
+        best_trial_value=best_trial_value(study, record["objective"]),
+    )
 
 
 def _retained_performance(prepared: PreparedStudy, refitted: Refit, setup: DeviceSetup) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from pathlib import Path
 from autosft.errors import ConfigError
 from autosft.report.model_figures import model_sections, read_export
 from autosft.report.page import render_page
+from autosft.report.slice_figures import slice_record, slice_section
 from autosft.report.study_figures import study_sections
 from autosft.report.summary import summarize
 from autosft.search.study import CONFIG_ATTR, load_existing_study, stored_config
@@ -46,6 +47,9 @@ def write_report(storage_url: str, study_name: str | None, out: str | Path, *,
         )
     summary = summarize(study, config, storage_url, exported.metrics if exported else None)
     sections = study_sections(study, config) + (model_sections(exported) if exported else [])
+    sliced = slice_record(study, exported.metrics if exported else None)
+    if sliced is not None:
+        sections.append(slice_section(sliced))
     page = render_page(summary.title, summary.html(), sections)
     out.write_text(page, encoding="utf-8")
     drawn = sum(item.figure is not None for section in sections for item in section.figures)

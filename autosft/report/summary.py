@@ -15,9 +15,10 @@ import optuna
 from autosft.config import StudyConfig
 from autosft.evaluate.holdout import selected_trial
 from autosft.evaluate.verdict import study_verdict
+from autosft.report.slice_figures import slice_record
 from autosft.report.study_figures import objective_names, top_trials
 from autosft.storage import mask_url
-from autosft.views import calibration_cells, calibration_line, reference_cells
+from autosft.views import calibration_cells, calibration_line, reference_cells, slice_cells, slice_line
 
 __all__ = ["Summary", "Table", "summarize"]
 
@@ -89,6 +90,11 @@ def summarize(
     if verdict is not None:
         facts.append(("verdict", verdict["verdict"]))
         tables.append(Table("The chosen model vs the references", *reference_cells(verdict)))
+    sliced = slice_record(study, export)
+    if sliced is not None:
+        facts += [("worst slice", slice_line(sliced, split)) for split in sliced["splits"]]
+        tables += [Table(f"Trial {sliced['trial']} per slice, {split}", *slice_cells(sliced, split))
+                   for split in sliced["splits"]]  # fmt: skip
     return Summary(f"autosft study {study.study_name}", facts, tables)
 
 

@@ -243,7 +243,7 @@ def _record_selection(study: optuna.Study, prepared: PreparedStudy) -> dict[str,
     selection = None
     if select.seeds:
         selection = summarize_selection(study, top_k=select.top_k, seeds=select.seeds, study_seed=prepared.config.seed,
-                                        metric=prepared.objective_metrics[0])  # fmt: skip
+                                        metric=prepared.objective_keys[0])  # fmt: skip
     study.set_user_attr(SELECTION_ATTR, selection)
     return selection
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import optuna
 
+from autosft.attrs import EXTRA_METRICS_ATTR, WORST_SLICE_PREFIX
 from autosft.contracts import TrialContext, TrialPlan, json_safe
 from autosft.engine.device import DeviceSetup, release_device_memory
 from autosft.engine.prepared import PreparedStudy
@@ -64,6 +65,7 @@ class TrialRunner:
         result = trained.result
         for key, value in result.as_user_attrs().items():
             trial.set_user_attr(key, _json(value))
+        _record_worst_slices(trial, result.metrics)  # the best epoch's, as the trial's value
         hook.autosft_trial_end(context=context, result=result, state="COMPLETE")
         return result.values[0] if len(result.values) == 1 else result.values
 
@@ -74,7 +76,7 @@ class TrialRunner:
         do a study's starting trials: they are the baselines later trials are judged against, and in
         a bracket of two, the quick look's early epochs would cut the default short.
         """
-        primary = self.prepared.objective_metrics[0]
+        primary = self.prepared.objective_keys[0]
         single_objective = len(self.prepared.directions) == 1
         history: list[dict[str, Any]] = []
         trial_reported: set[int] = set()  # Optuna keeps the first value reported for a step
@@ -85,6 +87,7 @@ class TrialRunner:
             history.append(json_safe(metrics))
             # Stored every epoch so a pruned or killed trial still shows its learning curve.
             trial.set_user_attr("history", history)
+            _record_worst_slices(trial, metrics)  # so a pruned or failed trial has them too
             self.prepared.manager.hook.autosft_epoch_end(context=context, epoch=epoch, metrics=metrics)
             value = metrics[primary]
             if not prune or not single_objective or math.isnan(value) or epoch in trial_reported:
@@ -95,6 +98,14 @@ class TrialRunner:
                 raise optuna.TrialPruned(f"pruned after epoch {epoch} with {primary}={value:.4f}")
 
         return on_epoch
+
+
+def _record_worst_slices(trial: optuna.Trial, metrics: Mapping[str, float]) -> None:
+    """Store the worst validation slice per metric under :data:`EXTRA_METRICS_ATTR`, merged with what
+    else is stored there, where constraints read them; nothing for a study without slices."""
+    worst = {name: value for name, value in metrics.items() if name.startswith(WORST_SLICE_PREFIX)}
+    if worst:
+        trial.set_user_attr(EXTRA_METRICS_ATTR, _json({**trial.user_attrs.get(EXTRA_METRICS_ATTR, {}), **worst}))
 
 
 def _json(value: Any) -> Any:

@@ -14,7 +14,7 @@ import numpy as np
 import pluggy
 from pydantic import BaseModel, ValidationError
 
-from autosft.components import BuiltModel, Metric, Splits
+from autosft.components import BuiltModel, DatasetLoader, Metric, Splits
 from autosft.config import Direction, StudyConfig, format_validation_error
 from autosft.engine.prepared import PreparedStudy
 from autosft.errors import ConfigError, PluginError
@@ -44,7 +44,8 @@ def check_components(config: StudyConfig, registry: Registry) -> tuple[BaseModel
     """
     loader = registry.datasets.get(config.dataset.name)
     builder = registry.models.get(config.model.name)
-    dataset_options = validate_options(loader.Options, config.dataset.options, f"dataset {loader.name!r} options")
+    dataset_options = validate_options(loader.Options, _dataset_options(config, loader),
+                                       f"dataset {loader.name!r} options")  # fmt: skip
     model_options = validate_options(builder.Options, config.model.options, f"model {builder.name!r} options")
     if config.reference is not None:
         reference = registry.datasets.get(config.reference.name)
@@ -62,7 +63,22 @@ def check_components(config: StudyConfig, registry: Registry) -> tuple[BaseModel
                 f"metric {metric.name!r} does not score {config.task} tasks; metrics that do: {', '.join(fitting)}"
             )
         directions.append(objective.direction or metric.direction)
+    for name in [] if config.slices is None else config.slices.metrics:
+        if name not in fitting:
+            raise ConfigError(unknown_name("slices metric", name, fitting, label=f"metrics of {config.task} tasks"))
     return dataset_options, model_options, directions
+
+
+def _dataset_options(config: StudyConfig, loader: DatasetLoader) -> dict[str, Any]:
+    """The dataset's options, with the study's slice columns as ``slice_columns`` (see :class:`SliceOptions`)."""
+    if config.slices is None:
+        return config.dataset.options
+    if "slice_columns" not in loader.Options.model_fields:
+        raise ConfigError(
+            f"dataset {loader.name!r} cannot keep slice columns beside its inputs (its options do not take "
+            "slice_columns, see autosft.SliceOptions): remove `slices` or use a dataset that does, e.g. tabular"
+        )
+    return {**config.dataset.options, "slice_columns": list(config.slices.columns)}
 
 
 def load_splits(config: StudyConfig, registry: Registry) -> Splits:
@@ -75,6 +91,10 @@ def load_splits(config: StudyConfig, registry: Registry) -> Splits:
     splits = loader.load(dataset_options, task=config.task, seed=config.seed)  # type: ignore[arg-type]
     if not isinstance(splits, Splits):
         raise PluginError(f"dataset {loader.name!r} returned {type(splits).__name__}, not Splits")
+    if config.slices is not None:
+        from autosft.evaluate.slices import require_slices
+
+        require_slices(splits, config.slices.columns, loader.name)
     encoder = registry.models.get(config.model.name).input_encoder(model_options, splits)
     if encoder is not None:
         from autosft.engine.cache import encode_splits  # numpy only, but kept off the CLI's import path
@@ -115,8 +135,13 @@ def prepare_study(
     ]
     check_metric_values(metrics, splits, registry)
     quick_look = quick_look_params(space, probe)
+    extra_scores = None
+    if config.slices is not None:
+        from autosft.evaluate.slices import sliced_metrics, worst_slice_scorer
+
+        extra_scores = worst_slice_scorer(sliced_metrics(metrics, config), splits, config.slices)
     return PreparedStudy(config, manager, registry, splits, builder, model_options, space, metrics, directions,
-                         quick_look)  # fmt: skip
+                         quick_look, extra_scores)  # fmt: skip
 
 
 def check_metric_values(metrics: list[Metric], splits: Splits, registry: Registry) -> None:

@@ -87,3 +87,23 @@ def test_load_new_keeps_every_row_and_maps_labels_to_the_studys_classes(tmp_path
     assert rows.labels is not None
     assert [classes[label] for label in rows.labels] == fresh["label"].tolist()
     assert loader.load_new(options, unlabelled, task="binary", seed=0).labels is None
+
+
+def test_text_table_keeps_a_metadata_column_beside_the_texts_as_slices(tmp_path: Path) -> None:
+    from autosft.default_plugins.text.loader import TextTable
+    from autosft.default_plugins.text.options import TextTableOptions
+
+    table = reviews()
+    table["source"] = np.where(np.arange(len(table)) % 3 == 0, "email", "chat")
+    table.loc[5, "source"] = None
+    path = tmp_path / "reviews.csv"
+    table.to_csv(path, index=False)
+    options = TextTableOptions(path=path, positive_class="positive", slice_columns=["source"])
+    splits = TextTable().load(options, task="binary", seed=0)
+    for part in ("train", "val", "test"):
+        values = splits.slices[part]["source"]
+        assert len(values) == len(getattr(splits, part))
+        assert set(values) <= {"email", "chat", "(missing)"}
+    assert not any("email" in text or "chat" in text for text in splits.val.inputs)  # not joined into the texts
+    with pytest.raises(ValueError, match="slice column 'text' is also a text column"):
+        TextTableOptions(path=path, slice_columns=["text"])

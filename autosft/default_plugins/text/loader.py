@@ -217,7 +217,7 @@ class TextTable(DatasetLoader):
         source = f"text_table {options.path.name}"
         frame = read_table(options.path, options.format).reset_index(drop=True)
         _require(frame, [*options.text_columns, *options.label_columns, options.split_column,
-                         options.group_column], source)  # fmt: skip
+                         options.group_column, *options.slice_columns], source)  # fmt: skip
         if frame.empty:
             raise DataError(f"{source}: the table has no rows")
         texts = _texts(frame, options, source)
@@ -239,8 +239,10 @@ class TextTable(DatasetLoader):
             info["dropped_repeated_texts"] = repeated
         if groups is not None:
             info["groups"] = {name: len(set(groups[rows].tolist())) for name, rows in parts.items()}
+        slices = {name: {column: frame[column].map(_slice_name).to_numpy(dtype=str)[rows]
+                         for column in options.slice_columns} for name, rows in parts.items()}  # fmt: skip
         return Splits(splits["train"], splits["val"], splits["test"], task, tuple(classes), "text",
-                      _fingerprint(options, task, split_seed), info=info)  # fmt: skip
+                      _fingerprint(options, task, split_seed), info=info, slices=slices)  # fmt: skip
 
     def load_new(self, options: BaseModel, path: Path, *, task: TaskType, seed: int) -> NewRows:
         """Every row's text of ``path`` (no split, subsample or dropped repeat), and its labels when the
@@ -320,6 +322,11 @@ def _normalized(text: str) -> str:
 def _counts(labels: np.ndarray, classes: list[str]) -> dict[str, int]:
     totals = labels.sum(axis=0) if labels.ndim == 2 else np.bincount(labels, minlength=len(classes))
     return {name: int(count) for name, count in zip(classes, totals, strict=True)}
+
+
+def _slice_name(value: Any) -> str:
+    """A metadata value as a slice name; an empty cell is a slice of its own."""
+    return "(missing)" if pd.isna(value) else str(value)
 
 
 def _fingerprint(options: TextTableOptions, task: str, seed: int) -> str:

@@ -11,13 +11,16 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from autosft.components import SplitOptions
+from autosft.components import SliceOptions, SplitOptions
 
 __all__ = ["TextTableOptions"]
 
 
-class TextTableOptions(SplitOptions):
-    """Options of ``text_table``: one row per text (a clause, a sentence, a case) in CSV, JSONL or Parquet."""
+class TextTableOptions(SplitOptions, SliceOptions):
+    """Options of ``text_table``: one row per text (a clause, a sentence, a case) in CSV, JSONL or Parquet.
+
+    ``slice_columns`` (from a study's ``slices``) are metadata columns (a document type, a source) kept
+    beside the texts in ``Splits.slices``; a text or label column cannot be one."""
 
     path: Path = Field(description="The table: .csv, .jsonl/.ndjson or .parquet (or set format).")
     format: Literal["auto", "csv", "jsonl", "parquet"] = Field(
@@ -84,4 +87,9 @@ class TextTableOptions(SplitOptions):
         named = [name for name in roles if name is not None]
         if len(set(named)) != len(named):
             raise ValueError(f"a column may play one role only (text, label, split, group), but got {named}")
+        for column in self.slice_columns:
+            if column in self.text_columns or column in self.label_columns:
+                role = "a text column (a feature)" if column in self.text_columns else "a label column"
+                raise ValueError(f"slice column {column!r} is also {role}: a slice is metadata kept beside the "
+                                 "inputs; remove it from one of them")  # fmt: skip
         return self

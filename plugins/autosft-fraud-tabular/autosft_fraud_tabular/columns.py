@@ -48,6 +48,8 @@ class TableSpec:
     time_column: str | None = None
     segment_column: str | None = None
     target_segment: str | int | None = None
+    #: Group columns kept beside the features, never among them (``Splits.slices``).
+    slices: tuple[str, ...] = ()
     val_fraction: float = 0.2
     test_fraction: float = 0.2
 
@@ -60,6 +62,7 @@ def require_columns(frame: pd.DataFrame, spec: TableSpec) -> None:
         ("drop", spec.drop),
         ("segment_column", [spec.segment_column] if spec.segment_column else []),
         ("time_column", [spec.time_column] if spec.time_column else []),
+        ("slice", spec.slices),
     ]
     present = {str(column) for column in frame.columns}
     for role, names in roles:
@@ -143,7 +146,7 @@ def _natural_order(values: np.ndarray) -> list[str]:
 
 
 def feature_columns(frame: pd.DataFrame, spec: TableSpec) -> tuple[list[str], list[str]]:
-    excluded = {spec.target, spec.time_column, spec.segment_column, *spec.drop}
+    excluded = {spec.target, spec.time_column, spec.segment_column, *spec.drop, *spec.slices}
     categorical, numeric = list(spec.categorical), list(spec.numeric)
     for column in map(str, frame.columns):
         if column in excluded or column in categorical or column in numeric:

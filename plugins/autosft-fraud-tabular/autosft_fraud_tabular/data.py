@@ -13,7 +13,17 @@ from typing import ClassVar
 import pandas as pd
 from pydantic import BaseModel, Field, model_validator
 
-from autosft import ConfigError, DataError, DatasetLoader, LoaderExample, NewRows, SplitOptions, Splits, TaskType
+from autosft import (
+    ConfigError,
+    DataError,
+    DatasetLoader,
+    LoaderExample,
+    NewRows,
+    SliceOptions,
+    SplitOptions,
+    Splits,
+    TaskType,
+)
 from autosft_fraud_tabular.prepare import TableSpec, fingerprint, prepare_new_rows, prepare_splits
 
 __all__ = ["SUFFIXES", "TabularDataset", "TabularOptions", "file_digest", "read_table"]
@@ -22,8 +32,9 @@ __all__ = ["SUFFIXES", "TabularDataset", "TabularOptions", "file_digest", "read_
 SUFFIXES: dict[str, str] = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
 
-class TabularOptions(SplitOptions):
-    """Options of the ``tabular`` dataset."""
+class TabularOptions(SplitOptions, SliceOptions):
+    """Options of the ``tabular`` dataset; ``slice_columns`` (from a study's ``slices``) are kept out of
+    the features, as ``drop`` columns are, and returned in ``Splits.slices``."""
 
     path: Path = Field(description="CSV (.csv) or Parquet (.parquet, .pq) file.")
     target: str = Field(min_length=1, description="Label column.")
@@ -53,6 +64,16 @@ class TabularOptions(SplitOptions):
             "time_column": [self.time_column] if self.time_column else [],
             "segment_column": [self.segment_column] if self.segment_column else [],
         }
+        for column in self.slice_columns:
+            role = next((role for role, columns in roles.items() if column in columns and role != "drop"), None)
+            if role is not None:
+                raise ValueError(
+                    f"slice column {column!r} is also the {role} column: a slice is a group the model is scored "
+                    "per, never a feature or a label; remove it from one of them"
+                    if role in ("target", "time_column", "segment_column")
+                    else f"slice column {column!r} is also a feature (listed as {role}): slice columns are kept "
+                    f"out of the features; remove it from {role}"
+                )
         seen: dict[str, str] = {}
         for role, columns in roles.items():
             for column in columns:
@@ -72,6 +93,7 @@ class TabularOptions(SplitOptions):
             time_column=self.time_column,
             segment_column=self.segment_column,
             target_segment=self.target_segment,
+            slices=tuple(self.slice_columns),
             val_fraction=self.val_fraction,
             test_fraction=self.test_fraction,
         )

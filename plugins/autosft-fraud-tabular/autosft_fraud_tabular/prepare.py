@@ -140,7 +140,13 @@ def prepare_splits(
         fingerprint=data_fingerprint,
         pretrain=pretrain,
         info=info,
+        slices={name: _slice_values(target_frame.iloc[rows], spec) for name, rows in fitted.indices.items()},
     )
+
+
+def _slice_values(rows: pd.DataFrame, spec: TableSpec) -> dict[str, np.ndarray]:
+    """Each slice column's values on ``rows`` as strings, an empty cell as ``"(missing)"``: a slice of its own."""
+    return {column: label_names(rows[column]).fillna("(missing)").to_numpy(dtype=str) for column in spec.slices}
 
 
 def prepare_new_rows(
