@@ -38,6 +38,8 @@ class PreparedStudy:
     directions: list[Direction]
     #: The cheap first trial's params (:func:`~autosft.search.plan.quick_look_params`), if the study has one.
     quick_look: dict[str, Any] | None = None
+    #: The ``reference`` dataset, encoded like ``splits``; ``None`` for a study without one.
+    reference: Splits | None = None
 
     def build_model(self, plan: TrialPlan) -> BuiltModel:
         return self.builder.build(self.model_options, self.splits, seed=plan.seed)

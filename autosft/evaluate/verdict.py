@@ -14,6 +14,7 @@ from typing import Any
 import optuna
 
 from autosft.attrs import AS_IS_ATTR, FINAL_TEST_ATTR, REFERENCES_ATTR
+from autosft.evaluate.constraints import is_feasible
 from autosft.evaluate.holdout import selected_trial
 from autosft.evaluate.references import best_reference
 from autosft.evaluate.selection import rerun_tag
@@ -104,10 +105,10 @@ def study_verdict(study: optuna.Study) -> dict[str, Any] | None:
 
 
 def best_trial_value(study: optuna.Study) -> float | None:
-    """The best first-objective value among complete trials the search proposed (not seed re-runs)."""
+    """The best first-objective value among complete, feasible trials the search proposed (not seed re-runs)."""
     maximize = study.directions[0] == optuna.study.StudyDirection.MAXIMIZE
     values = [t.values[0] for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-              if rerun_tag(t) is None and _finite(t.values[0])]  # fmt: skip
+              if rerun_tag(t) is None and is_feasible(t) and _finite(t.values[0])]  # fmt: skip
     if not values:
         return None
     return max(values) if maximize else min(values)

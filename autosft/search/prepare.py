@@ -18,11 +18,13 @@ from autosft.components import BuiltModel, Metric, Splits
 from autosft.config import Direction, StudyConfig, format_validation_error
 from autosft.engine.prepared import PreparedStudy
 from autosft.errors import ConfigError, PluginError
+from autosft.evaluate.constraints import REFERENCE_DROP, RETAINED_PREFIX
 from autosft.registry import Registry, collect_registry, unknown_name
 from autosft.search.plan import build_search_space, quick_look_params
 from autosft.search.probe import check_structure
 
-__all__ = ["PreparedStudy", "check_components", "load_splits", "prepare_study", "validate_options"]
+__all__ = ["PreparedStudy", "check_components", "constraint_metric_names", "load_reference", "load_splits",
+           "prepare_study", "validate_options"]  # fmt: skip
 
 
 def validate_options(model: type[BaseModel], options: dict[str, Any], where: str) -> BaseModel:
@@ -62,7 +64,28 @@ def check_components(config: StudyConfig, registry: Registry) -> tuple[BaseModel
                 f"metric {metric.name!r} does not score {config.task} tasks; metrics that do: {', '.join(fitting)}"
             )
         directions.append(objective.direction or metric.direction)
+    _check_constraints(config, registry)
     return dataset_options, model_options, directions
+
+
+def constraint_metric_names(config: StudyConfig, registry: Registry) -> list[str]:
+    """The names a study's constraints may bound: the registered metrics of its task (scored on
+    validation), and with a ``reference``, ``retained_<metric>`` and ``reference_drop`` (the forgetting
+    guard, :mod:`autosft.evaluate.retained`)."""
+    names = [metric.name for metric in registry.metrics.values() if config.task in metric.task_types]
+    if config.reference is not None:
+        names += [f"{RETAINED_PREFIX}{name}" for name in names] + [REFERENCE_DROP]
+    return names
+
+
+def _check_constraints(config: StudyConfig, registry: Registry) -> None:
+    """Every constraint names a metric this study scores; one that does not is a one-line error."""
+    valid = constraint_metric_names(config, registry)
+    for constraint in config.constraints:
+        if constraint.metric not in valid:
+            guard = "" if config.reference is not None else " (retained_<metric> and reference_drop need `reference:`)"
+            message = unknown_name("metric", constraint.metric, valid, label=f"metrics a constraint may bound{guard}")
+            raise ConfigError(f"constraints: {message}")
 
 
 def load_splits(config: StudyConfig, registry: Registry) -> Splits:
@@ -114,9 +137,49 @@ def prepare_study(
         if config.task in metric.task_types and metric.min_classes <= splits.num_classes
     ]
     check_metric_values(metrics, splits, registry)
+    _check_constraints_scored(config, metrics, splits)
     quick_look = quick_look_params(space, probe)
+    reference = load_reference(config, registry, model_options, splits)
     return PreparedStudy(config, manager, registry, splits, builder, model_options, space, metrics, directions,
-                         quick_look)  # fmt: skip
+                         quick_look, reference)  # fmt: skip
+
+
+def load_reference(config: StudyConfig, registry: Registry, model_options: BaseModel, splits: Splits) -> Splits | None:
+    """The study's reference dataset as its model sees it (encoded like the study's data), or ``None``.
+
+    Its classes must be the study's: the model's predictions on it are scored as they are.
+    """
+    if config.reference is None:
+        return None
+    loader = registry.datasets.get(config.reference.name)
+    options = validate_options(loader.Options, config.reference.options, f"reference dataset {loader.name!r} options")
+    reference = loader.load(options, task=config.task, seed=config.seed)  # type: ignore[arg-type]
+    if not isinstance(reference, Splits):
+        raise PluginError(f"dataset {loader.name!r} returned {type(reference).__name__}, not Splits")
+    if reference.class_names != splits.class_names:
+        raise ConfigError(
+            f"reference dataset {loader.name!r} has classes {list(reference.class_names)}, but the study's data has "
+            f"{list(splits.class_names)}: the model cannot be scored on it"
+        )
+    encoder = registry.models.get(config.model.name).input_encoder(model_options, reference)
+    if encoder is not None:
+        from autosft.engine.cache import encode_splits
+
+        reference = encode_splits(reference, encoder)
+    return reference
+
+
+def _check_constraints_scored(config: StudyConfig, metrics: list[Metric], splits: Splits) -> None:
+    """A constraint on a metric the task's data cannot score (too few classes) would make every trial
+    infeasible: refuse it now."""
+    scored = {metric.name for metric in metrics}
+    for constraint in config.constraints:
+        name = constraint.metric.removeprefix(RETAINED_PREFIX)
+        if constraint.metric != REFERENCE_DROP and name not in scored:
+            raise ConfigError(
+                f"constraints: metric {name!r} needs more classes than the data's {splits.num_classes}; metrics "
+                f"scored here: {', '.join(sorted(scored))}"
+            )
 
 
 def check_metric_values(metrics: list[Metric], splits: Splits, registry: Registry) -> None:
