@@ -32,6 +32,7 @@ from autosft.engine.device import DeviceSetup
 from autosft.engine.loop import predict
 from autosft.engine.prepared import PreparedStudy
 from autosft.engine.scoring import score
+from autosft.errors import ConfigError
 from autosft.evaluate.constraints import REFERENCE_DROP, RETAINED_PREFIX
 from autosft.evaluate.repeats import take_rows
 
@@ -83,9 +84,14 @@ def forgetting_guard(
     computed once per study and stored in it (every worker compares with the same numbers); a resumed
     study recomputes them only when the reference rows changed. Where the pre-trained model is no
     meaningful baseline (random weights or head), ``notice`` gets one line saying so."""
-    reference = prepared.reference
-    if reference is None:
+    reference, config = prepared.reference, prepared.config
+    if reference is None or config.reference is None:
         return None
+    if not len(reference.val):
+        raise ConfigError(
+            f"reference dataset {config.reference.name!r} has no validation rows: the forgetting guard scores "
+            "every trial on them"
+        )
     split = _capped(reference.val, prepared.config.seed)
     baseline = study.user_attrs.get(REFERENCE_BASELINE_ATTR)
     identity = {"fingerprint": reference.fingerprint, "rows": len(split), "seed": prepared.config.seed,
