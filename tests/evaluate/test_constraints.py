@@ -1,20 +1,26 @@
 """Constraints and the forgetting guard on toy studies: constraint values from a trial's scores, every
-trial's retained performance on the reference, and bad constraints refused in one line with exit 2."""
+trial's retained performance on the reference, bad constraints refused in one line with exit 2, and no
+selection (best, seed-robust) ever picking an infeasible trial."""
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
 
+import optuna
 import pytest
 import yaml
 from typer.testing import CliRunner
 
-from autosft.attrs import EXTRA_METRICS_ATTR, REFERENCE_BASELINE_ATTR
+from autosft.attrs import EXTRA_METRICS_ATTR, REFERENCE_BASELINE_ATTR, RERUN_ATTR
 from autosft.cli import build_app
 from autosft.config import ConstraintConfig, parse_study
+from autosft.errors import ConfigError
 from autosft.evaluate.constraints import UNDEFINED_VIOLATION, constraint_values
+from autosft.evaluate.holdout import selected_trial
 from autosft.evaluate.retained import MAX_REFERENCE_ROWS
+from autosft.evaluate.selection import configuration_trials, summarize_selection
+from autosft.evaluate.verdict import best_trial_value
 from autosft.search.controller import run_search
 from autosft.testing import toy_manager, toy_study
 
@@ -89,3 +95,38 @@ def test_constraints_on_the_guard_are_valid_with_a_reference(tmp_path: Path) -> 
     study.write_text(yaml.safe_dump(toy_study(f"sqlite:///{tmp_path / 'study.db'}", **change)))
     result = CliRunner().invoke(build_app(toy_manager()), ["validate", str(study)])
     assert result.exit_code == 0, result.output
+
+
+def _constrained_study(trials: list[tuple[float, float, dict | None]]) -> optuna.Study:
+    """An in-memory study of complete trials, each (value, recall bound's violation, re-run tag)."""
+    study = optuna.create_study(direction="maximize")
+    for value, violation, rerun in trials:
+        distributions = {"x": optuna.distributions.FloatDistribution(0, 1)}
+        attrs = {} if rerun is None else {RERUN_ATTR: rerun}
+        constraints = {"recall >= 0.5": violation}
+        trial = optuna.trial.create_trial(value=value, params={"x": value}, distributions=distributions,
+                                          user_attrs=attrs, constraints=constraints)  # fmt: skip
+        study.add_trial(trial)
+    return study
+
+
+def test_no_selection_picks_an_infeasible_trial() -> None:
+    study = _constrained_study([
+        (0.9, 0.2, None),  # the best value, but it misses recall >= 0.5
+        (0.8, 0.0, None),
+        (0.7, -0.1, None),
+        (0.85, 0.1, {"of": 1, "seed": 1}),  # trial 1's configuration misses it with another seed
+        (0.7, -0.1, {"of": 2, "seed": 1}),
+    ])  # fmt: skip
+    assert selected_trial(study).number == 1 and best_trial_value(study) == 0.8
+    assert [trial.number for trial in configuration_trials(study, top_k=3)] == [1, 2]
+    selection = summarize_selection(study, top_k=3, seeds=1, study_seed=0, metric="roc_auc")
+    assert [row["infeasible_seeds"] for row in selection["configurations"]] == [[1], []]
+    assert selection["selected_trial"] == 2
+
+
+def test_a_study_without_a_feasible_trial_has_nothing_to_select() -> None:
+    study = _constrained_study([(0.9, 0.2, None), (0.8, UNDEFINED_VIOLATION, None)])
+    with pytest.raises(ConfigError, match="has no feasible trial: all 2 complete trial"):
+        selected_trial(study)
+    assert best_trial_value(study) is None
