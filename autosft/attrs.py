@@ -21,6 +21,7 @@ __all__ = [
     "PORTFOLIO_ATTR",
     "QUICK_LOOK_ATTR",
     "REFERENCES_ATTR",
+    "REFERENCE_BASELINE_ATTR",
     "RERUN_ATTR",
     "SELECTION_ATTR",
     "TARGET_ATTR",
@@ -43,12 +44,18 @@ FINAL_TEST_ATTR = "autosft_final_test"
 #: The references fitted on train and scored on validation before the first trial (see
 #: :func:`autosft.evaluate.references.validate_references`).
 REFERENCES_ATTR = "autosft_references"
+#: The pre-trained model's scores on the reference dataset's capped validation rows, once per study: what
+#: each trial's retained performance is compared with (see :mod:`autosft.evaluate.retained`).
+REFERENCE_BASELINE_ATTR = "autosft_reference_baseline"
 #: The latest seed-robust selection (see :func:`autosft.evaluate.selection.summarize_selection`).
 SELECTION_ATTR = "autosft_selection"
 #: How many finished trials the study is to hold when its workers stop.
 TARGET_ATTR = "autosft_trial_target"
 
 # Trial attributes
+#: Per-trial scores beside the validation metrics, name -> float: ``retained_<metric>`` and
+#: ``reference_drop`` (the forgetting guard), ``worst_slice_<metric>`` (slices); constraints may name them.
+EXTRA_METRICS_ATTR = "autosft_extra_metrics"
 #: Why a trial failed, in a line (the objective, the worker loop and the stale-trial handling write it).
 FAIL_REASON_ATTR = "fail_reason"
 #: On a trial whose worker was lost: ``"stale"`` (killed, cut off) or ``"interrupted"``.

@@ -18,11 +18,13 @@ __all__ = [
     "TASK_TYPES",
     "Budget",
     "ComponentRef",
+    "ConstraintConfig",
     "DimensionOverride",
     "Direction",
     "HeartbeatConfig",
     "ObjectiveConfig",
     "PrunerConfig",
+    "ReferenceConfig",
     "SamplerConfig",
     "SearchConfig",
     "SelectConfig",
@@ -62,6 +64,50 @@ class ComponentRef(_Strict):
 
     name: str = Field(min_length=1, description="Registered component name (see `autosft plugins`).")
     options: dict[str, Any] = Field(default_factory=dict, description="Options of that component.")
+
+
+class ReferenceConfig(ComponentRef):
+    """A dataset from the model's original domain (same classes), scored after every trial: the
+    forgetting guard (see :mod:`autosft.evaluate.retained`)."""
+
+    max_drop: float | None = Field(
+        default=None,
+        ge=0,
+        allow_inf_nan=False,
+        description="Largest allowed drop of the objective metric on the reference vs the pre-trained model: "
+        "the constraint `reference_drop <= max_drop`; trials beyond it are infeasible and never selected.",
+    )
+
+
+class ConstraintConfig(_Strict):
+    """A bound a trial must meet to be selected: ``{metric: recall, min: 0.6}`` or ``{metric: NAME, max: X}``.
+
+    ``metric`` is a validation metric of the task, or a per-trial extra (``retained_<metric>``,
+    ``reference_drop`` with a ``reference``); the names are checked against the installed plugins
+    by :func:`autosft.search.prepare.constraint_metric_names`.
+    """
+
+    metric: str = Field(min_length=1, description="Validation metric, retained_<metric> or reference_drop.")
+    min: float | None = Field(default=None, allow_inf_nan=False, description="Feasible when the metric >= min.")
+    max: float | None = Field(default=None, allow_inf_nan=False, description="Feasible when the metric <= max.")
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> ConstraintConfig:
+        if (self.min is None) == (self.max is None):
+            raise ValueError(f"constraint on {self.metric!r}: give exactly one of min or max")
+        return self
+
+    @property
+    def key(self) -> str:
+        """The constraint's name in Optuna (``trial.constraints``) and in tables: ``recall >= 0.6``."""
+        return f"{self.metric} >= {self.min:g}" if self.min is not None else f"{self.metric} <= {self.max:g}"
+
+    def violation(self, value: float) -> float:
+        """Optuna's constraint value: feasible when zero or less, else by how much the bound is missed."""
+        if self.min is not None:
+            return self.min - value
+        assert self.max is not None  # one of the two, by _one_bound
+        return value - self.max
 
 
 class ObjectiveConfig(_Strict):
@@ -228,10 +274,16 @@ class StudyConfig(_Strict):
     seed: int = Field(
         default=0, ge=0, le=MAX_SEED, description="Seeds the sampler, the splits and every trial (0 to 2**32 - 1)."
     )
-    reference: ComponentRef | None = Field(
+    reference: ReferenceConfig | None = Field(
         default=None,
-        description="A dataset from the model's original domain (same classes): `autosft export` scores the "
-        "pre-trained and the fine-tuned model on its test split, to show what fine-tuning made the model forget.",
+        description="A dataset from the model's original domain (same classes): every trial is scored on its "
+        "validation split (retained performance; `max_drop` makes it a constraint), and `autosft export` scores "
+        "the pre-trained and the fine-tuned model on its test split, to show what fine-tuning made the model forget.",
+    )
+    constraints: list[ConstraintConfig] = Field(
+        default_factory=list,
+        description="Bounds a trial must meet to be selected, e.g. [{metric: recall, min: 0.6}]; passed to "
+        "Optuna's constrained sampling (TPE, GP, NSGA-II).",
     )
     slices: SlicesConfig | None = Field(
         default=None, description="Score the selected model per slice of these group columns (not features)."
@@ -259,6 +311,14 @@ class StudyConfig(_Strict):
     @property
     def is_multi_objective(self) -> bool:
         return len(self.objectives) > 1
+
+    @property
+    def all_constraints(self) -> list[ConstraintConfig]:
+        """The study's constraints, with ``reference.max_drop`` as ``reference_drop <= max_drop``."""
+        found = list(self.constraints)
+        if self.reference is not None and self.reference.max_drop is not None:
+            found.append(ConstraintConfig(metric="reference_drop", max=self.reference.max_drop))
+        return found
 
     @property
     def effective_pruner(self) -> PrunerConfig:

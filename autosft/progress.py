@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from autosft.attrs import AS_IS_ATTR
+from autosft.evaluate.constraints import is_feasible, violations
 from autosft.views import describe_params, trial_origin
 
 if TYPE_CHECKING:
@@ -26,6 +27,8 @@ def describe_trial(trial: optuna.trial.FrozenTrial, metric: str) -> str:
     seconds = trial.duration.total_seconds() if trial.duration else math.nan
     if trial.state.name == "COMPLETE":
         outcome = f"[green]COMPLETE[/] {metric}=" + ", ".join(f"{value:.4f}" for value in trial.values)
+        if not is_feasible(trial):  # never selected: say which bound it missed
+            outcome += f" [red]infeasible[/]: {escape('; '.join(violations(trial)))}"
     elif trial.state.name == "PRUNED":
         outcome = f"[yellow]PRUNED[/] after epoch {trial.last_step}"
     else:
@@ -89,7 +92,8 @@ class SearchProgress:
 
         if len(study.directions) > 1:
             return ""
-        values = [t.values[0] for t in study.get_trials(deepcopy=False) if t.values and rerun_tag(t) is None]
+        values = [t.values[0] for t in study.get_trials(deepcopy=False)
+                  if t.values and rerun_tag(t) is None and is_feasible(t)]  # fmt: skip
         if not values:
             return ""
         return f"{max(values) if study.direction.name == 'MAXIMIZE' else min(values):.4f}"

@@ -13,15 +13,16 @@ from typing import TYPE_CHECKING, Any
 from rich.table import Table
 from rich.text import Text
 
-from autosft.attrs import PORTFOLIO_ATTR, RERUN_ATTR, WARM_START_ATTR
+from autosft.attrs import EXTRA_METRICS_ATTR, PORTFOLIO_ATTR, REFERENCE_BASELINE_ATTR, RERUN_ATTR, WARM_START_ATTR
+from autosft.evaluate.constraints import REFERENCE_DROP, RETAINED_PREFIX
 
 if TYPE_CHECKING:
     import optuna
     from rich.console import Console
 
 __all__ = ["KEY_PARAMS", "calibration_cells", "calibration_line", "describe_params", "print_slices", "print_verdict",
-           "reference_cells", "reference_table", "selection_table", "slice_cells", "slice_line",
-           "trial_origin"]  # fmt: skip
+           "reference_cells", "reference_table", "retained_cell", "retained_metric", "selection_table", "slice_cells",
+           "slice_line", "trial_origin"]  # fmt: skip
 
 #: Params shown in one-line trial summaries, in this order, when present.
 KEY_PARAMS = (
@@ -64,6 +65,21 @@ def trial_origin(trial: optuna.trial.FrozenTrial) -> str:
     return ""
 
 
+def retained_metric(study: optuna.Study) -> str | None:
+    """The metric a study's forgetting guard keeps on the reference (its objective), ``None`` without one."""
+    baseline = study.user_attrs.get(REFERENCE_BASELINE_ATTR)
+    return str(baseline["metric"]) if isinstance(baseline, dict) else None
+
+
+def retained_cell(trial: optuna.trial.FrozenTrial, metric: str | None) -> str:
+    """A trial's retained performance in a cell: ``0.7123 (drop +0.0210)``; ``""`` where it has none."""
+    extra = trial.user_attrs.get(EXTRA_METRICS_ATTR)
+    if metric is None or not isinstance(extra, dict) or f"{RETAINED_PREFIX}{metric}" not in extra:
+        return ""
+    drop = extra.get(REFERENCE_DROP)
+    return _number(extra[f"{RETAINED_PREFIX}{metric}"]) + ("" if drop is None else f" (drop {drop:+.4f})")
+
+
 def selection_table(record: dict[str, Any]) -> Table:
     """The selection as a Rich table: one row per configuration, the chosen one marked."""
     confidence = f"{record['confidence']:.0%} CI"
@@ -76,6 +92,7 @@ def selection_table(record: dict[str, Any]) -> Table:
         std = "" if row["std"] is None else f"{row['std']:.4f}"
         note = ", ".join(
             [f"seed {seed} failed" for seed in row["failed_seeds"]]
+            + [f"seed {seed} infeasible" for seed in row.get("infeasible_seeds", [])]
             + ([f"{len(row['pending_seeds'])} re-run(s) pending"] if row["pending_seeds"] else [])
         )
         runs = ", ".join(map(str, row["trials"]))

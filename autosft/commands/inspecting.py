@@ -28,7 +28,7 @@ def status(
     """
     from autosft.evaluate.selection import SELECTION_ATTR
     from autosft.search.monitor import stale_trial_numbers, worker_activity
-    from autosft.views import selection_table
+    from autosft.views import retained_cell, retained_metric, selection_table
 
     loaded, url = open_selected(study, storage, study_name)
     trials = loaded.get_trials(deepcopy=False)
@@ -37,14 +37,17 @@ def status(
     # line of their own below the table, wrapped between words rather than folded inside them.
     wide = console.width >= WIDE_STATUS
     table = Table(title=f"study {loaded.study_name!r}")
-    columns = ("trial", "state", "value", "parameters", "seconds", "worker", "note")
-    for column in columns if wide else ("trial", "state", "value", "seconds", "note"):
+    guarded = retained_metric(loaded)  # a study with a reference: each trial's retained performance
+    retained = ("retained",) if guarded else ()
+    columns = ("trial", "state", "value", *retained, "parameters", "seconds", "worker", "note")
+    shown = [column for column in columns if wide or column not in ("parameters", "worker")]
+    for column in shown:
         table.add_column(column)
     counts: dict[str, int] = {}
-    rows = [_status_row(trial, stale) for trial in trials]
+    rows = [_status_row(trial, stale) | {"retained": retained_cell(trial, guarded)} for trial in trials]
     for row in rows:
         counts[row["state"]] = counts.get(row["state"], 0) + 1
-        table.add_row(*(row[column] for column in columns if wide or column not in ("parameters", "worker")))
+        table.add_row(*(row[column] for column in shown))
     console.print(table)
     for row in [] if wide else rows:
         worker = f" ({row['worker']})" if row["worker"] else ""
@@ -74,6 +77,7 @@ def _status_row(trial: optuna.trial.FrozenTrial, stale: set[int]) -> dict[str, s
 
     import optuna
 
+    from autosft.evaluate.constraints import is_feasible, violations
     from autosft.views import describe_params, trial_origin
 
     note = trial.user_attrs.get("fail_reason", "")
@@ -87,13 +91,16 @@ def _status_row(trial: optuna.trial.FrozenTrial, stale: set[int]) -> dict[str, s
         note = f"running for {running:.0f}s, {epochs} epoch(s) done"
     elif "failed_trial" in trial.system_attrs:
         note = f"retry of trial {trial.system_attrs['failed_trial']}"
+    infeasible = not is_feasible(trial)
+    if infeasible:  # never selected: the constraints it misses say why
+        note = "infeasible: " + "; ".join(violations(trial)) + (f"; {note}" if note else "")
     origin = trial_origin(trial)
     if origin:
         note = origin + (f"; {note}" if note else "")
     waiting = trial.state == optuna.trial.TrialState.WAITING  # a queued retry carries its dead worker's name
     return {
         "trial": str(trial.number),
-        "state": "RUNNING (stale)" if trial.number in stale else trial.state.name,
+        "state": "RUNNING (stale)" if trial.number in stale else trial.state.name + (" (infeasible)" * infeasible),
         "value": "" if trial.values is None else ", ".join(f"{v:.4f}" for v in trial.values),
         "parameters": describe_params(trial.params),
         "seconds": f"{trial.duration.total_seconds():.1f}" if trial.duration else "",
@@ -111,6 +118,8 @@ def best(
 ) -> None:
     """Show the selected trial (the seed-robust choice when the study made one, else the best):
     objective value(s), every parameter, every metric, and the test score."""
+    from autosft.attrs import REFERENCE_BASELINE_ATTR
+    from autosft.evaluate.constraints import extra_metrics, is_feasible
     from autosft.evaluate.holdout import FINAL_TEST_ATTR, selected_trial
     from autosft.evaluate.selection import SELECTION_ATTR
     from autosft.evaluate.slices import stored_slices
@@ -126,6 +135,10 @@ def best(
         "values": trial.values,
         "params": trial.params,
         "metrics": trial.user_attrs.get("metrics", {}),
+        "extra_metrics": extra_metrics(trial),
+        "constraints": trial.constraints,
+        "feasible": is_feasible(trial),
+        "reference_baseline": loaded.user_attrs.get(REFERENCE_BASELINE_ATTR),
         "best_epoch": trial.user_attrs.get("best_epoch"),
         "plan": trial.user_attrs.get("plan", {}),
         "timings": trial.user_attrs.get("timings", {}),
@@ -146,7 +159,8 @@ def best(
         else "best trial"
     )
     console.print(f"{chosen} {trial.number} of study {loaded.study_name!r}: values {trial.values}")
-    console.print_json(json.dumps({key: record[key] for key in ("params", "metrics", "final_test")}, default=str))
+    shown = ("params", "metrics", "extra_metrics", "constraints", "final_test")
+    console.print_json(json.dumps({key: record[key] for key in shown if record[key] != {}}, default=str))
     print_verdict(console, loaded)
     print_slices(console, record["slices"])
 

@@ -44,6 +44,8 @@ class PreparedStudy:
     #: Scores of validation probabilities beyond the metrics, merged into every epoch's metrics: with
     #: ``slices``, the worst slice per metric (:func:`autosft.evaluate.slices.worst_slice_scorer`).
     extra_scores: Callable[[np.ndarray], dict[str, float]] | None = None
+    #: The ``reference`` dataset, encoded like ``splits``; ``None`` for a study without one.
+    reference: Splits | None = None
 
     def build_model(self, plan: TrialPlan) -> BuiltModel:
         return self.builder.build(self.model_options, self.splits, seed=plan.seed)

@@ -25,6 +25,7 @@ import numpy as np
 import optuna
 
 from autosft.attrs import AS_IS_ATTR, RERUN_ATTR, SELECTION_ATTR
+from autosft.evaluate.constraints import is_feasible
 
 __all__ = [
     "CONFIDENCE",
@@ -62,11 +63,11 @@ def extra_seeds(study_seed: int, seeds: int) -> list[int]:
 
 
 def configuration_trials(study: optuna.Study, top_k: int) -> list[optuna.trial.FrozenTrial]:
-    """The ``top_k`` best complete trials the search proposed, one per distinct configuration."""
+    """The ``top_k`` best complete, feasible trials the search proposed, one per distinct configuration."""
     direction = study.directions[0]
     # The model as is (zero epochs) gives the same scores with any seed: nothing to re-run.
     proposed = [t for t in study.get_trials(deepcopy=False, states=(_COMPLETE,))
-                if rerun_tag(t) is None and not t.user_attrs.get(AS_IS_ATTR)]  # fmt: skip
+                if rerun_tag(t) is None and not t.user_attrs.get(AS_IS_ATTR) and is_feasible(t)]  # fmt: skip
     ranked = sorted(proposed, key=lambda t: (-t.values[0] if direction.name == "MAXIMIZE" else t.values[0], t.number))
     chosen: list[optuna.trial.FrozenTrial] = []
     seen: set[str] = set()
@@ -124,8 +125,8 @@ def _interval(values: list[float]) -> dict[str, float | None]:
 def summarize_selection(study: optuna.Study, *, top_k: int, seeds: int, study_seed: int, metric: str) -> dict[str, Any]:
     """Mean, std and confidence interval per top configuration, and the one chosen by mean.
 
-    Only a configuration whose every seed completed can be chosen; with none, ``selected_trial``
-    is ``None`` and the best single trial stands.
+    Only a configuration whose every seed completed, each within the study's constraints, can be
+    chosen; with none, ``selected_trial`` is ``None`` and the best single feasible trial stands.
     """
     attempts = _attempts(study)
     maximize = study.directions[0].name == "MAXIMIZE"
@@ -134,6 +135,7 @@ def summarize_selection(study: optuna.Study, *, top_k: int, seeds: int, study_se
         values = {study_seed: trial.values[0]}
         failed: list[int] = []
         pending: list[int] = []
+        infeasible: list[int] = []
         members = [trial.number]
         for seed in extra_seeds(study_seed, seeds):
             tries = attempts.get((trial.number, seed), [])
@@ -141,14 +143,17 @@ def summarize_selection(study: optuna.Study, *, top_k: int, seeds: int, study_se
             if done:
                 values[seed] = done[0].values[0]
                 members.append(done[0].number)
+                if not is_feasible(done[0]):
+                    infeasible.append(seed)
             elif any(not t.state.is_finished() for t in tries) or not tries:
                 pending.append(seed)
             else:
                 failed.append(seed)
         rows.append({"trial": trial.number, "params": trial.params, "trials": members, "seeds": list(values),
                      "values": list(values.values()), "n": len(values), **_interval(list(values.values())),
-                     "failed_seeds": failed, "pending_seeds": pending})  # fmt: skip
-    complete = [row for row in rows if not row["failed_seeds"] and not row["pending_seeds"]]
+                     "failed_seeds": failed, "pending_seeds": pending, "infeasible_seeds": infeasible})  # fmt: skip
+    complete = [row for row in rows if not row["failed_seeds"] and not row["pending_seeds"]
+                and not row["infeasible_seeds"]]  # fmt: skip
     sign = 1.0 if maximize else -1.0
     best = max(complete, key=lambda row: sign * float(row["mean"]), default=None)
     return {

@@ -14,6 +14,7 @@ from typing import Any
 import optuna
 
 from autosft.attrs import AS_IS_ATTR, FINAL_TEST_ATTR, REFERENCES_ATTR
+from autosft.evaluate.constraints import is_feasible
 from autosft.evaluate.holdout import selected_trial
 from autosft.evaluate.references import best_reference
 from autosft.evaluate.selection import rerun_tag
@@ -104,10 +105,10 @@ def study_verdict(study: optuna.Study) -> dict[str, Any] | None:
 
 
 def best_trial_value(study: optuna.Study, metric: str) -> float | None:
-    """The best validation ``metric`` among complete trials the search proposed (not seed re-runs)."""
+    """The best validation ``metric`` among complete, feasible trials the search proposed (not seed re-runs)."""
     maximize = study.directions[0] == optuna.study.StudyDirection.MAXIMIZE
     scores = [validation_score(t, metric) for t in study.get_trials(deepcopy=False, states=(
-              optuna.trial.TrialState.COMPLETE,)) if rerun_tag(t) is None]  # fmt: skip
+              optuna.trial.TrialState.COMPLETE,)) if rerun_tag(t) is None and is_feasible(t)]  # fmt: skip
     values = [value for value in scores if value is not None and math.isfinite(value)]
     if not values:
         return None

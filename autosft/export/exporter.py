@@ -25,16 +25,14 @@ import pluggy
 import yaml
 
 from autosft.config import StudyConfig
-from autosft.engine.data import to_device_split
 from autosft.engine.device import DeviceSetup, pick_device
-from autosft.engine.loop import predict
-from autosft.engine.scoring import score
 from autosft.errors import ConfigError, PluginError
 from autosft.evaluate.bootstrap import DEFAULT_RESAMPLES, bootstrap_intervals
 from autosft.evaluate.calibration import Calibration, calibrate
 from autosft.evaluate.holdout import selected_trial
 from autosft.evaluate.references import REFERENCES_ATTR, score_on_test
 from autosft.evaluate.refit import Refit, RefitMode, refit
+from autosft.evaluate.retained import retained_performance
 from autosft.evaluate.slices import model_slices
 from autosft.evaluate.verdict import best_trial_value, summarize
 from autosft.export import runcard
@@ -42,7 +40,7 @@ from autosft.export.model import MODEL_DESCRIPTION, save_model
 from autosft.export.onnx import export_onnx
 from autosft.plugins import get_plugin_manager
 from autosft.registry import ComponentTable, Registry, collect_registry
-from autosft.search.prepare import PreparedStudy, prepare_study, validate_options
+from autosft.search.prepare import PreparedStudy, prepare_study
 from autosft.search.study import load_existing_study, stored_config
 from autosft.space import SearchSpace
 from autosft.storage import mask_url, open_storage
@@ -108,7 +106,9 @@ def export_study(
                                     resamples=resamples, level=CONFIDENCE_LEVEL, seed=config.seed)  # fmt: skip
     bootstrap_seconds = time.perf_counter() - tick
     references = _references(study, prepared, trial, refit_mode, calibration.test_probabilities, intervals, resamples)
-    retained = _retained_performance(prepared, refitted, setup) if config.reference is not None else None
+    retained = None
+    if prepared.reference is not None:
+        retained = retained_performance(prepared, refitted.module, refitted.plan, setup)
     slices = model_slices(prepared, refitted.module, calibration.test_probabilities, setup, trial=trial.number,
                           temperature=calibration.temperature)  # fmt: skip
 
@@ -268,27 +268,6 @@ def _references(
         model_test=model_test,
         best_trial_value=best_trial_value(study, record["objective"]),
     )
-
-
-def _retained_performance(prepared: PreparedStudy, refitted: Refit, setup: DeviceSetup) -> dict[str, Any]:
-    """Scores of the pre-trained and the fine-tuned model on the reference dataset's test split."""
-    config, registry = prepared.config, prepared.registry
-    assert config.reference is not None
-    loader = registry.datasets.get(config.reference.name)
-    options = validate_options(loader.Options, config.reference.options, f"reference dataset {loader.name!r} options")
-    reference = loader.load(options, task=config.task, seed=config.seed)  # type: ignore[arg-type]
-    if reference.class_names != prepared.splits.class_names:
-        raise ConfigError(
-            f"reference dataset {loader.name!r} has classes {list(reference.class_names)}, but the study's data has "
-            f"{list(prepared.splits.class_names)}: the model cannot be scored on it"
-        )
-    rows = to_device_split(reference.test, setup.device)
-    base = prepared.build_model(refitted.plan).module.to(setup.device)
-    scores = {}
-    for name, module in (("pretrained", base), ("fine_tuned", refitted.module)):
-        scores[name] = score(prepared.metrics, reference.test.labels, predict(module, rows, setup, reference.task))
-    change = {metric: scores["fine_tuned"][metric] - scores["pretrained"][metric] for metric in scores["pretrained"]}
-    return {"dataset": loader.name, "test_rows": len(reference.test), **scores, "change": change}
 
 
 def _run_card(

@@ -17,8 +17,10 @@ import optuna
 import pluggy
 import torch
 
+from autosft.attrs import REFERENCE_BASELINE_ATTR
 from autosft.components import Splits
 from autosft.engine.device import DeviceSetup
+from autosft.evaluate.constraints import extra_metrics, is_feasible
 from autosft.storage import mask_url
 
 __all__ = ["CORE_PACKAGES", "created_at", "data_record", "hardware", "package_versions", "search_record"]
@@ -55,7 +57,9 @@ def hardware(device: DeviceSetup) -> dict[str, Any]:
 
 
 def search_record(study: optuna.Study, storage_url: str, selected: optuna.trial.FrozenTrial) -> dict[str, Any]:
-    """The study behind the export: its trials by state, the selected trial and the search's wall time."""
+    """The study behind the export: its trials by state (and how many missed a constraint), the
+    selected trial with its extra scores (retained performance during the search) and constraint
+    values, the pre-trained model's reference scores, and the search's wall time."""
     trials = study.get_trials(deepcopy=False)
     states: dict[str, int] = {}
     for trial in trials:
@@ -73,6 +77,10 @@ def search_record(study: optuna.Study, storage_url: str, selected: optuna.trial.
         "selected_values": selected.values,
         "selected_params": selected.params,
         "selected_best_epoch": selected.user_attrs.get("best_epoch"),
+        "selected_extra_metrics": extra_metrics(selected),
+        "selected_constraints": selected.constraints,
+        "infeasible_trials": sum(trial.state.is_finished() and not is_feasible(trial) for trial in trials),
+        "reference_baseline": study.user_attrs.get(REFERENCE_BASELINE_ATTR),
         "trial_seconds_total": round(trial_seconds, 3),
         "search_wall_seconds": round((max(ends) - min(starts)).total_seconds(), 3) if starts and ends else None,
     }

@@ -17,6 +17,7 @@ import optuna
 import plotly.graph_objects as go
 
 from autosft.config import StudyConfig
+from autosft.evaluate.constraints import is_feasible
 
 __all__ = ["Figure", "Section", "objective_names", "study_sections", "top_trials"]
 
@@ -42,8 +43,10 @@ class Section:
 
 
 def top_trials(study: optuna.Study, count: int = TOP_TRIALS) -> list[optuna.trial.FrozenTrial]:
-    """The best complete trials on the first objective, best first."""
-    complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    """The best complete, feasible trials on the first objective, best first (an infeasible trial is
+    never a top trial: :mod:`autosft.evaluate.constraints`)."""
+    complete = [trial for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+                if is_feasible(trial)]  # fmt: skip
     maximize = study.directions[0] == optuna.study.StudyDirection.MAXIMIZE
     return sorted(complete, key=lambda trial: trial.values[0], reverse=maximize)[:count]
 

@@ -13,12 +13,21 @@ from typing import Any
 import optuna
 
 from autosft.config import StudyConfig
+from autosft.evaluate.constraints import is_feasible, violations
 from autosft.evaluate.holdout import selected_trial
 from autosft.evaluate.verdict import study_verdict
 from autosft.report.slice_figures import slice_record
 from autosft.report.study_figures import objective_names, top_trials
 from autosft.storage import mask_url
-from autosft.views import calibration_cells, calibration_line, reference_cells, slice_cells, slice_line
+from autosft.views import (
+    calibration_cells,
+    calibration_line,
+    reference_cells,
+    retained_cell,
+    retained_metric,
+    slice_cells,
+    slice_line,
+)
 
 __all__ = ["Summary", "Table", "summarize"]
 
@@ -71,6 +80,8 @@ def summarize(
     ]
     if config is not None:
         facts[1:1] = [("task", config.task), ("data", config.dataset.name), ("model", config.model.name)]
+        if config.all_constraints:
+            facts.append(("constraints", ", ".join(constraint.key for constraint in config.all_constraints)))
     tables = []
     if states.get("COMPLETE"):
         best = selected_trial(study)
@@ -78,6 +89,7 @@ def summarize(
         tables.append(Table(f"Selected trial {best.number}", ["parameter", "value"],
                             [[name, _cell(value)] for name, value in best.params.items()]))  # fmt: skip
         tables.append(_top_table(study, names))
+        tables += _guard_table(study, names)
     if export is not None:
         level = round(export["confidence_level"] * 100)
         rows = [[name, _cell(i["value"]), "" if i["low"] is None else f"[{i['low']:.4f}, {i['high']:.4f}]"]
@@ -107,6 +119,20 @@ def _calibration(facts: list[tuple[str, str]], record: dict[str, Any] | None) ->
         return []
     return [Table(f"Calibration: temperature {record['temperature']:.3f}, fitted on validation only",
                   *calibration_cells(record))]  # fmt: skip
+
+
+def _guard_table(study: optuna.Study, names: list[str]) -> list[Table]:
+    """Every complete trial's retained performance on the reference and the constraints it misses;
+    nothing for a study with neither."""
+    complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    metric = retained_metric(study)
+    if metric is None and not any(trial.constraints for trial in complete):
+        return []
+    header = ["trial", "value", *([f"retained {metric} (drop)"] if metric else []), "feasible"]
+    rows = [[str(trial.number), _values(names, trial.values), *([retained_cell(trial, metric)] if metric else []),
+             "yes" if is_feasible(trial) else "no: " + "; ".join(violations(trial))] for trial in complete]  # fmt: skip
+    title = "Trials: retained performance on the reference and constraints (infeasible trials are never selected)"
+    return [Table(title, header, rows)]
 
 
 def _top_table(study: optuna.Study, names: list[str]) -> Table:

@@ -18,8 +18,9 @@ from autosft.config import StudyConfig
 from autosft.engine.device import DeviceSetup, pick_device
 from autosft.errors import ConfigError, DataError
 from autosft.evaluate.datacheck import DATA_CHECK_ATTR, DataReport, check_splits, refuse_errors
-from autosft.evaluate.holdout import FINAL_TEST_ATTR, evaluate_on_test, selected_trial
+from autosft.evaluate.holdout import FINAL_TEST_ATTR, evaluate_on_test, has_selectable_trial, selected_trial
 from autosft.evaluate.references import REFERENCES_ATTR, FittedReferences, validate_references
+from autosft.evaluate.retained import ForgettingGuard, forgetting_guard
 from autosft.evaluate.selection import SELECTION_ATTR, enqueue_reruns, summarize_selection, waiting_reruns
 from autosft.plugins import get_plugin_manager
 from autosft.registry import Registry, collect_registry
@@ -114,9 +115,10 @@ def run_search(
     study = _open_for_run(prepared, storage, existing=existing, allow_data_change=allow_data_change,
                           warm=warm, notice=on_notice)  # fmt: skip
     references = _before_first_trial(study, prepared, report, on_data_checked)
+    guard = forgetting_guard(study, prepared, setup, notice=on_notice)
     if on_prepared is not None:
         on_prepared(prepared, study)
-    summary = _run_trials(study, prepared, slots, setup, callbacks)
+    summary = _run_trials(study, prepared, slots, setup, callbacks, guard)
     selection = _record_selection(study, prepared) if slots else None  # --workers 0: nothing ran here
     outcome = _outcome(study, prepared, summary, existing=existing, report=report, selection=selection)
     if final_test and slots:
@@ -129,9 +131,9 @@ def _test_selected(
     outcome: SearchOutcome, setup: DeviceSetup, references: tuple[dict[str, Any], FittedReferences]
 ) -> None:
     """The final test: retrain the selected trial and score it once on test, beside the references;
-    nothing while no trial is complete or the test split is empty."""
+    nothing while no trial is complete and feasible, or the test split is empty."""
     prepared = outcome.prepared
-    if outcome.states.get("COMPLETE") and len(prepared.splits.test):
+    if outcome.states.get("COMPLETE") and len(prepared.splits.test) and has_selectable_trial(outcome.study):
         outcome.final_test = evaluate_on_test(prepared, selected_trial(outcome.study), setup, references=references)
         outcome.study.set_user_attr(FINAL_TEST_ATTR, outcome.final_test)
 
@@ -216,12 +218,12 @@ def _cheap_checks(
 
 
 def _run_trials(study: optuna.Study, prepared: PreparedStudy, slots: list[Slot], setup: DeviceSetup,
-                callbacks: Sequence[StudyCallback]) -> WorkSummary:  # fmt: skip
+                callbacks: Sequence[StudyCallback], guard: ForgettingGuard | None) -> WorkSummary:  # fmt: skip
     """The budget, then the seed re-runs the study asks for, under the study's lock."""
     config = prepared.config
     lock = StudyLock(config.storage, config.name)
     try:
-        run = _TrialRun(study, prepared, slots, setup, lock, callbacks)
+        run = _TrialRun(study, prepared, slots, setup, lock, callbacks, guard)
         # The queue is served first: re-runs an interrupted run left there come on top of the budget.
         summary = run(config.budget.n_trials + waiting_reruns(study))
         select = config.select
@@ -282,6 +284,7 @@ class _TrialRun:
     setup: DeviceSetup
     lock: StudyLock
     callbacks: Sequence[StudyCallback]
+    guard: ForgettingGuard | None = None
 
     def __call__(self, n_trials: int) -> WorkSummary:
         config = self.prepared.config
@@ -292,7 +295,7 @@ class _TrialRun:
             return dispatch(self.study, self.slots, storage_url=config.storage, callbacks=self.callbacks,
                             timeout=config.budget.timeout)  # fmt: skip
         _limit_threads()
-        runner = TrialRunner(self.prepared, study_name=config.name, device=self.setup)
+        runner = TrialRunner(self.prepared, study_name=config.name, device=self.setup, guard=self.guard)
         return work(self.study, runner, lock=self.lock, target=target, timeout=config.budget.timeout,
                     callbacks=self.callbacks)  # fmt: skip
 
@@ -337,7 +340,8 @@ def join_study(
     _record_data(study, prepared.splits.fingerprint, changed_from=stored)
     lock = StudyLock(storage_url, config.name)
     try:
-        runner = TrialRunner(prepared, study_name=config.name, device=setup)
+        guard = forgetting_guard(study, prepared, setup)
+        runner = TrialRunner(prepared, study_name=config.name, device=setup, guard=guard)
         return work(study, runner, lock=lock, target=trial_target(study), callbacks=callbacks, max_trials=max_trials,
                     timeout=config.budget.timeout if timeout is None else timeout)  # fmt: skip
     finally:

@@ -16,11 +16,13 @@ from typing import Any
 import optuna
 
 from autosft.attrs import EXTRA_METRICS_ATTR, WORST_SLICE_PREFIX
-from autosft.contracts import TrialContext, TrialPlan, json_safe
+from autosft.contracts import TrialContext, TrialPlan, TrialResult, json_safe
 from autosft.engine.device import DeviceSetup, release_device_memory
 from autosft.engine.prepared import PreparedStudy
 from autosft.engine.trial import train_plan
 from autosft.errors import TrialFailure
+from autosft.evaluate.constraints import constraint_values, extra_metrics
+from autosft.evaluate.retained import ForgettingGuard
 from autosft.evaluate.selection import rerun_tag, trial_seed
 from autosft.search.study import AS_IS_ATTR, is_starting_trial
 
@@ -28,12 +30,16 @@ __all__ = ["TrialRunner"]
 
 
 class TrialRunner:
-    """Callable Optuna objective for one prepared study on one device."""
+    """Callable Optuna objective for one prepared study on one device; with a ``guard`` (a study
+    with a ``reference``), each trial's model is also scored on the reference rows."""
 
-    def __init__(self, prepared: PreparedStudy, *, study_name: str, device: DeviceSetup) -> None:
+    def __init__(
+        self, prepared: PreparedStudy, *, study_name: str, device: DeviceSetup, guard: ForgettingGuard | None = None
+    ) -> None:
         self.prepared = prepared
         self.study_name = study_name
         self.device = device
+        self.guard = guard
 
     def __call__(self, trial: optuna.Trial) -> float | list[float]:
         prepared = self.prepared
@@ -47,7 +53,9 @@ class TrialRunner:
         hook.autosft_trial_start(context=context)
         try:
             on_epoch = self._reporter(trial, context, prune=rerun_tag(trial) is None and not is_starting_trial(trial))
-            trained = train_plan(prepared, plan, self.device, on_epoch=on_epoch)
+            # The guard scores the model trials are judged by: the one at its best epoch.
+            trained = train_plan(prepared, plan, self.device, on_epoch=on_epoch, restore_best=self.guard is not None)
+            extra = {} if self.guard is None else self.guard.measure(trained.module, self.device)
         except optuna.TrialPruned:
             hook.autosft_trial_end(context=context, result=None, state="PRUNED")
             raise
@@ -66,8 +74,20 @@ class TrialRunner:
         for key, value in result.as_user_attrs().items():
             trial.set_user_attr(key, _json(value))
         _record_worst_slices(trial, result.metrics)  # the best epoch's, as the trial's value
+        self._record_constraints(trial, result, extra)
         hook.autosft_trial_end(context=context, result=result, state="COMPLETE")
         return result.values[0] if len(result.values) == 1 else result.values
+
+    def _record_constraints(self, trial: optuna.Trial, result: TrialResult, extra: dict[str, float | None]) -> None:
+        """Store the trial's extra scores, then give Optuna one constraint per bound of the study
+        (:mod:`autosft.evaluate.constraints`), while the trial still runs: samplers read them from it."""
+        if extra:
+            trial.set_user_attr(EXTRA_METRICS_ATTR, {**trial.user_attrs.get(EXTRA_METRICS_ATTR, {}), **extra})
+        constraints = self.prepared.config.all_constraints
+        if constraints:
+            values = constraint_values(constraints, result.metrics, extra_metrics(trial))
+            for key, value in values.items():
+                trial.set_constraint(key, value)
 
     def _reporter(self, trial: optuna.Trial, context: TrialContext, *, prune: bool) -> Any:
         """Record each epoch; report it to the pruner unless ``prune`` is false.

@@ -14,15 +14,18 @@ import numpy as np
 import pluggy
 from pydantic import BaseModel, ValidationError
 
+from autosft.attrs import WORST_SLICE_PREFIX
 from autosft.components import BuiltModel, DatasetLoader, Metric, Splits
 from autosft.config import Direction, StudyConfig, format_validation_error
 from autosft.engine.prepared import PreparedStudy
 from autosft.errors import ConfigError, PluginError
+from autosft.evaluate.constraints import REFERENCE_DROP, RETAINED_PREFIX
 from autosft.registry import Registry, collect_registry, unknown_name
 from autosft.search.plan import build_search_space, quick_look_params
 from autosft.search.probe import check_structure
 
-__all__ = ["PreparedStudy", "check_components", "load_splits", "prepare_study", "validate_options"]
+__all__ = ["PreparedStudy", "check_components", "constraint_metric_names", "load_reference", "load_splits",
+           "prepare_study", "validate_options"]  # fmt: skip
 
 
 def validate_options(model: type[BaseModel], options: dict[str, Any], where: str) -> BaseModel:
@@ -66,6 +69,7 @@ def check_components(config: StudyConfig, registry: Registry) -> tuple[BaseModel
     for name in [] if config.slices is None else config.slices.metrics:
         if name not in fitting:
             raise ConfigError(unknown_name("slices metric", name, fitting, label=f"metrics of {config.task} tasks"))
+    _check_constraints(config, registry)
     return dataset_options, model_options, directions
 
 
@@ -79,6 +83,33 @@ def _dataset_options(config: StudyConfig, loader: DatasetLoader) -> dict[str, An
             "slice_columns, see autosft.SliceOptions): remove `slices` or use a dataset that does, e.g. tabular"
         )
     return {**config.dataset.options, "slice_columns": list(config.slices.columns)}
+
+
+def constraint_metric_names(config: StudyConfig, registry: Registry) -> list[str]:
+    """The names a study's constraints may bound: the registered metrics of its task (scored on
+    validation); with a ``reference``, ``retained_<metric>`` and ``reference_drop`` (the forgetting
+    guard, :mod:`autosft.evaluate.retained`); with ``slices``, ``worst_slice_<metric>`` for each metric
+    scored per slice (the objectives' and ``slices.metrics``, :func:`autosft.evaluate.slices.sliced_metrics`)."""
+    fitting = [metric.name for metric in registry.metrics.values() if config.task in metric.task_types]
+    names = list(fitting)
+    if config.reference is not None:
+        names += [f"{RETAINED_PREFIX}{name}" for name in fitting] + [REFERENCE_DROP]
+    if config.slices is not None:
+        sliced = {objective.metric for objective in config.objectives} | set(config.slices.metrics)
+        names += [f"{WORST_SLICE_PREFIX}{name}" for name in fitting if name in sliced]
+    return names
+
+
+def _check_constraints(config: StudyConfig, registry: Registry) -> None:
+    """Every constraint names a metric this study scores; one that does not is a one-line error."""
+    valid = constraint_metric_names(config, registry)
+    for constraint in config.constraints:
+        if constraint.metric not in valid:
+            needs = [] if config.reference is not None else ["retained_<metric> and reference_drop need `reference:`"]
+            needs += [] if config.slices is not None else ["worst_slice_<metric> needs `slices:`"]
+            guard = f" ({'; '.join(needs)})" if needs else ""
+            message = unknown_name("metric", constraint.metric, valid, label=f"metrics a constraint may bound{guard}")
+            raise ConfigError(f"constraints: {message}")
 
 
 def load_splits(config: StudyConfig, registry: Registry) -> Splits:
@@ -134,14 +165,54 @@ def prepare_study(
         if config.task in metric.task_types and metric.min_classes <= splits.num_classes
     ]
     check_metric_values(metrics, splits, registry)
+    _check_constraints_scored(config, metrics, splits)
     quick_look = quick_look_params(space, probe)
     extra_scores = None
     if config.slices is not None:
         from autosft.evaluate.slices import sliced_metrics, worst_slice_scorer
 
         extra_scores = worst_slice_scorer(sliced_metrics(metrics, config), splits, config.slices)
+    reference = load_reference(config, registry, model_options, splits)
     return PreparedStudy(config, manager, registry, splits, builder, model_options, space, metrics, directions,
-                         quick_look, extra_scores)  # fmt: skip
+                         quick_look=quick_look, extra_scores=extra_scores, reference=reference)  # fmt: skip
+
+
+def load_reference(config: StudyConfig, registry: Registry, model_options: BaseModel, splits: Splits) -> Splits | None:
+    """The study's reference dataset as its model sees it (encoded like the study's data), or ``None``.
+
+    Its classes must be the study's: the model's predictions on it are scored as they are.
+    """
+    if config.reference is None:
+        return None
+    loader = registry.datasets.get(config.reference.name)
+    options = validate_options(loader.Options, config.reference.options, f"reference dataset {loader.name!r} options")
+    reference = loader.load(options, task=config.task, seed=config.seed)  # type: ignore[arg-type]
+    if not isinstance(reference, Splits):
+        raise PluginError(f"dataset {loader.name!r} returned {type(reference).__name__}, not Splits")
+    if reference.class_names != splits.class_names:
+        raise ConfigError(
+            f"reference dataset {loader.name!r} has classes {list(reference.class_names)}, but the study's data has "
+            f"{list(splits.class_names)}: the model cannot be scored on it"
+        )
+    encoder = registry.models.get(config.model.name).input_encoder(model_options, reference)
+    if encoder is not None:
+        from autosft.engine.cache import encode_splits
+
+        reference = encode_splits(reference, encoder)
+    return reference
+
+
+def _check_constraints_scored(config: StudyConfig, metrics: list[Metric], splits: Splits) -> None:
+    """A constraint on a metric the task's data cannot score (too few classes) would make every trial
+    infeasible: refuse it now."""
+    scored = {metric.name for metric in metrics}
+    for constraint in config.constraints:
+        name = constraint.metric.removeprefix(RETAINED_PREFIX).removeprefix(WORST_SLICE_PREFIX)
+        if constraint.metric != REFERENCE_DROP and name not in scored:
+            raise ConfigError(
+                f"constraints: metric {name!r} needs more classes than the data's {splits.num_classes}; metrics "
+                f"scored here: {', '.join(sorted(scored))}"
+            )
 
 
 def check_metric_values(metrics: list[Metric], splits: Splits, registry: Registry) -> None:

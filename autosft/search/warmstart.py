@@ -25,6 +25,7 @@ import optuna
 from autosft.attrs import AS_IS_ATTR, CONFIG_ATTR, WARM_START_ATTR
 from autosft.config import StudyConfig
 from autosft.errors import ConfigError
+from autosft.evaluate.constraints import is_feasible
 from autosft.evaluate.selection import rerun_tag
 from autosft.search.study import load_existing_study
 from autosft.space import SearchSpace
@@ -122,12 +123,16 @@ def _check_same_problem(study: optuna.Study, config: StudyConfig, url: str) -> N
 
 
 def _ranked_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
-    """Complete trials by the study's first objective, best first. Seed re-runs repeat a configuration
-    with another seed, and the model as is trained nothing: neither is a configuration of its own."""
+    """Complete, feasible trials by the study's first objective, best first. Seed re-runs repeat a
+    configuration with another seed, and the model as is trained nothing: neither is a configuration
+    of its own; a trial that missed the earlier study's constraints is no winner to start from."""
     complete = [
         trial
         for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-        if rerun_tag(trial) is None and not trial.user_attrs.get(AS_IS_ATTR) and math.isfinite(trial.values[0])
+        if rerun_tag(trial) is None
+        and not trial.user_attrs.get(AS_IS_ATTR)
+        and is_feasible(trial)
+        and math.isfinite(trial.values[0])
     ]
     best_high = study.directions[0] == optuna.study.StudyDirection.MAXIMIZE
     return sorted(complete, key=lambda trial: trial.values[0], reverse=best_high)
