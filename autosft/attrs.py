@@ -16,6 +16,8 @@ __all__ = [
     "DEFAULT_TRIAL_ATTR",
     "FAIL_REASON_ATTR",
     "FINAL_TEST_ATTR",
+    "FOLDS_ATTR",
+    "FOLD_SCORES_ATTR",
     "LOST_ATTR",
     "QUICK_LOOK_ATTR",
     "REFERENCES_ATTR",
@@ -34,6 +36,9 @@ DATA_CHECK_ATTR = "autosft_data_check"
 DATA_FINGERPRINT_ATTR = "autosft_data_fingerprint"
 #: The data changes a resumed run was allowed to go on with (--allow-data-change).
 DATA_CHANGES_ATTR = "autosft_data_changes"
+#: The cross-validation folds the study's trials are scored on, or ``None`` for the validation split
+#: (see :func:`autosft.evaluate.folds.folds_record`).
+FOLDS_ATTR = "autosft_folds"
 #: The held-out test evaluation of the selected trial.
 FINAL_TEST_ATTR = "autosft_final_test"
 #: The references fitted on train and scored on validation before the first trial (see
@@ -47,6 +52,9 @@ TARGET_ATTR = "autosft_trial_target"
 # Trial attributes
 #: Why a trial failed, in a line (the objective, the worker loop and the stale-trial handling write it).
 FAIL_REASON_ATTR = "fail_reason"
+#: A cross-validated trial's scores per fold, in fold order, each fold's added as it finishes
+#: (see :func:`autosft.evaluate.folds.fold_record`); the trial's value is their mean.
+FOLD_SCORES_ATTR = "autosft_fold_scores"
 #: On a trial whose worker was lost: ``"stale"`` (killed, cut off) or ``"interrupted"``.
 LOST_ATTR = "autosft_lost"
 #: Marks the enqueued default configuration (trial 0 of a new study, 1 after a quick look).

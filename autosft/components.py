@@ -88,13 +88,19 @@ class DataSplit:
     ``inputs`` is a float/int array (rows first) or a mapping of such arrays (e.g. ``input_ids`` and
     ``attention_mask``). ``labels`` holds class indices for binary/multiclass, a 0/1 matrix of
     shape (rows, classes) for multilabel, and the index of the held-out item for ranking.
+    ``groups``, where the data has them, names each row's group (a patient, a contract): rows of
+    one group look alike, so cross-validation (``validation: {folds: k}``) keeps a group in one
+    fold. A loader that splits by group sets it on every split (see :attr:`Splits.group_unit`).
     """
 
     inputs: Any
     labels: np.ndarray
+    groups: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         rows = {len(self.labels)}
+        if self.groups is not None:
+            rows.add(len(self.groups))
         if isinstance(self.inputs, Mapping):
             rows |= {len(array) for array in self.inputs.values()}
         else:
@@ -115,6 +121,7 @@ class Splits:
     options, so caches (pre-trained weights, tokenized inputs) are keyed by it. ``raw_inputs`` keeps
     each part's inputs as the loader gave them (e.g. texts) once a model's input encoder replaced
     them (token ids), for references that fit on raw inputs (TF-IDF); empty when nothing was encoded.
+    ``group_unit`` is what the splits' ``groups`` are ("patient"), as messages name them.
     """
 
     train: DataSplit
@@ -127,6 +134,7 @@ class Splits:
     pretrain: DataSplit | None = None
     info: Mapping[str, Any] = field(default_factory=dict)
     raw_inputs: Mapping[str, Any] = field(default_factory=dict)
+    group_unit: str = "group"
 
     @property
     def num_classes(self) -> int:

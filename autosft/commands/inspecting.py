@@ -74,11 +74,12 @@ def _status_row(trial: optuna.trial.FrozenTrial, stale: set[int]) -> dict[str, s
 
     import optuna
 
-    from autosft.views import describe_params, trial_origin
+    from autosft.views import describe_params, fold_scores, trial_origin
 
     note = trial.user_attrs.get("fail_reason", "")
+    folds = fold_scores(trial)
     if trial.state == optuna.trial.TrialState.PRUNED:
-        note = f"pruned after epoch {trial.last_step}"
+        note = f"pruned after {'fold' if folds else 'epoch'} {trial.last_step}"
     elif trial.number in stale:
         note = "no heartbeat: its worker is gone; the next worker to start a trial re-queues it"
     elif trial.state == optuna.trial.TrialState.RUNNING and trial.datetime_start is not None:
@@ -88,8 +89,7 @@ def _status_row(trial: optuna.trial.FrozenTrial, stale: set[int]) -> dict[str, s
     elif "failed_trial" in trial.system_attrs:
         note = f"retry of trial {trial.system_attrs['failed_trial']}"
     origin = trial_origin(trial)
-    if origin:
-        note = origin + (f"; {note}" if note else "")
+    note = "; ".join(part for part in (origin, folds, note) if part)
     waiting = trial.state == optuna.trial.TrialState.WAITING  # a queued retry carries its dead worker's name
     return {
         "trial": str(trial.number),
@@ -110,11 +110,13 @@ def best(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
 ) -> None:
     """Show the selected trial (the seed-robust choice when the study made one, else the best):
-    objective value(s), every parameter, every metric, and the test score."""
+    objective value(s) (with cross-validation: the mean, and the scores per fold), every parameter,
+    every metric, and the test score."""
+    from autosft.attrs import FOLD_SCORES_ATTR, FOLDS_ATTR
     from autosft.evaluate.holdout import FINAL_TEST_ATTR, selected_trial
     from autosft.evaluate.selection import SELECTION_ATTR
     from autosft.evaluate.verdict import study_verdict
-    from autosft.views import selection_table
+    from autosft.views import fold_scores, selection_table
 
     loaded, _ = open_selected(study, storage, study_name)
     trial = selected_trial(loaded)
@@ -126,6 +128,8 @@ def best(
         "params": trial.params,
         "metrics": trial.user_attrs.get("metrics", {}),
         "best_epoch": trial.user_attrs.get("best_epoch"),
+        "folds": trial.user_attrs.get(FOLD_SCORES_ATTR),
+        "cross_validation": loaded.user_attrs.get(FOLDS_ATTR),
         "plan": trial.user_attrs.get("plan", {}),
         "timings": trial.user_attrs.get("timings", {}),
         "final_test": loaded.user_attrs.get(FINAL_TEST_ATTR),
@@ -142,7 +146,9 @@ def best(
         if selection and selection["selected_trial"] is not None
         else "best trial"
     )
-    console.print(f"{chosen} {trial.number} of study {loaded.study_name!r}: values {trial.values}")
+    folds = fold_scores(trial)
+    console.print(f"{chosen} {trial.number} of study {loaded.study_name!r}: values {trial.values}"
+                  + (f" (mean over {folds})" if folds else ""))  # fmt: skip
     console.print_json(json.dumps({key: record[key] for key in ("params", "metrics", "final_test")}, default=str))
     print_verdict(console, loaded)
 

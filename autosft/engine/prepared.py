@@ -38,6 +38,9 @@ class PreparedStudy:
     directions: list[Direction]
     #: The cheap first trial's params (:func:`~autosft.search.plan.quick_look_params`), if the study has one.
     quick_look: dict[str, Any] | None = None
+    #: With ``validation.folds``, the cross-validation folds each trial trains on, one model per fold
+    #: (:func:`~autosft.evaluate.folds.cross_validation_folds`); empty: trials score on ``splits.val``.
+    folds: tuple[Splits, ...] = ()
 
     def build_model(self, plan: TrialPlan) -> BuiltModel:
         return self.builder.build(self.model_options, self.splits, seed=plan.seed)

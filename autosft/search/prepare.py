@@ -18,6 +18,7 @@ from autosft.components import BuiltModel, Metric, Splits
 from autosft.config import Direction, StudyConfig, format_validation_error
 from autosft.engine.prepared import PreparedStudy
 from autosft.errors import ConfigError, PluginError
+from autosft.evaluate.folds import cross_validation_folds
 from autosft.registry import Registry, collect_registry, unknown_name
 from autosft.search.plan import build_search_space, quick_look_params
 from autosft.search.probe import check_structure
@@ -98,6 +99,8 @@ def prepare_study(
     _, model_options, directions = check_components(config, registry)
     builder = registry.models.get(config.model.name)
     splits = load_splits(config, registry)
+    folds = () if config.validation.folds is None else cross_validation_folds(splits, config.validation.folds,
+                                                                              seed=config.seed)  # fmt: skip
     probe = builder.build(model_options, splits, seed=config.seed)
     if not isinstance(probe, BuiltModel):
         raise PluginError(
@@ -116,7 +119,7 @@ def prepare_study(
     check_metric_values(metrics, splits, registry)
     quick_look = quick_look_params(space, probe)
     return PreparedStudy(config, manager, registry, splits, builder, model_options, space, metrics, directions,
-                         quick_look)  # fmt: skip
+                         quick_look, folds)  # fmt: skip
 
 
 def check_metric_values(metrics: list[Metric], splits: Splits, registry: Registry) -> None:
