@@ -118,10 +118,12 @@ def folds_record(folds: Sequence[Splits]) -> dict[str, Any] | None:
 
 def record_folds(study: Any, folds: Sequence[Splits], *, existing: int, allow: bool) -> None:
     """Store ``folds``' record in the (``optuna.Study``) ``study``; a study with ``existing`` trials scored
-    on other folds (or without them) is refused unless ``allow`` (``--allow-data-change``)."""
+    on other folds (or without them) is refused unless ``allow`` (``--allow-data-change``). A study
+    that never stored a record (made before cross-validation, or by plain Optuna) is not judged."""
     current = folds_record(folds)
     stored = study.user_attrs.get(FOLDS_ATTR)
-    if existing and _identity(stored) != _identity(current) and not allow:
+    known = FOLDS_ATTR in study.user_attrs
+    if existing and known and _identity(stored) != _identity(current) and not allow:
         raise DataError(
             f"study {study.study_name!r} scored its trials on {_describe(stored)}, but this run would use "
             f"{_describe(current)}: their values would not compare; use another --study-name, or pass "
