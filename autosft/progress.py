@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from autosft.attrs import AS_IS_ATTR
-from autosft.views import describe_params, trial_origin
+from autosft.views import describe_params, pruned_at, trial_origin
 
 if TYPE_CHECKING:
     import optuna
@@ -27,7 +27,7 @@ def describe_trial(trial: optuna.trial.FrozenTrial, metric: str) -> str:
     if trial.state.name == "COMPLETE":
         outcome = f"[green]COMPLETE[/] {metric}=" + ", ".join(f"{value:.4f}" for value in trial.values)
     elif trial.state.name == "PRUNED":
-        outcome = f"[yellow]PRUNED[/] after epoch {trial.last_step}"
+        outcome = f"[yellow]PRUNED[/] after {pruned_at(trial)}"
     else:
         outcome = f"[red]{trial.state.name}[/] {escape(trial.user_attrs.get('fail_reason', ''))}"
     origin = trial_origin(trial)

@@ -19,8 +19,8 @@ if TYPE_CHECKING:
     import optuna
     from rich.console import Console
 
-__all__ = ["KEY_PARAMS", "calibration_cells", "calibration_line", "describe_params", "fold_scores", "print_verdict",
-           "reference_cells", "reference_table", "selection_table", "trial_origin"]  # fmt: skip
+__all__ = ["KEY_PARAMS", "calibration_cells", "calibration_line", "describe_params", "fold_scores", "pruned_at",
+           "print_verdict", "reference_cells", "reference_table", "selection_table", "trial_origin"]  # fmt: skip
 
 #: Params shown in one-line trial summaries, in this order, when present.
 KEY_PARAMS = (
@@ -65,6 +65,11 @@ def fold_scores(trial: optuna.trial.FrozenTrial) -> str:
     if not isinstance(records, list) or not records:
         return ""
     return "folds " + " ".join(_number(record["values"][0]) or "nan" for record in records)
+
+
+def pruned_at(trial: optuna.trial.FrozenTrial) -> str:
+    """Where a pruned trial stopped: ``"fold 2"`` with cross-validation (its steps are folds), else ``"epoch 3"``."""
+    return f"{'fold' if trial.user_attrs.get(FOLD_SCORES_ATTR) else 'epoch'} {trial.last_step}"
 
 
 def selection_table(record: dict[str, Any]) -> Table:

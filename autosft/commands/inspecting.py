@@ -74,12 +74,12 @@ def _status_row(trial: optuna.trial.FrozenTrial, stale: set[int]) -> dict[str, s
 
     import optuna
 
-    from autosft.views import describe_params, fold_scores, trial_origin
+    from autosft.views import describe_params, fold_scores, pruned_at, trial_origin
 
     note = trial.user_attrs.get("fail_reason", "")
     folds = fold_scores(trial)
     if trial.state == optuna.trial.TrialState.PRUNED:
-        note = f"pruned after {'fold' if folds else 'epoch'} {trial.last_step}"
+        note = f"pruned after {pruned_at(trial)}"
     elif trial.number in stale:
         note = "no heartbeat: its worker is gone; the next worker to start a trial re-queues it"
     elif trial.state == optuna.trial.TrialState.RUNNING and trial.datetime_start is not None:

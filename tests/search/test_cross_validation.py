@@ -15,6 +15,7 @@ from autosft.attrs import FOLD_SCORES_ATTR, FOLDS_ATTR
 from autosft.cli import build_app
 from autosft.config import parse_study
 from autosft.errors import DataError
+from autosft.progress import describe_trial
 from autosft.search.controller import run_search
 from autosft.search.prepare import prepare_study
 from autosft.search.study import DEFAULT_TRIAL_ATTR
@@ -64,6 +65,7 @@ def test_a_bad_trial_is_pruned_after_its_first_fold(sqlite_url: str) -> None:
     assert default.state == optuna.trial.TrialState.COMPLETE and len(default.user_attrs[FOLD_SCORES_ATTR]) == 3
     assert bad.state == optuna.trial.TrialState.PRUNED and bad.last_step == 1
     assert len(bad.user_attrs[FOLD_SCORES_ATTR]) == 1
+    assert "PRUNED[/] after fold 1" in describe_trial(bad, "roc_auc")
 
 
 def _invoke(*args: str):
