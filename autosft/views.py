@@ -19,8 +19,8 @@ if TYPE_CHECKING:
     import optuna
     from rich.console import Console
 
-__all__ = ["KEY_PARAMS", "calibration_cells", "calibration_line", "describe_params", "fold_scores", "pruned_at",
-           "print_verdict", "reference_cells", "reference_table", "selection_table", "trial_origin"]  # fmt: skip
+__all__ = ["KEY_PARAMS", "calibration_cells", "calibration_line", "describe_params", "fold_scores", "print_verdict",
+           "pruned_at", "reference_cells", "reference_table", "selection_table", "trial_origin"]  # fmt: skip
 
 #: Params shown in one-line trial summaries, in this order, when present.
 KEY_PARAMS = (
