@@ -17,6 +17,8 @@ __all__ = [
     "EXTRA_METRICS_ATTR",
     "FAIL_REASON_ATTR",
     "FINAL_TEST_ATTR",
+    "FOLDS_ATTR",
+    "FOLD_SCORES_ATTR",
     "LOST_ATTR",
     "PORTFOLIO_ATTR",
     "QUICK_LOOK_ATTR",
@@ -38,6 +40,9 @@ DATA_CHECK_ATTR = "autosft_data_check"
 DATA_FINGERPRINT_ATTR = "autosft_data_fingerprint"
 #: The data changes a resumed run was allowed to go on with (--allow-data-change).
 DATA_CHANGES_ATTR = "autosft_data_changes"
+#: The cross-validation folds the study's trials are scored on, or ``None`` for the validation split
+#: (see :func:`autosft.evaluate.folds.folds_record`).
+FOLDS_ATTR = "autosft_folds"
 #: The held-out test evaluation of the selected trial; with a study's ``slices``, its ``slices`` entry holds
 #: the selected model's per-slice scores on validation and test (:func:`autosft.evaluate.slices.slice_report`).
 FINAL_TEST_ATTR = "autosft_final_test"
@@ -58,6 +63,9 @@ TARGET_ATTR = "autosft_trial_target"
 EXTRA_METRICS_ATTR = "autosft_extra_metrics"
 #: Why a trial failed, in a line (the objective, the worker loop and the stale-trial handling write it).
 FAIL_REASON_ATTR = "fail_reason"
+#: A cross-validated trial's scores per fold, in fold order, each fold's added as it finishes
+#: (see :func:`autosft.evaluate.folds.fold_record`); the trial's value is their mean.
+FOLD_SCORES_ATTR = "autosft_fold_scores"
 #: On a trial whose worker was lost: ``"stale"`` (killed, cut off) or ``"interrupted"``.
 LOST_ATTR = "autosft_lost"
 #: Marks the enqueued default configuration (trial 0 of a new study, 1 after a quick look).

@@ -107,13 +107,19 @@ class DataSplit:
     ``inputs`` is a float/int array (rows first) or a mapping of such arrays (e.g. ``input_ids`` and
     ``attention_mask``). ``labels`` holds class indices for binary/multiclass, a 0/1 matrix of
     shape (rows, classes) for multilabel, and the index of the held-out item for ranking.
+    ``groups``, where the data has them, names each row's group (a patient, a contract): rows of
+    one group look alike, so cross-validation (``validation: {folds: k}``) keeps a group in one
+    fold. A loader that splits by group sets it on every split (see :attr:`Splits.group_unit`).
     """
 
     inputs: Any
     labels: np.ndarray
+    groups: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         rows = {len(self.labels)}
+        if self.groups is not None:
+            rows.add(len(self.groups))
         if isinstance(self.inputs, Mapping):
             rows |= {len(array) for array in self.inputs.values()}
         else:
@@ -137,6 +143,7 @@ class Splits:
     ``slices`` maps a part (``"val"``, ``"test"``, optionally ``"train"``) to each requested slice column
     (:class:`SliceOptions`) and its values, one string per row of that part: groups the selected model
     is scored per, never inputs of the model; empty without a study's ``slices``.
+    ``group_unit`` is what the splits' ``groups`` are ("patient"), as messages name them.
     """
 
     train: DataSplit
@@ -150,6 +157,7 @@ class Splits:
     info: Mapping[str, Any] = field(default_factory=dict)
     raw_inputs: Mapping[str, Any] = field(default_factory=dict)
     slices: Mapping[str, Mapping[str, np.ndarray]] = field(default_factory=dict)
+    group_unit: str = "group"
 
     @property
     def num_classes(self) -> int:

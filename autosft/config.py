@@ -31,6 +31,7 @@ __all__ = [
     "SlicesConfig",
     "StudyConfig",
     "TaskType",
+    "ValidationConfig",
     "WarmStartConfig",
     "format_validation_error",
     "load_study_file",
@@ -247,6 +248,19 @@ class SlicesConfig(_Strict):
         return self
 
 
+class ValidationConfig(_Strict):
+    """How a trial is scored: on the validation split, or by cross-validation (see :mod:`autosft.evaluate.folds`)."""
+
+    folds: int | None = Field(
+        default=None,
+        ge=2,
+        le=20,
+        description="Score each trial by its mean over this many folds of train+validation (test untouched), "
+        "stratified by label and grouped by the data's groups (patients), the same folds for every trial; "
+        "for small data, where one validation split of a few hundred rows picks noise. Unset: the validation split.",
+    )
+
+
 class StudyConfig(_Strict):
     """A whole study file. Relative paths in component options resolve against the working directory."""
 
@@ -271,6 +285,7 @@ class StudyConfig(_Strict):
     data_check: DataCheckConfig = Field(default_factory=DataCheckConfig)
     warm_start: WarmStartConfig = Field(default_factory=WarmStartConfig)
     search: SearchConfig = Field(default_factory=SearchConfig)
+    validation: ValidationConfig = Field(default_factory=ValidationConfig)
     seed: int = Field(
         default=0, ge=0, le=MAX_SEED, description="Seeds the sampler, the splits and every trial (0 to 2**32 - 1)."
     )
@@ -295,6 +310,11 @@ class StudyConfig(_Strict):
             raise ValueError(f"task must be one of {', '.join(TASK_TYPES)}, but got {self.task!r}")
         if self.is_multi_objective and self.pruner is not None and self.pruner.name != "none":
             raise ValueError("Optuna cannot prune multi-objective studies: set `pruner: {name: none}`")
+        if self.task == "ranking" and self.validation.folds is not None:
+            raise ValueError(
+                "validation.folds does not apply to ranking tasks: their validation rows are a later period "
+                "of each user's history, which folds over train+validation would mix; remove validation.folds"
+            )
         if self.is_multi_objective and self.select.seeds:
             raise ValueError(
                 "seed-robust selection ranks configurations by one objective: set `select.seeds: 0` "
@@ -319,6 +339,11 @@ class StudyConfig(_Strict):
         if self.reference is not None and self.reference.max_drop is not None:
             found.append(ConstraintConfig(metric="reference_drop", max=self.reference.max_drop))
         return found
+
+    @property
+    def pruning_steps(self) -> int:
+        """The pruner's resource: epochs (1 to ``budget.max_epochs``), or folds with cross-validation."""
+        return self.validation.folds or self.budget.max_epochs
 
     @property
     def effective_pruner(self) -> PrunerConfig:

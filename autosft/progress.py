@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 
 from autosft.attrs import AS_IS_ATTR
 from autosft.evaluate.constraints import is_feasible, violations
-from autosft.views import describe_params, trial_origin
+from autosft.views import describe_params, pruned_at, trial_origin
 
 if TYPE_CHECKING:
     import optuna
@@ -30,7 +30,7 @@ def describe_trial(trial: optuna.trial.FrozenTrial, metric: str) -> str:
         if not is_feasible(trial):  # never selected: say which bound it missed
             outcome += f" [red]infeasible[/]: {escape('; '.join(violations(trial)))}"
     elif trial.state.name == "PRUNED":
-        outcome = f"[yellow]PRUNED[/] after epoch {trial.last_step}"
+        outcome = f"[yellow]PRUNED[/] after {pruned_at(trial)}"
     else:
         outcome = f"[red]{trial.state.name}[/] {escape(trial.user_attrs.get('fail_reason', ''))}"
     origin = trial_origin(trial)

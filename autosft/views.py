@@ -13,16 +13,23 @@ from typing import TYPE_CHECKING, Any
 from rich.table import Table
 from rich.text import Text
 
-from autosft.attrs import EXTRA_METRICS_ATTR, PORTFOLIO_ATTR, REFERENCE_BASELINE_ATTR, RERUN_ATTR, WARM_START_ATTR
+from autosft.attrs import (
+    EXTRA_METRICS_ATTR,
+    FOLD_SCORES_ATTR,
+    PORTFOLIO_ATTR,
+    REFERENCE_BASELINE_ATTR,
+    RERUN_ATTR,
+    WARM_START_ATTR,
+)
 from autosft.evaluate.constraints import REFERENCE_DROP, RETAINED_PREFIX
 
 if TYPE_CHECKING:
     import optuna
     from rich.console import Console
 
-__all__ = ["KEY_PARAMS", "calibration_cells", "calibration_line", "describe_params", "print_slices", "print_verdict",
-           "reference_cells", "reference_table", "retained_cell", "retained_metric", "selection_table", "slice_cells",
-           "slice_line", "trial_origin"]  # fmt: skip
+__all__ = ["KEY_PARAMS", "calibration_cells", "calibration_line", "describe_params", "fold_scores", "print_slices",
+           "print_verdict", "pruned_at", "reference_cells", "reference_table", "retained_cell", "retained_metric",
+           "selection_table", "slice_cells", "slice_line", "trial_origin"]  # fmt: skip
 
 #: Params shown in one-line trial summaries, in this order, when present.
 KEY_PARAMS = (
@@ -78,6 +85,19 @@ def retained_cell(trial: optuna.trial.FrozenTrial, metric: str | None) -> str:
         return ""
     drop = extra.get(REFERENCE_DROP)
     return _number(extra[f"{RETAINED_PREFIX}{metric}"]) + ("" if drop is None else f" (drop {drop:+.4f})")
+
+
+def fold_scores(trial: optuna.trial.FrozenTrial) -> str:
+    """A cross-validated trial's first objective per fold (``"folds 0.7712 0.7901"``); ``""`` without folds."""
+    records = trial.user_attrs.get(FOLD_SCORES_ATTR)
+    if not isinstance(records, list) or not records:
+        return ""
+    return "folds " + " ".join(_number(record["values"][0]) or "nan" for record in records)
+
+
+def pruned_at(trial: optuna.trial.FrozenTrial) -> str:
+    """Where a pruned trial stopped: ``"fold 2"`` with cross-validation (its steps are folds), else ``"epoch 3"``."""
+    return f"{'fold' if trial.user_attrs.get(FOLD_SCORES_ATTR) else 'epoch'} {trial.last_step}"
 
 
 def selection_table(record: dict[str, Any]) -> Table:

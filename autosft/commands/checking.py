@@ -17,6 +17,7 @@ __all__ = ["check_data", "schema", "validate"]
 def validate(context: typer.Context, study_file: StudyFile) -> None:
     """Check a study file as `search` would: keys, components, options, data, model and search space."""
     from autosft.config import load_study_file
+    from autosft.evaluate.folds import small_validation_notice
     from autosft.search.controller import check_search_options
     from autosft.search.prepare import prepare_study
     from autosft.search.probe import check_forward
@@ -36,6 +37,12 @@ def validate(context: typer.Context, study_file: StudyFile) -> None:
     console.print(f"{study_file}: valid. rows: {sizes}{pretrain}; classes: {classes}; "
                   f"objective: {objectives}")  # fmt: skip
     console.print(f"search space: {', '.join(dimension.name for dimension in prepared.space)}")
+    if prepared.folds:
+        rows = ", ".join(str(len(fold.val)) for fold in prepared.folds)
+        console.print(f"cross-validation: {len(prepared.folds)} folds of train+validation (validation rows {rows})")
+    notice = small_validation_notice(config, splits)
+    if notice is not None:
+        console.print(f"validation: {notice}", highlight=False, markup=False)
 
 
 def check_data(

@@ -78,11 +78,12 @@ def _status_row(trial: optuna.trial.FrozenTrial, stale: set[int]) -> dict[str, s
     import optuna
 
     from autosft.evaluate.constraints import is_feasible, violations
-    from autosft.views import describe_params, trial_origin
+    from autosft.views import describe_params, fold_scores, pruned_at, trial_origin
 
     note = trial.user_attrs.get("fail_reason", "")
+    folds = fold_scores(trial)
     if trial.state == optuna.trial.TrialState.PRUNED:
-        note = f"pruned after epoch {trial.last_step}"
+        note = f"pruned after {pruned_at(trial)}"
     elif trial.number in stale:
         note = "no heartbeat: its worker is gone; the next worker to start a trial re-queues it"
     elif trial.state == optuna.trial.TrialState.RUNNING and trial.datetime_start is not None:
@@ -95,8 +96,7 @@ def _status_row(trial: optuna.trial.FrozenTrial, stale: set[int]) -> dict[str, s
     if infeasible:  # never selected: the constraints it misses say why
         note = "infeasible: " + "; ".join(violations(trial)) + (f"; {note}" if note else "")
     origin = trial_origin(trial)
-    if origin:
-        note = origin + (f"; {note}" if note else "")
+    note = "; ".join(part for part in (origin, folds, note) if part)
     waiting = trial.state == optuna.trial.TrialState.WAITING  # a queued retry carries its dead worker's name
     return {
         "trial": str(trial.number),
@@ -117,14 +117,15 @@ def best(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
 ) -> None:
     """Show the selected trial (the seed-robust choice when the study made one, else the best):
-    objective value(s), every parameter, every metric, and the test score."""
-    from autosft.attrs import REFERENCE_BASELINE_ATTR
+    objective value(s) (with cross-validation: the mean, and the scores per fold), every parameter,
+    every metric, and the test score."""
+    from autosft.attrs import FOLD_SCORES_ATTR, FOLDS_ATTR, REFERENCE_BASELINE_ATTR
     from autosft.evaluate.constraints import extra_metrics, is_feasible
     from autosft.evaluate.holdout import FINAL_TEST_ATTR, selected_trial
     from autosft.evaluate.selection import SELECTION_ATTR
     from autosft.evaluate.slices import stored_slices
     from autosft.evaluate.verdict import study_verdict
-    from autosft.views import print_slices, selection_table
+    from autosft.views import fold_scores, print_slices, selection_table
 
     loaded, _ = open_selected(study, storage, study_name)
     trial = selected_trial(loaded)
@@ -140,6 +141,8 @@ def best(
         "feasible": is_feasible(trial),
         "reference_baseline": loaded.user_attrs.get(REFERENCE_BASELINE_ATTR),
         "best_epoch": trial.user_attrs.get("best_epoch"),
+        "folds": trial.user_attrs.get(FOLD_SCORES_ATTR),
+        "cross_validation": loaded.user_attrs.get(FOLDS_ATTR),
         "plan": trial.user_attrs.get("plan", {}),
         "timings": trial.user_attrs.get("timings", {}),
         # the slices come on their own below, not twice
@@ -158,7 +161,9 @@ def best(
         if selection and selection["selected_trial"] is not None
         else "best trial"
     )
-    console.print(f"{chosen} {trial.number} of study {loaded.study_name!r}: values {trial.values}")
+    folds = fold_scores(trial)
+    console.print(f"{chosen} {trial.number} of study {loaded.study_name!r}: values {trial.values}"
+                  + (f" (mean over {folds})" if folds else ""))  # fmt: skip
     shown = ("params", "metrics", "extra_metrics", "constraints", "final_test")
     console.print_json(json.dumps({key: record[key] for key in shown if record[key] != {}}, default=str))
     print_verdict(console, loaded)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import TYPE_CHECKING, Annotated
 
@@ -25,7 +26,9 @@ if TYPE_CHECKING:
 
     from autosft.config import StudyConfig
     from autosft.evaluate.datacheck import DataReport
+    from autosft.progress import SearchProgress
     from autosft.search.controller import SearchOutcome
+    from autosft.search.prepare import PreparedStudy
 
 __all__ = ["search", "worker"]
 
@@ -104,7 +107,7 @@ def search(
     with sigterm_as_interrupt(), SearchProgress(config.budget.n_trials, errors) as progress:
         outcome = run_search(config, manager=plugin_manager(context), callbacks=[progress], final_test=final_test,
                              devices=devices, workers=workers, recycle_after=recycle_after,
-                             on_prepared=progress.started, check_data=not skip_data_check,
+                             on_prepared=functools.partial(_started, progress), check_data=not skip_data_check,
                              on_data_checked=_warn, allow_data_change=allow_data_change,
                              on_notice=_warm_start_notice)  # fmt: skip
     _print_outcome(outcome, config, final_test=final_test, workers=workers)
@@ -196,6 +199,17 @@ def worker(
     if summary.stopped_reason:
         errors.print(f"[yellow]worker stopped:[/] {escape(summary.stopped_reason)}", highlight=False)
         raise typer.Exit(1)
+
+
+def _started(progress: SearchProgress, prepared: PreparedStudy, study: optuna.Study) -> None:
+    """Once the study is prepared: recommend cross-validation in one line when validation is small and
+    no folds are set, then show the progress bar."""
+    from autosft.evaluate.folds import small_validation_notice
+
+    notice = small_validation_notice(prepared.config, prepared.splits)
+    if notice is not None:
+        errors.print(f"[dim]validation:[/] {escape(notice)}", highlight=False)
+    progress.started(prepared, study)
 
 
 def _warm_start_notice(message: str) -> None:

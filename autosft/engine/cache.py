@@ -128,7 +128,9 @@ def encode_splits(splits: Splits, encoder: InputEncoder, *, disk: bool = True) -
         parts = {name: dict(encoder.encode(split.inputs)) for name, split in _parts(splits).items()}
         if disk:
             _write(parts, path)
-    changes: dict[str, Any] = {name: DataSplit(parts[name], split.labels) for name, split in _parts(splits).items()}
+    changes: dict[str, Any] = {
+        name: DataSplit(parts[name], split.labels, split.groups) for name, split in _parts(splits).items()
+    }
     raw = {name: split.inputs for name, split in _parts(splits).items()}  # for references on raw inputs (TF-IDF)
     encoded = dataclasses.replace(splits, **changes, fingerprint=key, raw_inputs=raw)
     _ENCODED[key] = encoded

@@ -46,6 +46,9 @@ class PreparedStudy:
     extra_scores: Callable[[np.ndarray], dict[str, float]] | None = None
     #: The ``reference`` dataset, encoded like ``splits``; ``None`` for a study without one.
     reference: Splits | None = None
+    #: With ``validation.folds``, the cross-validation folds each trial trains on, one model per fold
+    #: (:func:`~autosft.evaluate.folds.cross_validation_folds`); empty: trials score on ``splits.val``.
+    folds: tuple[Splits, ...] = ()
 
     def build_model(self, plan: TrialPlan) -> BuiltModel:
         return self.builder.build(self.model_options, self.splits, seed=plan.seed)

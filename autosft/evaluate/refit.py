@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, get_args
+from typing import Literal, get_args
 
 import numpy as np
 import optuna
 import torch
 
-from autosft.components import DataSplit, Splits
+from autosft.components import Splits
 from autosft.contracts import TrialPlan, TrialResult
 from autosft.engine.data import to_device_split
 from autosft.engine.device import DeviceSetup
@@ -26,6 +25,7 @@ from autosft.engine.loop import predict_logits, probabilities
 from autosft.engine.prepared import PreparedStudy
 from autosft.engine.trial import train_plan
 from autosft.errors import ConfigError, DataError
+from autosft.evaluate.folds import concatenated
 
 __all__ = ["REFIT_MODES", "Refit", "RefitMode", "refit", "with_validation_in_train"]
 
@@ -72,13 +72,4 @@ def refit(prepared: PreparedStudy, trial: optuna.trial.FrozenTrial, device: Devi
 
 def with_validation_in_train(splits: Splits) -> Splits:
     """The splits with the validation rows appended to train (validation itself is kept for the loop)."""
-    return dataclasses.replace(splits, train=_concatenated(splits.train, splits.val))
-
-
-def _concatenated(first: DataSplit, second: DataSplit) -> DataSplit:
-    inputs: Any
-    if isinstance(first.inputs, Mapping):
-        inputs = {name: np.concatenate([first.inputs[name], second.inputs[name]]) for name in first.inputs}
-    else:
-        inputs = np.concatenate([first.inputs, second.inputs])
-    return DataSplit(inputs, np.concatenate([first.labels, second.labels]))
+    return dataclasses.replace(splits, train=concatenated(splits.train, splits.val))

@@ -32,13 +32,14 @@ DROPPED_REPEATS_INFO = "dropped_repeats"
 
 
 def take_rows(split: DataSplit, rows: np.ndarray) -> DataSplit:
-    """The rows ``rows`` (indices, in order) of ``split``, inputs and labels alike."""
+    """The rows ``rows`` (indices, in order) of ``split``: inputs, labels and groups alike."""
     inputs: Any = split.inputs
     if isinstance(inputs, Mapping):
         inputs = {name: np.asarray(array)[rows] for name, array in inputs.items()}
     else:
         inputs = np.asarray(inputs)[rows]
-    return DataSplit(inputs, np.asarray(split.labels)[rows])
+    groups = None if split.groups is None else np.asarray(split.groups)[rows]
+    return DataSplit(inputs, np.asarray(split.labels)[rows], groups)
 
 
 def drop_repeats(splits: Splits) -> Splits:

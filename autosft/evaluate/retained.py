@@ -80,12 +80,13 @@ class ForgettingGuard:
 def forgetting_guard(
     study: optuna.Study, prepared: PreparedStudy, setup: DeviceSetup, *, notice: Callable[[str], None] | None = None
 ) -> ForgettingGuard | None:
-    """The study's guard, ``None`` without a reference. The pre-trained model's reference scores are
+    """The study's guard, ``None`` without a reference or with cross-validated trials (one model per
+    fold, none to score; the export still scores the reference). The pre-trained model's reference scores are
     computed once per study and stored in it (every worker compares with the same numbers); a resumed
     study recomputes them only when the reference rows changed. Where the pre-trained model is no
     meaningful baseline (random weights or head), ``notice`` gets one line saying so."""
     reference, config = prepared.reference, prepared.config
-    if reference is None or config.reference is None:
+    if reference is None or config.reference is None or prepared.folds:
         return None
     if not len(reference.val):
         raise ConfigError(

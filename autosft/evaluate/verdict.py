@@ -13,7 +13,7 @@ from typing import Any
 
 import optuna
 
-from autosft.attrs import AS_IS_ATTR, FINAL_TEST_ATTR, REFERENCES_ATTR
+from autosft.attrs import AS_IS_ATTR, FINAL_TEST_ATTR, FOLD_SCORES_ATTR, REFERENCES_ATTR
 from autosft.evaluate.constraints import is_feasible
 from autosft.evaluate.holdout import selected_trial
 from autosft.evaluate.references import best_reference
@@ -41,7 +41,7 @@ def summarize(
     as_is = bool(trial.user_attrs.get(AS_IS_ATTR))
     rows = [{"name": f"trial {trial.number}" + (" (pre-trained as is)" if as_is else " (selected)"),
              "validation": validation_score(trial, objective),
-             "test": (model_test or {}).get(objective), "note": ""}]  # fmt: skip
+             "test": (model_test or {}).get(objective), "note": _folds_note(trial)}]  # fmt: skip
     for name, metrics in record.get("validation", {}).items():
         rows.append({"name": name, "validation": metrics.get(objective),
                      "test": test_scores.get(name, {}).get(objective), "note": ""})  # fmt: skip
@@ -54,6 +54,15 @@ def summarize(
                "difference": (test or {}).get("difference"), "skipped": skipped}  # fmt: skip
     summary["verdict"] = _line(summary, record, as_is=as_is, trial=trial, best_trial_value=best_trial_value)
     return summary
+
+
+def _folds_note(trial: optuna.trial.FrozenTrial) -> str:
+    """With cross-validation the trial's validation score is a mean over folds, while the references
+    were fitted on train and scored on the validation split: the note says so, as the numbers differ in kind."""
+    folds = trial.user_attrs.get(FOLD_SCORES_ATTR)
+    if not isinstance(folds, list) or not folds:
+        return ""
+    return f"validation: mean of {len(folds)} folds; references: the validation split"
 
 
 def _line(

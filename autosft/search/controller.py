@@ -18,6 +18,7 @@ from autosft.config import StudyConfig
 from autosft.engine.device import DeviceSetup, pick_device
 from autosft.errors import ConfigError, DataError
 from autosft.evaluate.datacheck import DATA_CHECK_ATTR, DataReport, check_splits, refuse_errors
+from autosft.evaluate.folds import record_folds
 from autosft.evaluate.holdout import FINAL_TEST_ATTR, evaluate_on_test, has_selectable_trial, selected_trial
 from autosft.evaluate.references import REFERENCES_ATTR, FittedReferences, validate_references
 from autosft.evaluate.retained import ForgettingGuard, forgetting_guard
@@ -183,14 +184,15 @@ def _open_for_run(
     warm: list[list[WarmCandidate]],
     notice: Callable[[str], None] | None,
 ) -> optuna.Study:
-    """Create or resume the study (refusing changed data unless allowed); a new one gets its starting
-    trials, then the configurations of its warm start, then its model builder's portfolio."""
+    """Create or resume the study (refusing changed data or folds unless allowed); a new one gets its
+    starting trials, then the configurations of its warm start, then its model builder's portfolio."""
     config = prepared.config
     fingerprint = _check_data_unchanged(storage, config.name, prepared.splits.fingerprint, allow=allow_data_change)
     # Offset the seed by the trials already run so a resumed random sampler does not replay them.
     study = open_study(config, storage=storage, storage_url=config.storage, directions=prepared.directions,
                        sampler_seed=config.seed + existing)  # fmt: skip
     _record_data(study, prepared.splits.fingerprint, changed_from=fingerprint)
+    record_folds(study, prepared.folds, existing=existing, allow=allow_data_change)
     if existing == 0:
         _enqueue_starting_trials(study, prepared)
         enqueue_warm_start(study, prepared.space, warm, top_k=config.warm_start.top_k, notice=notice)
@@ -255,7 +257,7 @@ def check_search_options(config: StudyConfig) -> None:
     names: an option Optuna rejects (a misspelled keyword, a bad value) or a bad portfolio file is a
     one-line :class:`ConfigError` before any trial runs."""
     make_sampler(config.sampler, seed=config.seed)
-    make_pruner(config.effective_pruner, max_epochs=config.budget.max_epochs)
+    make_pruner(config.effective_pruner, max_steps=config.pruning_steps)
     portfolio_file(config)
 
 
@@ -335,7 +337,7 @@ def join_study(
         study_name=config.name,
         storage=storage,
         sampler=make_sampler(config.sampler, seed=seed),
-        pruner=make_pruner(config.effective_pruner, max_epochs=config.budget.max_epochs),
+        pruner=make_pruner(config.effective_pruner, max_steps=config.pruning_steps),
     )
     _record_data(study, prepared.splits.fingerprint, changed_from=stored)
     lock = StudyLock(storage_url, config.name)

@@ -1,4 +1,5 @@
-"""The Optuna objective: sample a plan, train it, report each epoch to the pruner, record the result.
+"""The Optuna objective: sample a plan, train it, report each epoch (or each fold, with
+cross-validation) to the pruner, record the result.
 
 Everything a trial learns goes into its ``user_attrs`` (plan, metrics, history, timings) so the
 study stays a plain Optuna study that ``optuna.load_study`` and the dashboard can read.
@@ -15,13 +16,14 @@ from typing import Any
 
 import optuna
 
-from autosft.attrs import EXTRA_METRICS_ATTR, WORST_SLICE_PREFIX
+from autosft.attrs import EXTRA_METRICS_ATTR, FOLD_SCORES_ATTR, WORST_SLICE_PREFIX
 from autosft.contracts import TrialContext, TrialPlan, TrialResult, json_safe
 from autosft.engine.device import DeviceSetup, release_device_memory
 from autosft.engine.prepared import PreparedStudy
 from autosft.engine.trial import train_plan
 from autosft.errors import TrialFailure
 from autosft.evaluate.constraints import constraint_values, extra_metrics
+from autosft.evaluate.folds import fold_record, mean_result
 from autosft.evaluate.retained import ForgettingGuard
 from autosft.evaluate.selection import rerun_tag, trial_seed
 from autosft.search.study import AS_IS_ATTR, is_starting_trial
@@ -51,11 +53,17 @@ class TrialRunner:
         context = TrialContext(self.study_name, trial.number, plan, prepared.config, str(self.device.device))
         hook = prepared.manager.hook
         hook.autosft_trial_start(context=context)
+        prune = rerun_tag(trial) is None and not is_starting_trial(trial)
         try:
-            on_epoch = self._reporter(trial, context, prune=rerun_tag(trial) is None and not is_starting_trial(trial))
-            # The guard scores the model trials are judged by: the one at its best epoch.
-            trained = train_plan(prepared, plan, self.device, on_epoch=on_epoch, restore_best=self.guard is not None)
-            extra = {} if self.guard is None else self.guard.measure(trained.module, self.device)
+            if prepared.folds:
+                result = self._cross_validate(trial, context, plan, prune=prune)
+                extra: dict[str, float | None] = {}  # no single model to guard: see check_components
+            else:
+                # The guard scores the model trials are judged by: the one at its best epoch.
+                trained = train_plan(prepared, plan, self.device, on_epoch=self._reporter(trial, context, prune=prune),
+                                     restore_best=self.guard is not None)  # fmt: skip
+                result = trained.result
+                extra = {} if self.guard is None else self.guard.measure(trained.module, self.device)
         except optuna.TrialPruned:
             hook.autosft_trial_end(context=context, result=None, state="PRUNED")
             raise
@@ -70,7 +78,6 @@ class TrialRunner:
             raise
         finally:
             release_device_memory(self.device)
-        result = trained.result
         for key, value in result.as_user_attrs().items():
             trial.set_user_attr(key, _json(value))
         _record_worst_slices(trial, result.metrics)  # the best epoch's, as the trial's value
@@ -88,6 +95,32 @@ class TrialRunner:
             values = constraint_values(constraints, result.metrics, extra_metrics(trial))
             for key, value in values.items():
                 trial.set_constraint(key, value)
+
+    def _cross_validate(
+        self, trial: optuna.Trial, context: TrialContext, plan: TrialPlan, *, prune: bool
+    ) -> TrialResult:
+        """Train one model per fold; the result is their mean (:func:`~autosft.evaluate.folds.mean_result`).
+
+        With folds the pruner's steps are folds, not epochs: after fold ``k`` the running mean of the
+        folds so far is reported at step ``k`` (the pruner was built for as many steps as folds), so a
+        bad trial stops after a fold or two; epochs are not reported. Each fold's scores are stored as
+        it finishes, so a pruned trial shows the folds it ran.
+        """
+        prepared = self.prepared
+        results: list[TrialResult] = []
+        records: list[dict[str, Any]] = []
+        for number, fold in enumerate(prepared.folds, start=1):
+            # Only the first fold's epochs are recorded: the curve every trial, pruned or not, has.
+            on_epoch = self._reporter(trial, context, prune=False) if number == 1 else None
+            results.append(train_plan(prepared, plan, self.device, on_epoch=on_epoch, splits=fold).result)
+            records.append(fold_record(number, results[-1]))
+            trial.set_user_attr(FOLD_SCORES_ATTR, _json(records))
+            running = mean_result(results).values[0]
+            if prune and len(prepared.directions) == 1 and not math.isnan(running) and number < len(prepared.folds):
+                trial.report(running, number)
+                if trial.should_prune():
+                    raise optuna.TrialPruned(f"pruned after fold {number} with mean {running:.4f}")
+        return mean_result(results)
 
     def _reporter(self, trial: optuna.Trial, context: TrialContext, *, prune: bool) -> Any:
         """Record each epoch; report it to the pruner unless ``prune`` is false.

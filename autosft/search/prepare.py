@@ -20,6 +20,7 @@ from autosft.config import Direction, StudyConfig, format_validation_error
 from autosft.engine.prepared import PreparedStudy
 from autosft.errors import ConfigError, PluginError
 from autosft.evaluate.constraints import REFERENCE_DROP, RETAINED_PREFIX
+from autosft.evaluate.folds import cross_validation_folds
 from autosft.registry import Registry, collect_registry, unknown_name
 from autosft.search.plan import build_search_space, quick_look_params
 from autosft.search.probe import check_structure
@@ -70,7 +71,26 @@ def check_components(config: StudyConfig, registry: Registry) -> tuple[BaseModel
         if name not in fitting:
             raise ConfigError(unknown_name("slices metric", name, fitting, label=f"metrics of {config.task} tasks"))
     _check_constraints(config, registry)
+    _check_folds_combination(config)
     return dataset_options, model_options, directions
+
+
+def _check_folds_combination(config: StudyConfig) -> None:
+    """Cross-validated trials train one model per fold, on rows that are not the validation split: there
+    is no one model to score on the reference rows per trial, and no validation slice values per fold.
+    Refused in one line rather than left to give every trial a missing score (and so infeasible)."""
+    if config.validation.folds is None:
+        return
+    if config.slices is not None:
+        raise ConfigError("validation.folds cannot be combined with slices yet: remove one of them")
+    extra = [
+        c.metric for c in config.all_constraints if c.metric.startswith(RETAINED_PREFIX) or c.metric == REFERENCE_DROP
+    ]
+    if extra:
+        raise ConfigError(
+            f"validation.folds cannot be combined with a constraint on {extra[0]!r} (the forgetting guard scores one "
+            "model per trial, and a cross-validated trial has one per fold): remove the folds or the constraint"
+        )
 
 
 def _dataset_options(config: StudyConfig, loader: DatasetLoader) -> dict[str, Any]:
@@ -149,6 +169,8 @@ def prepare_study(
     _, model_options, directions = check_components(config, registry)
     builder = registry.models.get(config.model.name)
     splits = load_splits(config, registry)
+    folds = () if config.validation.folds is None else cross_validation_folds(splits, config.validation.folds,
+                                                                              seed=config.seed)  # fmt: skip
     probe = builder.build(model_options, splits, seed=config.seed)
     if not isinstance(probe, BuiltModel):
         raise PluginError(
@@ -173,8 +195,10 @@ def prepare_study(
 
         extra_scores = worst_slice_scorer(sliced_metrics(metrics, config), splits, config.slices)
     reference = load_reference(config, registry, model_options, splits)
-    return PreparedStudy(config, manager, registry, splits, builder, model_options, space, metrics, directions,
-                         quick_look=quick_look, extra_scores=extra_scores, reference=reference)  # fmt: skip
+    return PreparedStudy(
+        config, manager, registry, splits, builder, model_options, space, metrics, directions,
+        quick_look=quick_look, extra_scores=extra_scores, reference=reference, folds=folds,
+    )  # fmt: skip
 
 
 def load_reference(config: StudyConfig, registry: Registry, model_options: BaseModel, splits: Splits) -> Splits | None:

@@ -46,10 +46,11 @@ def make_sampler(config: SamplerConfig, *, seed: int) -> optuna.samplers.BaseSam
     return _construct("sampler", config.name, factory, {**defaults, **config.options, "seed": seed})
 
 
-def make_pruner(config: PrunerConfig, *, max_epochs: int) -> optuna.pruners.BasePruner:
-    """The configured pruner; resources are epochs, from 1 to the study's ``max_epochs``."""
+def make_pruner(config: PrunerConfig, *, max_steps: int) -> optuna.pruners.BasePruner:
+    """The configured pruner; its steps run from 1 to ``max_steps``: epochs, or folds with cross-validation
+    (:attr:`~autosft.config.StudyConfig.pruning_steps`)."""
     factories: dict[str, tuple[Any, dict[str, Any]]] = {
-        "hyperband": (optuna.pruners.HyperbandPruner, {"min_resource": 1, "max_resource": max_epochs}),
+        "hyperband": (optuna.pruners.HyperbandPruner, {"min_resource": 1, "max_resource": max_steps}),
         "median": (optuna.pruners.MedianPruner, {"n_startup_trials": 4, "n_warmup_steps": 1}),
         "successive_halving": (optuna.pruners.SuccessiveHalvingPruner, {"min_resource": 1}),
         "none": (optuna.pruners.NopPruner, {}),
@@ -87,7 +88,7 @@ def open_study(
         study_name=config.name,
         directions=directions,
         sampler=make_sampler(config.sampler, seed=sampler_seed),
-        pruner=make_pruner(config.effective_pruner, max_epochs=config.budget.max_epochs),
+        pruner=make_pruner(config.effective_pruner, max_steps=config.pruning_steps),
         load_if_exists=True,
     )
     stored = config.model_dump(mode="json", exclude_unset=True)

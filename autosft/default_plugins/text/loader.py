@@ -230,7 +230,8 @@ class TextTable(DatasetLoader):
         parts = self._parts(frame, options, labels, groups, split_seed, source)
         repeated = _drop_repeated_texts(texts, parts) if options.drop_repeated_texts else {}
         _check_seen_in_train(labels, parts, classes, source)
-        splits = {name: DataSplit(texts[rows], labels[rows]) for name, rows in parts.items()}
+        splits = {name: DataSplit(texts[rows], labels[rows], None if groups is None else groups[rows])
+                  for name, rows in parts.items()}  # fmt: skip
         info = {
             "rows": {name: len(rows) for name, rows in parts.items()},
             "class_counts": {name: _counts(labels[rows], classes) for name, rows in parts.items()},

@@ -155,8 +155,10 @@ def finish(
     key: str,
     source: str,
     info: dict[str, Any],
+    groups: dict[str, np.ndarray] | None = None,
 ) -> Splits:
-    """Checked, normalized (N, C, H, W) float32 splits from (N, H, W, C) [0, 1] images and class indices."""
+    """Checked, normalized (N, C, H, W) float32 splits from (N, H, W, C) [0, 1] images and class indices;
+    ``groups`` (each split's patient per image), where the data has them, ride along for cross-validation."""
     class_names, labels = _positive_last(class_names, labels, options, task, source)
     if task == "binary" and len(class_names) != 2:
         raise DataError(
@@ -174,7 +176,8 @@ def finish(
                 )
     channels = images["train"].shape[3]
     mean, std = _per_channel(options.mean, "mean", channels), _per_channel(options.std, "std", channels)
-    splits = {name: DataSplit(_normalized(images[name], mean, std), labels[name]) for name in SPLITS}
+    splits = {name: DataSplit(_normalized(images[name], mean, std), labels[name], None if groups is None else
+                              groups[name]) for name in SPLITS}  # fmt: skip
     height, width = images["train"].shape[1:3]
     info = {
         **info,
@@ -186,7 +189,8 @@ def finish(
     }
     if task == "binary":
         info["positive_class"] = class_names[1]
-    return Splits(splits["train"], splits["val"], splits["test"], task, tuple(class_names), INPUT_KIND, key, info=info)
+    return Splits(splits["train"], splits["val"], splits["test"], task, tuple(class_names), INPUT_KIND, key, info=info,
+                  group_unit=UNIT)  # fmt: skip
 
 
 def _positive_last(

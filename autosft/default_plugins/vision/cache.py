@@ -26,7 +26,7 @@ __all__ = ["cache_dir", "cached_splits", "clear_memory_cache", "file_signature",
 logger = logging.getLogger(__name__)
 
 #: Bumped whenever decoding or normalization changes, so older cache files are never read.
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: splits carry their patients (groups)
 
 _MEMORY: dict[str, Splits] = {}
 
@@ -79,12 +79,15 @@ def _write(splits: Splits, path: Path) -> None:
     for name in ("train", "val", "test"):
         split: DataSplit = getattr(splits, name)
         arrays[f"{name}_inputs"], arrays[f"{name}_labels"] = split.inputs, split.labels
+        if split.groups is not None:
+            arrays[f"{name}_groups"] = np.asarray(split.groups, dtype=str)
     meta = {
         "task": splits.task,
         "class_names": list(splits.class_names),
         "input_kind": splits.input_kind,
         "fingerprint": splits.fingerprint,
         "info": dict(splits.info),
+        "group_unit": splits.group_unit,
     }
     arrays["meta"] = np.array(json.dumps(meta))
     save_npz(path, arrays, what="the healthcare_imaging image cache")
@@ -95,9 +98,10 @@ def _read(path: Path) -> Splits | None:
         with np.load(path, allow_pickle=False) as archive:
             meta = json.loads(str(archive["meta"]))
             parts = {
-                name: DataSplit(archive[f"{name}_inputs"], archive[f"{name}_labels"])
+                name: DataSplit(archive[f"{name}_inputs"], archive[f"{name}_labels"],
+                                archive[f"{name}_groups"] if f"{name}_groups" in archive.files else None)
                 for name in ("train", "val", "test")
-            }
+            }  # fmt: skip
     except Exception as error:  # a corrupt or foreign file is rebuilt, never fatal
         logger.warning("healthcare_imaging: ignoring unreadable cache file %s (%s)", path, error)
         return None
@@ -111,4 +115,5 @@ def _read(path: Path) -> Splits | None:
         meta["input_kind"],
         meta["fingerprint"],
         info=meta["info"],
+        group_unit=meta.get("group_unit", "group"),
     )

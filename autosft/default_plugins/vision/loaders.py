@@ -63,13 +63,15 @@ def _from_rows(loader: str, rows: Rows, options: SplitOptions, *, task: TaskType
     labels = class_indices(decoded.rows.labels, declared, decoded.rows.where, source)
     parts = split_decoded(decoded, labels, options, seed=seed, source=source)
     info: dict[str, Any] = {"loader": loader, "source": source, **skipped_info(decoded.skipped)}
+    groups = None
     if decoded.rows.groups is not None:
-        groups = np.asarray(decoded.rows.groups, dtype=object)
-        info["patients"] = {name: len(set(groups[parts[name]].tolist())) for name in SPLITS}
+        patients = np.asarray(decoded.rows.groups, dtype=str)
+        groups = {name: patients[parts[name]] for name in SPLITS}
+        info["patients"] = {name: len(set(groups[name].tolist())) for name in SPLITS}
     return finish(
         {name: decoded.images[parts[name]] for name in SPLITS},
         {name: labels[parts[name]] for name in SPLITS},
-        declared, options, task=task, key=key, source=source, info=info,
+        declared, options, task=task, key=key, source=source, info=info, groups=groups,
     )  # fmt: skip
 
 

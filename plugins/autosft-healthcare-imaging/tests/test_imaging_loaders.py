@@ -17,6 +17,7 @@ from autosft.default_plugins.vision.loaders import FolderDataset, ManifestDatase
 from autosft.default_plugins.vision.options import FolderOptions, ManifestOptions, NpzOptions
 from autosft.default_plugins.vision.splitting import split_rows
 from autosft.errors import ConfigError, DataError
+from autosft.evaluate.folds import cross_validation_folds
 
 TREE = {"train": {"healthy": 12, "sick": 8}, "val": {"healthy": 4, "sick": 3}, "test": {"healthy": 4, "sick": 3}}
 
@@ -196,6 +197,19 @@ def test_manifest_split_keeps_every_patient_in_one_split(tmp_path: Path) -> None
     # 30 patients counted once each over the three splits: none has images in two of them.
     assert splits.info["patients"] == {"train": 18, "val": 6, "test": 6}
     assert splits.info["rows"] == {"train": 54, "val": 18, "test": 18}
+
+
+def test_patients_ride_along_through_the_disk_cache_and_stay_whole_in_folds(tmp_path: Path) -> None:
+    manifest = _patients_manifest(tmp_path)
+    first = _manifest(manifest, patient_column="patient", disk_cache=True)
+    clear_memory_cache()  # as a fresh worker process starts: the splits come from the disk cache
+    splits = _manifest(manifest, patient_column="patient", disk_cache=True)
+    assert splits.group_unit == "patient"
+    for name in ("train", "val", "test"):
+        np.testing.assert_array_equal(getattr(splits, name).groups, getattr(first, name).groups)
+        assert len(getattr(splits, name).groups) == len(getattr(splits, name))
+    for fold in cross_validation_folds(splits, 4, seed=0):  # validation: {folds: 4}
+        assert not set(fold.train.groups.tolist()) & set(fold.val.groups.tolist())
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

@@ -16,6 +16,7 @@ from autosft.config import load_study_file
 from autosft.default_plugins.text.loader import TextTable
 from autosft.default_plugins.text.options import TextTableOptions
 from autosft.errors import AutosftError, ConfigError, DataError
+from autosft.evaluate.folds import cross_validation_folds
 from autosft.plugins import get_plugin_manager
 from autosft.registry import collect_registry
 from autosft.search.prepare import check_components
@@ -54,6 +55,15 @@ def test_a_group_never_spans_two_splits(clauses_csv: Path, seed: int) -> None:
     assert not groups["train"] & groups["val"] and not groups["train"] & groups["test"]
     assert not groups["val"] & groups["test"]
     assert sum(splits.info["rows"].values()) == 400 and splits.info["groups"]["train"] >= 10
+
+
+def test_each_row_keeps_its_group_and_folds_keep_a_group_whole(clauses_csv: Path) -> None:
+    splits = _load(clauses_csv, text_columns=["title", "text"], group_column="doc")
+    found = _groups_of(splits, pd.read_csv(clauses_csv))
+    for name in ("train", "val", "test"):
+        assert set(getattr(splits, name).groups.tolist()) == found[name]
+    for fold in cross_validation_folds(splits, 5, seed=0):  # validation: {folds: 5}
+        assert not set(fold.train.groups.tolist()) & set(fold.val.groups.tolist())
 
 
 def test_a_split_column_is_followed_and_checked_against_groups(tmp_path: Path) -> None:
