@@ -38,8 +38,9 @@ def logistic_auc(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, t
 
 
 def with_model(config: StudyConfig, model: str | None) -> StudyConfig:
-    """The study with its model replaced by ``model`` at that builder's default options (``None``: as is)."""
-    if model is None:
+    """The study with its model replaced by ``model`` at that builder's default options (``None`` or the
+    study's own model: the study as is, options included)."""
+    if model is None or model == config.model.name:
         return config
     raw = config.model_dump(exclude_unset=True)
     raw["model"] = {"name": model}

@@ -34,7 +34,7 @@ class TabMOptions(PretrainingOptions):
     )
     k: PositiveInt = Field(default=32, le=256, description="Ensemble members.")
     n_blocks: PositiveInt = Field(default=2, le=16, description="Hidden blocks (Linear, ReLU, Dropout).")
-    d_block: PositiveInt = Field(default=256, description="Width of every hidden block.")
+    d_block: PositiveInt = Field(default=128, description="Width of every hidden block.")
     dropout: float = Field(default=0.1, ge=0, lt=1, description="Dropout after every block.")
     numeric_embeddings: Literal["none", "piecewise_linear"] = Field(
         default="piecewise_linear",

@@ -1,9 +1,10 @@
 """The ``tabm`` builder: member and ensemble logits, bins from train only, structure names, freezing,
-peft LoRA, pre-training with its cache, and a tiny study end to end."""
+peft LoRA, pre-training with its cache, and a tiny study end to end through ``export --onnx``."""
 
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,9 @@ from autosft.config import parse_study
 from autosft.contracts import TrialPlan
 from autosft.engine.model import adapt_model
 from autosft.errors import ConfigError
+from autosft.export import export_study
+from autosft.export.exporter import RUN_CARD
+from autosft.export.onnx import ONNX_FILE, RELATIVE_TOLERANCE
 from autosft.search.controller import run_search
 
 
@@ -130,7 +134,7 @@ def test_multilabel_and_non_tabular_inputs_are_refused(tmp_path: Path, fraud_spl
         TabMBuilder().build(tiny(tmp_path), dataclasses.replace(fraud_splits, input_kind="text"), seed=0)
 
 
-def test_a_tiny_tabm_study_runs_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_tiny_tabm_study_runs_end_to_end_and_exports_to_onnx(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AUTOSFT_CACHE_DIR", str(tmp_path / "cache"))
     study = {
         "name": "tabm-tiny", "task": "binary", "storage": f"sqlite:///{tmp_path / 'study.db'}", "seed": 0,
@@ -142,3 +146,6 @@ def test_a_tiny_tabm_study_runs_end_to_end(tmp_path: Path, monkeypatch: pytest.M
     outcome = run_search(parse_study(study, where="test"), check_data=False)
     assert outcome.states.get("COMPLETE", 0) + outcome.states.get("PRUNED", 0) == 2
     assert outcome.final_test is not None and 0.5 < outcome.final_test["test_metrics"]["roc_auc"] <= 1
+    export_study(study["storage"], study["name"], tmp_path / "export", onnx=True, resamples=20)
+    card = json.loads((tmp_path / "export" / RUN_CARD).read_text())["onnx"]
+    assert card["file"] == ONNX_FILE and 0 <= card["max_relative_difference"] <= RELATIVE_TOLERANCE
