@@ -242,7 +242,8 @@ def _accumulate_gradients(
     for start in range(0, rows, micro):
         part = slice(start, start + micro)
         with job.device.autocast():
-            loss = member_loss(data.loss_fn, data.forward(_rows(inputs, part)), targets[part]) * (len(targets[part]) / rows)
+            logits = data.forward(_rows(inputs, part))
+            loss = member_loss(data.loss_fn, logits, targets[part]) * (len(targets[part]) / rows)
         if not torch.isfinite(loss):
             return float(loss.item())
         scaler.scale(loss).backward()

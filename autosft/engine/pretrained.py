@@ -119,6 +119,7 @@ def fit_on_source(
     optimizer = build_optimizer(module, learning_rate=options.pretrain_learning_rate,
                                 weight_decay=options.pretrain_weight_decay, include_frozen=True,
                                 device=torch.device("cpu"))  # fmt: skip
+
     def hard_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         return torch.nn.functional.cross_entropy(logits, targets, weight=class_weights)
 

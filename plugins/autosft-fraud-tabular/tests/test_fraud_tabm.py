@@ -57,7 +57,9 @@ def test_bins_come_from_the_train_split_only(tmp_path: Path, fraud_splits: Split
     shifted = dataclasses.replace(fraud_splits, val=DataSplit(fraud_splits.val.inputs * 10, fraud_splits.val.labels),
                                   test=DataSplit(fraud_splits.test.inputs + 5, fraud_splits.test.labels))  # fmt: skip
     options = tiny(tmp_path)
-    encodings = [TabMBuilder().build(options, splits, seed=0).module.embeddings.impl for splits in (fraud_splits, shifted)]
+    encodings = [
+        TabMBuilder().build(options, splits, seed=0).module.embeddings.impl for splits in (fraud_splits, shifted)
+    ]
     assert all(torch.equal(encodings[0].get_buffer(name), encodings[1].get_buffer(name)) for name in ("weight", "bias"))
     expected = compute_bins(train[:, numeric], n_bins=options.n_bins)  # the encoding's bins, edge for edge
     assert encodings[0].get_buffer("weight").shape == (len(expected), max(len(edges) - 1 for edges in expected))
