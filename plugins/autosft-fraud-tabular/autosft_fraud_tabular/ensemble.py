@@ -49,6 +49,9 @@ class TabM(nn.Module):
     """``embeddings`` (numeric columns; absent without numeric embeddings), ``backbone.blocks.<i>``
     (``backbone.affine`` for tabm-mini) and ``output``, one linear head per member."""
 
+    numeric: torch.Tensor  # buffers: the embedded columns, and the others, passed through
+    other: torch.Tensor
+
     def __init__(
         self, in_features: int, num_classes: int, options: TabMOptions, numeric: list[int], bins: list[torch.Tensor]
     ) -> None:

@@ -136,6 +136,7 @@ def test_multilabel_and_non_tabular_inputs_are_refused(tmp_path: Path, fraud_spl
         TabMBuilder().build(tiny(tmp_path), dataclasses.replace(fraud_splits, input_kind="text"), seed=0)
 
 
+@pytest.mark.slow  # pre-training, two trials, the final test and an export with its ONNX check
 def test_a_tiny_tabm_study_runs_end_to_end_and_exports_to_onnx(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AUTOSFT_CACHE_DIR", str(tmp_path / "cache"))
     study = {
