@@ -284,10 +284,13 @@ class BuiltModel:
     """A freshly built model and the structure the engine adapts.
 
     ``module(inputs)`` (or ``module(**inputs)`` for mapping inputs) returns logits of shape
-    (batch, classes) or an object with a ``logits`` attribute. ``layer_groups`` lists qualified
-    submodule names per group, ordered from the input side to the output side; the last group is the
-    head and is never frozen. ``lora_targets`` maps a target-set name to peft ``target_modules``;
-    ``head`` names the modules that stay fully trainable under LoRA (peft ``modules_to_save``).
+    (batch, classes) or an object with a ``logits`` attribute; an ensemble may return (batch, members,
+    classes) in training mode, each member then trained on the row's targets
+    (:func:`autosft.engine.losses.member_loss`), and its combined (batch, classes) in eval mode.
+    ``layer_groups`` lists qualified submodule names per group, ordered from the input side to the
+    output side; the last group is the head and is never frozen. ``lora_targets`` maps a target-set
+    name to peft ``target_modules``; ``head`` names the modules that stay fully trainable under LoRA
+    (peft ``modules_to_save``).
     ``pretrained`` is false for randomly initialized weights: freezing or adapting random layers
     only wastes trials, so the search then offers full training alone. ``stages``, when given, lets
     a trial that freezes the first groups train on their cached output instead of recomputing it.

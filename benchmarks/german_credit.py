@@ -2,11 +2,12 @@
 
 For each split seed, both see the same stratified train/validation/test rows and the same
 preprocessing (the fraud-tabular loader's, fitted on train). LogisticRegression is fitted once on
-train and once on train+validation; autosft searches ``--trials`` configurations of a tabular MLP on
-train/validation and scores its selected configuration once on test. Prints one row per seed and
-the means.
+train and once on train+validation; autosft searches ``--trials`` configurations of the study's model
+(or of ``--model``, with that builder's default options) on train/validation and scores its selected
+configuration once on test, beside the references the study fits itself (``ref_*``, scored as the
+final test fits them). Prints one row per seed and the means.
 
-    python benchmarks/german_credit.py [--seeds 5] [--trials 20]
+    python benchmarks/german_credit.py [--seeds 5] [--first-seed 0] [--trials 20] [--model tabm]
 
 Needs ../shared/data/finance/german_credit beside the repository.
 """
@@ -24,7 +25,7 @@ import optuna
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
-from autosft.config import load_study_file, with_overrides
+from autosft.config import StudyConfig, load_study_file, parse_study, with_overrides
 from autosft.search.controller import run_search
 
 REPO = Path(__file__).resolve().parents[1]
@@ -36,16 +37,28 @@ def logistic_auc(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, t
     return float(roc_auc_score(test_y, model.predict_proba(test_x)[:, 1]))
 
 
+def with_model(config: StudyConfig, model: str | None) -> StudyConfig:
+    """The study with its model replaced by ``model`` at that builder's default options (``None`` or the
+    study's own model: the study as is, options included)."""
+    if model is None or model == config.model.name:
+        return config
+    raw = config.model_dump(exclude_unset=True)
+    raw["model"] = {"name": model}
+    return parse_study(raw, where="--model")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--trials", type=int, default=20)
+    parser.add_argument("--model", default=None, help="model builder replacing the study's (default: the study's)")
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     rows = []
     with tempfile.TemporaryDirectory() as folder:
-        for seed in range(args.seeds):
-            config = with_overrides(load_study_file(STUDY), storage=f"sqlite:///{folder}/gc.db",
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
+            config = with_overrides(with_model(load_study_file(STUDY), args.model), storage=f"sqlite:///{folder}/gc.db",
                                     study_name=f"german-credit-{seed}", seed=seed, n_trials=args.trials)  # fmt: skip
             started = time.perf_counter()
             outcome = run_search(config)
@@ -55,6 +68,7 @@ def main() -> None:
             train_val_x = np.concatenate([splits.train.inputs, splits.val.inputs])
             train_val_y = np.concatenate([splits.train.labels, splits.val.labels])
             assert outcome.final_test is not None
+            references = (outcome.final_test.get("references") or {}).get("references", {})
             rows.append({
                 "seed": seed,
                 "lr_train": logistic_auc(splits.train.inputs, splits.train.labels, test_x, test_y),
@@ -64,9 +78,11 @@ def main() -> None:
                 "complete": outcome.states.get("COMPLETE", 0),
                 "pruned": outcome.states.get("PRUNED", 0),
                 "seconds": seconds,
+                **{f"ref_{name}": scores["roc_auc"] for name, scores in references.items()},
             })  # fmt: skip
     columns = ["seed", "lr_train", "lr_train_val", "autosft_val", "autosft_test", "complete", "pruned", "seconds"]
-    print("test ROC-AUC on German credit (LogisticRegression vs autosft's selected configuration)")
+    columns += [name for name in rows[0] if name.startswith("ref_")]
+    print(f"test ROC-AUC on German credit (LogisticRegression vs autosft's selected {args.model or 'study'} model)")
     print(" | ".join(f"{name:>12}" for name in columns))
     for row in rows:
         print(

@@ -22,7 +22,7 @@ from autosft.contracts import TrialResult
 from autosft.engine.data import DeviceSplit, in_length_order, iterate_batches, restore_order, to_device_split
 from autosft.engine.device import DeviceSetup
 from autosft.engine.job import EpochCallback, Objective, TrainedModel, TrainingJob
-from autosft.engine.losses import cross_entropy, soft_targets
+from autosft.engine.losses import cross_entropy, member_loss, soft_targets
 from autosft.engine.model import AdaptedModel, adapt_model
 from autosft.engine.optim import build_optimizer, warmup_cosine
 from autosft.engine.prefix import frozen_prefix
@@ -248,7 +248,8 @@ def _accumulate_gradients(
     for start in range(0, rows, micro):
         part = slice(start, start + micro)
         with job.device.autocast():
-            loss = data.loss_fn(data.forward(_rows(inputs, part)), targets[part]) * (len(targets[part]) / rows)
+            logits = data.forward(_rows(inputs, part))
+            loss = member_loss(data.loss_fn, logits, targets[part]) * (len(targets[part]) / rows)
         if not torch.isfinite(loss):
             return float(loss.item())
         scaler.scale(loss).backward()

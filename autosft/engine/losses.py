@@ -11,7 +11,19 @@ import torch.nn.functional as F
 
 from autosft.components import LossFunction, TaskType
 
-__all__ = ["cross_entropy", "focal", "soft_targets"]
+__all__ = ["cross_entropy", "focal", "member_loss", "soft_targets"]
+
+
+def member_loss(loss_fn: LossFunction, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """``loss_fn`` of a batch; training logits of shape (rows, members, classes) are an ensemble (TabM)
+    whose every member learns the row's targets on its own, so each row is scored once per member.
+
+    Training the members apart, not their mean, is what keeps them diverse (the TabM paper's finding);
+    in eval mode such a model returns the members' combined (rows, classes) logits.
+    """
+    if logits.ndim == 3:
+        return loss_fn(logits.flatten(0, 1), targets.repeat_interleave(logits.shape[1], dim=0))
+    return loss_fn(logits, targets)
 
 
 def soft_targets(labels: torch.Tensor, *, task: TaskType, num_classes: int, smoothing: float) -> torch.Tensor:

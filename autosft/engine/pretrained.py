@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from autosft.engine.cache import CACHE_ENV, write_atomically
 from autosft.engine.cache import cache_dir as default_cache_dir
+from autosft.engine.losses import member_loss
 from autosft.engine.optim import build_optimizer
 
 
@@ -118,13 +119,17 @@ def fit_on_source(
     optimizer = build_optimizer(module, learning_rate=options.pretrain_learning_rate,
                                 weight_decay=options.pretrain_weight_decay, include_frozen=True,
                                 device=torch.device("cpu"))  # fmt: skip
+
+    def hard_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.cross_entropy(logits, targets, weight=class_weights)
+
     shuffle = torch.Generator().manual_seed(seed)
     module.train()
     for _ in range(options.pretrain_epochs):
         order = torch.randperm(len(labels), generator=shuffle)
         for start in range(0, len(labels), options.pretrain_batch_size):
             batch = order[start : start + options.pretrain_batch_size]
-            loss = torch.nn.functional.cross_entropy(module(inputs[batch]), labels[batch], weight=class_weights)
+            loss = member_loss(hard_loss, module(inputs[batch]), labels[batch])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if clip_norm is not None:

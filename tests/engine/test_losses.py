@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from autosft.engine.losses import cross_entropy, focal, soft_targets
+from autosft.engine.losses import cross_entropy, focal, member_loss, soft_targets
 
 
 def test_soft_targets_match_torch_label_smoothing() -> None:
@@ -39,3 +39,14 @@ def test_multilabel_matches_binary_cross_entropy() -> None:
     targets = soft_targets(labels, task="multilabel", num_classes=3, smoothing=0.0)
     assert torch.allclose(cross_entropy(task="multilabel")(logits, targets),
                           F.binary_cross_entropy_with_logits(logits, labels.float()))  # fmt: skip
+
+
+def test_ensemble_logits_score_every_member_on_the_rows_targets() -> None:
+    members = torch.randn(5, 3, 2, generator=torch.Generator().manual_seed(0))  # (rows, members, classes)
+    targets = soft_targets(torch.tensor([0, 1, 1, 0, 1]), task="binary", num_classes=2, smoothing=0.0)
+    loss = cross_entropy(task="binary")
+    each = torch.stack([loss(members[:, member], targets) for member in range(3)])
+    assert torch.allclose(member_loss(loss, members, targets), each.mean())
+    # not the loss of the members' mean: that would train them as one model
+    assert not torch.allclose(member_loss(loss, members, targets), loss(members.mean(1), targets))
+    assert torch.equal(member_loss(loss, members[:, 0], targets), loss(members[:, 0], targets))

@@ -4,7 +4,8 @@ Installing ``autosft-fraud-tabular`` registers, through the ``autosft`` entry-po
 
 - datasets ``tabular`` (a CSV or Parquet file) and ``synthetic_fraud`` (a generated fraud-like
   table); both can hand a source population to pre-train on (``Splits.pretrain``);
-- the model ``tabular_mlp``, an MLP pre-trained once on that population and cached on disk;
+- the models ``tabular_mlp``, an MLP, and ``tabm``, TabM (an efficient ensemble of MLPs) over
+  piecewise-linear numeric embeddings; both pre-trained once on that population and cached on disk;
 - imbalance strategies ``random_over``, ``random_under``, ``smote``, ``adasyn``, ``smote_tomek``;
 - augmentations ``feature_noise`` and ``mixup``;
 - metrics ``recall_at_precision_80`` and ``recall_at_precision_90``.
@@ -43,9 +44,11 @@ def autosft_register_datasets(register: Callable[[DatasetLoader], None]) -> None
 
 @hookimpl
 def autosft_register_models(register: Callable[[ModelBuilder], None]) -> None:
+    from autosft_fraud_tabular.ensemble import TabMBuilder
     from autosft_fraud_tabular.model import TabularMLPBuilder
 
     register(TabularMLPBuilder())
+    register(TabMBuilder())
 
 
 @hookimpl

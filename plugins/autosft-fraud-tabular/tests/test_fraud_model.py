@@ -158,7 +158,7 @@ def test_without_pretrain_the_model_is_seeded_and_says_so(
     options: TabularMLPOptions, fraud_splits: Splits, caplog: pytest.LogCaptureFixture
 ) -> None:
     splits = dataclasses.replace(fraud_splits, pretrain=None, fingerprint="no-pretrain-test")
-    with caplog.at_level(logging.INFO, logger="autosft_fraud_tabular.model"):
+    with caplog.at_level(logging.INFO, logger="autosft_fraud_tabular"):
         first = TabularMLPBuilder().build(options, splits, seed=1).module
         second = TabularMLPBuilder().build(options, splits, seed=1).module
     assert caplog.text.count("no pretrain split") == 1

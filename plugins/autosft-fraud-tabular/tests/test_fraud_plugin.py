@@ -20,7 +20,7 @@ def test_registers_its_components_through_the_hooks() -> None:
     registry = registry_of(autosft_fraud_tabular, "fraud_tabular")  # also checks every hookimpl matches a spec
 
     assert registry.datasets.names() == ["tabular", "synthetic_fraud"]
-    assert registry.models.names() == ["tabular_mlp"]
+    assert registry.models.names() == ["tabular_mlp", "tabm"]
     assert registry.augmentations.names() == ["feature_noise", "mixup"]
     assert registry.imbalance.names() == ["random_over", "random_under", "smote", "adasyn", "smote_tomek"]
     assert registry.metrics.names() == ["recall_at_precision_80", "recall_at_precision_90"]
@@ -33,7 +33,7 @@ def test_registers_its_components_through_the_hooks() -> None:
 def test_importing_the_plugin_loads_no_heavy_library() -> None:
     code = (
         "import sys, autosft_fraud_tabular; "
-        "heavy = {'torch', 'pandas', 'sklearn', 'imblearn'} & set(sys.modules); "
+        "heavy = {'torch', 'pandas', 'sklearn', 'imblearn', 'tabm', 'rtdl_num_embeddings'} & set(sys.modules); "
         "print(sorted(heavy)); sys.exit(bool(heavy))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
