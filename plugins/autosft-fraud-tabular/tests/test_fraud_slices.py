@@ -158,3 +158,26 @@ def test_bad_slices_are_one_line_exit_2(
     if (tmp_path / "study.db").exists():
         assert not any(optuna.load_study(study_name=name, storage=storage).trials
                        for name in optuna.get_all_study_names(storage))  # fmt: skip
+
+
+def test_a_worst_slice_constraint_makes_trials_below_it_infeasible_and_never_selected(tmp_path: Path) -> None:
+    from autosft import get_plugin_manager
+    from autosft.config import load_study_file
+    from autosft.evaluate.constraints import extra_metrics, is_feasible
+    from autosft.evaluate.holdout import has_selectable_trial
+    from autosft.search.controller import run_search
+
+    # The noisy slice scores far below 0.99 whatever the configuration: every trial misses the bound.
+    path = _study(tmp_path, budget={"n_trials": 2, "max_epochs": 2},
+                  constraints=[{"metric": "worst_slice_roc_auc", "min": 0.99}])  # fmt: skip
+    outcome = run_search(load_study_file(path), manager=get_plugin_manager())
+    trials = outcome.study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
+    assert len(trials) == 2
+    for trial in trials:
+        worst = extra_metrics(trial)["worst_slice_roc_auc"]
+        assert worst is not None and worst < 0.99
+        assert list(trial.constraints.values()) == [pytest.approx(0.99 - worst)]
+        assert not is_feasible(trial)
+    assert not has_selectable_trial(outcome.study) and outcome.final_test is None
+    line = _one_error_line(_autosft("best", "--study", str(path), cwd=tmp_path))
+    assert "feasible" in line
