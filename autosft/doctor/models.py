@@ -48,18 +48,20 @@ def _train_step(adapted: Any, built: BuiltModel, splits: Splits) -> str | None:
     import torch
 
     from autosft.engine.data import to_device_split
-    from autosft.engine.losses import cross_entropy, soft_targets
+    from autosft.engine.losses import cross_entropy, member_loss, soft_targets
     from autosft.engine.staging import model_logits
 
     batch = to_device_split(_rows(splits.train, STEP_ROWS), torch.device("cpu"))
     adapted.train_mode()
     logits = model_logits(adapted.module, batch.inputs)
     expected = (len(batch), splits.num_classes)
-    if tuple(logits.shape) != expected:
+    # An ensemble trains each member apart: (rows, members, classes) in training mode (BuiltModel's contract).
+    ensemble = logits.ndim == 3 and logits.shape[0] == expected[0] and logits.shape[2] == expected[1]
+    if tuple(logits.shape) != expected and not ensemble:
         return (f"{len(batch)} rows give logits of shape {tuple(logits.shape)}, expected {expected} "
                 f"(one logit per class, 2 for binary); make the head output {splits.num_classes} values")  # fmt: skip
     targets = soft_targets(batch.labels, task=splits.task, num_classes=splits.num_classes, smoothing=0.0)
-    loss = cross_entropy(task=splits.task)(logits, targets)
+    loss = member_loss(cross_entropy(task=splits.task), logits, targets)
     if not torch.isfinite(loss):
         return f"the loss of the forward pass is {loss.item()}; the logits are not finite"
     loss.backward()
