@@ -61,12 +61,14 @@ BAD_CONSTRAINTS = [
     (
         {"constraints": [{"metric": "acuracy", "min": 0.5}]},
         "constraints: unknown metric 'acuracy' (did you mean 'accuracy'?); metrics a constraint may bound "
-        "(retained_<metric> and reference_drop need `reference:`): accuracy, balanced_accuracy,",
+        "(retained_<metric> and reference_drop need `reference:`; worst_slice_<metric> needs `slices:`): accuracy, "
+        "balanced_accuracy,",
     ),
     ({"constraints": [{"metric": "reference_drop", "max": 0.1}]}, "unknown metric 'reference_drop'"),
     (
         {"constraints": [{"metric": "retained_acuracy", "min": 0.5}], "reference": REFERENCE},
-        "(did you mean 'retained_accuracy'?); metrics a constraint may bound: accuracy,",
+        "(did you mean 'retained_accuracy'?); metrics a constraint may bound (worst_slice_<metric> needs `slices:`): "
+        "accuracy,",
     ),
     (
         {"constraints": [{"metric": "accuracy", "min": 0.5, "max": 0.9}]},
