@@ -19,28 +19,11 @@ from typer.testing import CliRunner
 
 from autosft import Augmentation, BuiltModel, Metric, ModelBuilder, Splits, get_plugin_manager, hookimpl
 from autosft.cli import build_app
-from autosft.testing import ToyMLP, doctor_findings
+from autosft.testing import doctor_findings
+from tests.test_plugin_errors import MissingGroup, OneLogit
 
 REPO = Path(__file__).resolve().parents[1]
 BROKEN = "tests.test_plugin_doctor:Broken"
-
-
-class MissingGroup(ToyMLP):
-    name = "typo_mlp"
-
-    def build(self, options: BaseModel, splits: Splits, *, seed: int) -> BuiltModel:
-        built = super().build(options, splits, seed=seed)
-        built.layer_groups[1] = ["block.0"]  # the module is ``blocks.0``
-        return built
-
-
-class OneLogit(ToyMLP):
-    name = "one_logit_mlp"
-
-    def build(self, options: BaseModel, splits: Splits, *, seed: int) -> BuiltModel:
-        built = super().build(options, splits, seed=seed)
-        built.module.head = nn.Linear(built.module.head.in_features, 1)
-        return built
 
 
 def _per_row_error(labels: np.ndarray, probabilities: np.ndarray) -> float:
