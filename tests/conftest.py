@@ -76,23 +76,22 @@ def _service_url(kind: str) -> str | None:
         return None
 
 
-@pytest.fixture(params=["sqlite", "journal", "postgresql", "mysql", "redis"])
-def storage_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """Each real storage backend in turn (like Optuna's STORAGE_MODES); server ones skip when absent.
+BACKENDS = ["sqlite", "journal", "postgresql", "mysql", "redis"]
 
-    ``journal`` is Optuna's journal storage on a file, ``redis`` the journal storage on Redis
-    under a key prefix of its own, removed afterwards.
-    """
-    if request.param == "sqlite":
+
+def backend_url(kind: str, tmp_path: Path) -> Iterator[str]:
+    """A URL of the storage backend ``kind`` for one test (a Redis key prefix of its own, removed after);
+    a server that is absent skips the test (fails it in CI)."""
+    if kind == "sqlite":
         yield f"sqlite:///{tmp_path / 'study.db'}"
         return
-    if request.param == "journal":
+    if kind == "journal":
         yield f"journal://{tmp_path / 'study.log'}"
         return
-    url = _service_url(request.param)
+    url = _service_url(kind)
     if url is None:
-        pytest.skip(f"{request.param} is not reachable on this machine")
-    if request.param != "redis":
+        pytest.skip(f"{kind} is not reachable on this machine")
+    if kind != "redis":
         yield url
         return
     import redis
@@ -102,6 +101,16 @@ def storage_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]
     client = redis.Redis.from_url(url)
     for key in client.scan_iter(f"{prefix}:*"):
         client.delete(key)
+
+
+@pytest.fixture(params=BACKENDS)
+def storage_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Each real storage backend in turn (like Optuna's STORAGE_MODES); server ones skip when absent.
+
+    ``journal`` is Optuna's journal storage on a file, ``redis`` the journal storage on Redis
+    under a key prefix of its own, removed afterwards.
+    """
+    yield from backend_url(request.param, tmp_path)
 
 
 @pytest.fixture

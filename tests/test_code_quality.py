@@ -25,6 +25,7 @@ def test_ruff_lint_and_format() -> None:
     assert formatting.returncode == 0, formatting.stdout
 
 
+@pytest.mark.slow  # about 90 s; developers run `python3 -m mypy autosft` before every commit
 def test_mypy_on_the_package() -> None:
     pytest.importorskip("mypy", reason="mypy is not installed (pip install -e '.[dev]')")
     typed = _run(sys.executable, "-m", "mypy", "autosft")

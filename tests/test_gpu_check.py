@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib.util
 import subprocess
 
+import pytest
+
 from tests.conftest import REPO
 
 STEPS = {
@@ -18,6 +20,7 @@ STEPS = {
 }
 
 
+@pytest.mark.slow  # every step of the GPU check on CPU: about 45 s
 def test_the_dry_run_exercises_every_step_and_prints_one_table() -> None:
     done = subprocess.run(["bash", str(REPO / "benchmarks" / "gpu_check.sh"), "--dry-run"], cwd=REPO,
                           capture_output=True, text=True, timeout=900)  # fmt: skip

@@ -120,7 +120,7 @@ def test_no_selection_picks_an_infeasible_trial() -> None:
         (0.85, 0.1, {"of": 1, "seed": 1}),  # trial 1's configuration misses it with another seed
         (0.7, -0.1, {"of": 2, "seed": 1}),
     ])  # fmt: skip
-    assert selected_trial(study).number == 1 and best_trial_value(study) == 0.8
+    assert selected_trial(study).number == 1 and best_trial_value(study, "roc_auc") == 0.8
     assert [trial.number for trial in configuration_trials(study, top_k=3)] == [1, 2]
     selection = summarize_selection(study, top_k=3, seeds=1, study_seed=0, metric="roc_auc")
     assert [row["infeasible_seeds"] for row in selection["configurations"]] == [[1], []]
@@ -131,4 +131,4 @@ def test_a_study_without_a_feasible_trial_has_nothing_to_select() -> None:
     study = _constrained_study([(0.9, 0.2, None), (0.8, UNDEFINED_VIOLATION, None)])
     with pytest.raises(ConfigError, match="has no feasible trial: all 2 complete trial"):
         selected_trial(study)
-    assert best_trial_value(study) is None
+    assert best_trial_value(study, "roc_auc") is None

@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import optuna
@@ -22,6 +23,7 @@ from autosft.search.controller import run_search
 from autosft.search.dispatch import THREADS_ENV, plan_slots
 from autosft.storage import open_storage
 from autosft.testing import toy_manager, toy_study
+from tests.conftest import backend_url
 
 AUTOSFT = shutil.which("autosft")
 ENV = {**os.environ, "AUTOSFT_PLUGINS": "autosft.testing:ToyPlugin", "HF_HUB_OFFLINE": "1"}
@@ -52,6 +54,14 @@ def test_parallel_workers_on_sqlite_are_refused(sqlite_url: str) -> None:
     with pytest.raises(ConfigError, match="parallel workers need a database server"):
         run_search(config, manager=toy_manager(), workers=2)
     assert not Path(sqlite_url.removeprefix("sqlite:///")).exists()
+
+
+#: Worker processes on every backend take 20-47 s a test: MySQL and Redis run with ``-m slow`` (the
+#: killed-worker fault tests of tests/storage/test_stale.py keep all four in the default suite).
+@pytest.fixture(params=["sqlite", "journal", "postgresql", pytest.param("mysql", marks=pytest.mark.slow),
+                        pytest.param("redis", marks=pytest.mark.slow)])  # fmt: skip
+def storage_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    yield from backend_url(request.param, tmp_path)
 
 
 @pytest.fixture
