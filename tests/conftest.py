@@ -50,6 +50,15 @@ def run_toy_cli(*args: str, cwd: Path | None = None, timeout: float = 300) -> su
     )
 
 
+def run_cli_with_plugins(plugins: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``autosft ARGS`` in a fresh process with only the plugins ``AUTOSFT_PLUGINS`` names
+    (``module:Class``, comma-separated), every installed one disabled."""
+    env = {**os.environ, "AUTOSFT_PLUGINS": plugins, "AUTOSFT_DISABLE_PLUGINS": "*", "COLUMNS": "250"}
+    code = "from autosft.cli import main; main()"
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=REPO, env=env,
+                          timeout=300)  # fmt: skip
+
+
 def _service_url(kind: str) -> str | None:
     """A URL of a reachable local service, or None; in CI a missing service fails the test."""
     url = {

@@ -4,11 +4,7 @@ deliberately broken plugin gets one FAIL line per broken component, naming it, a
 from __future__ import annotations
 
 import importlib
-import os
-import subprocess
-import sys
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,9 +16,9 @@ from typer.testing import CliRunner
 from autosft import Augmentation, BuiltModel, Metric, ModelBuilder, Splits, get_plugin_manager, hookimpl
 from autosft.cli import build_app
 from autosft.testing import doctor_findings
+from tests.conftest import run_cli_with_plugins
 from tests.test_plugin_errors import MissingGroup, OneLogit
 
-REPO = Path(__file__).resolve().parents[1]
 BROKEN = "tests.test_plugin_doctor:Broken"
 
 
@@ -55,15 +51,8 @@ class Broken:
         register(PadColumn())
 
 
-def _cli(plugins: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "AUTOSFT_PLUGINS": plugins, "AUTOSFT_DISABLE_PLUGINS": "*", "COLUMNS": "250"}
-    code = "from autosft.cli import main; main()"
-    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=REPO, env=env,
-                          timeout=300)  # fmt: skip
-
-
 def test_a_broken_plugin_fails_naming_each_component() -> None:
-    result = _cli(BROKEN, "plugins", "--check", BROKEN)
+    result = run_cli_with_plugins(BROKEN, "plugins", "--check", BROKEN)
     assert result.returncode == 1, result.stdout + result.stderr
     failures = [line for line in result.stdout.splitlines() if line.startswith("FAIL")]
     of = f"of plugin {BROKEN!r}"
@@ -82,7 +71,7 @@ def test_a_broken_plugin_fails_naming_each_component() -> None:
 
 
 def test_an_unknown_plugin_is_one_line_with_the_closest_name() -> None:
-    result = _cli(BROKEN, "plugins", "--check", "autosft.metric")
+    result = run_cli_with_plugins(BROKEN, "plugins", "--check", "autosft.metric")
     assert result.returncode == 2, result.stdout + result.stderr
     assert result.stderr.strip().splitlines() == [
         "error: unknown plugin 'autosft.metric' (did you mean 'autosft.metrics'?); plugins: autosft.imbalance, "

@@ -3,9 +3,6 @@ plugin, the component and the fix, exit 2 and no traceback. Each broken plugin h
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,8 +18,7 @@ from autosft import Augmentation, BuiltModel, Metric, ModelBuilder, Splits, hook
 from autosft.cli import build_app
 from autosft.errors import PluginError
 from autosft.testing import ToyMLP, registry_of, toy_manager, toy_study
-
-REPO = Path(__file__).resolve().parents[1]
+from tests.conftest import run_cli_with_plugins
 
 
 class BareModule(ModelBuilder):
@@ -161,22 +157,15 @@ def test_each_mistake_is_one_line_naming_the_plugin(
     _one_line(result, message.format(plugin=f"{PLUGIN}:{plugin.__name__}"))
 
 
-def _cli_with(plugins: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "AUTOSFT_PLUGINS": plugins, "AUTOSFT_DISABLE_PLUGINS": "*", "COLUMNS": "200"}
-    code = "from autosft.cli import main; main()"
-    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=REPO, env=env,
-                          timeout=300)  # fmt: skip
-
-
 def test_autosft_plugins_are_named_by_module_and_class() -> None:
-    result = _cli_with(f"{PLUGIN}:ReturnsList", "plugins")
+    result = run_cli_with_plugins(f"{PLUGIN}:ReturnsList", "plugins")
     assert result.returncode == 2, result.stdout + result.stderr
     assert result.stderr.startswith(f"error: plugin '{PLUGIN}:ReturnsList': autosft_register_models returned list")
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
 
 
 def test_a_misspelled_hook_suggests_the_right_one() -> None:
-    result = _cli_with(f"{PLUGIN}:MisspelledHook", "plugins")
+    result = run_cli_with_plugins(f"{PLUGIN}:MisspelledHook", "plugins")
     assert result.returncode == 2, result.stdout + result.stderr
     assert result.stderr.strip() == (
         f"error: plugin '{PLUGIN}:MisspelledHook' implements an unknown hook 'autosft_register_metric'; "
@@ -185,7 +174,7 @@ def test_a_misspelled_hook_suggests_the_right_one() -> None:
 
 
 def test_a_hook_with_a_wrong_argument_name_is_one_line() -> None:
-    result = _cli_with(f"{PLUGIN}:WrongArgument", "plugins")
+    result = run_cli_with_plugins(f"{PLUGIN}:WrongArgument", "plugins")
     assert result.returncode == 2, result.stdout + result.stderr
     assert result.stderr.startswith(f"error: plugin '{PLUGIN}:WrongArgument': ") and "{'add'}" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr

@@ -198,7 +198,7 @@ def _open_for_run(
         enqueue_warm_start(study, prepared.space, warm, top_k=config.warm_start.top_k, notice=notice)
         portfolio = portfolio_of(config, prepared.registry)
         if portfolio is not None:
-            enqueue_portfolio(study, prepared.space, portfolio, n_trials=config.budget.n_trials, notice=notice)
+            enqueue_portfolio(study, prepared.space, portfolio, config=config, notice=notice)
     return study
 
 

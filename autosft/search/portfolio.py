@@ -26,7 +26,8 @@ from autosft.space import Float, SearchSpace
 
 __all__ = ["STARTUP_WINDOW", "enqueue_portfolio", "portfolio_file", "portfolio_of", "resolved_configuration"]
 
-#: Random start-up trials of Optuna's TPE (its ``n_startup_trials`` default): the places a portfolio fills.
+#: Random start-up trials of Optuna's TPE (its ``n_startup_trials`` default): the places a portfolio fills,
+#: unless the study's sampler options set ``n_startup_trials``.
 STARTUP_WINDOW = 10
 
 
@@ -78,17 +79,19 @@ def resolved_configuration(space: SearchSpace, entry: Mapping[str, Any]) -> dict
 
 
 def enqueue_portfolio(
-    study: optuna.Study, space: SearchSpace, portfolio: Portfolio, *, n_trials: int,
+    study: optuna.Study, space: SearchSpace, portfolio: Portfolio, *, config: StudyConfig,
     notice: Callable[[str], None] | None,
 ) -> int:  # fmt: skip
     """Queue the portfolio's configurations after what ``study`` holds; how many were queued.
 
-    Places: what is left of :data:`STARTUP_WINDOW` after the trials already queued, at most half of
-    ``n_trials``. A configuration equal, once moved into the space, to one already queued (the default,
-    a warm start, an earlier entry) is skipped for the next. Each carries :data:`PORTFOLIO_ATTR`.
+    Places: what is left of the sampler's start-up window (its ``n_startup_trials`` option, else
+    :data:`STARTUP_WINDOW`) after the trials already queued, at most half of the budget's ``n_trials``.
+    A configuration equal, once moved into the space, to one already queued (the default, a warm
+    start, an earlier entry) is skipped for the next. Each carries :data:`PORTFOLIO_ATTR`.
     """
     taken = [trial.params for trial in study.get_trials(deepcopy=False)]
-    places = min(STARTUP_WINDOW - len(taken), n_trials // 2)
+    window = int(config.sampler.options.get("n_startup_trials", STARTUP_WINDOW))
+    places = min(window - len(taken), config.budget.n_trials // 2)
     queued = 0
     for index, entry in enumerate(portfolio.configurations):
         if queued >= places:

@@ -127,3 +127,10 @@ def test_a_study_can_name_its_own_portfolio_file_and_a_bad_one_is_one_line(tmp_p
         result = CliRunner().invoke(build_app(toy_manager()), ["validate", str(study)])
         assert result.exit_code == 2
         assert result.output.strip() == f"error: search.portfolio: {path} {reason}"
+
+
+def test_the_portfolio_fills_only_the_samplers_own_start_up_window(tmp_path: Path) -> None:
+    # Half of 6 trials would be 3 places; TPE told to start modelling after 2 trials leaves 1 after the default.
+    outcome = _run(tmp_path, sampler={"name": "tpe", "options": {"n_startup_trials": 2}})
+    tagged = [t.user_attrs[PORTFOLIO_ATTR]["entry"] for t in outcome.study.trials if PORTFOLIO_ATTR in t.user_attrs]
+    assert tagged == [0]
