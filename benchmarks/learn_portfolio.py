@@ -11,10 +11,12 @@
 Tasks for ``tabular_mlp``: German credit, a seeded 3,000-row sample of adult census, and generated
 fraud tables of several shapes (``synthetic_fraud`` with other seeds, shifts and positive rates).
 ``--leave-out NAME`` learns without one task, as ``benchmarks/small_budget.py`` needs
-(leave-one-dataset-out). Prints the matrix and the portfolio, and writes it as JSON (``--out``):
+(leave-one-dataset-out). ``--meta FILE`` keeps the measurements: a later run with the same file
+trains nothing and only drops the left-out tasks (their column, and candidates only they gave).
+Prints the matrix and the portfolio, and writes it as JSON (``--out``):
 
     python benchmarks/learn_portfolio.py [--trials 10] [--per-task 2] [--size 6] [--leave-out german-credit]
-        [--out plugins/autosft-fraud-tabular/autosft_fraud_tabular/portfolios/tabular_mlp.json]
+        [--meta meta.json] [--out plugins/autosft-fraud-tabular/autosft_fraud_tabular/portfolios/tabular_mlp.json]
 
 Needs ../shared/data beside the repository for the real tasks (skipped with a line without it).
 """
@@ -175,36 +177,79 @@ def greedy_portfolio(quality: np.ndarray, size: int) -> list[int]:
     return picked
 
 
-def learn(tasks: list[Task], folder: Path, *, trials: int, per_task: int, size: int) -> dict[str, Any]:
+@dataclass
+class MetaDataset:
+    """What learning measured: the candidates, the tasks each came from, and their score on every task.
+
+    Kept as JSON (``--meta``) so a leave-one-out portfolio is one greedy pass over it, not a new search:
+    dropping a task's column and the candidates only it contributed leaves exactly what learning without
+    that task would have cross-evaluated on the other tasks.
+    """
+
+    tasks: list[str]
+    candidates: list[dict[str, Any]]
+    origins: list[list[str]]
+    matrix: np.ndarray
+    trials_per_task: int
+
+    def without(self, left_out: set[str]) -> MetaDataset:
+        columns = [i for i, name in enumerate(self.tasks) if name not in left_out]
+        rows = [i for i, origin in enumerate(self.origins) if not origin or set(origin) - left_out]
+        return MetaDataset([self.tasks[i] for i in columns], [self.candidates[i] for i in rows],
+                           [self.origins[i] for i in rows], self.matrix[np.ix_(rows, columns)],
+                           self.trials_per_task)  # fmt: skip
+
+    def to_json(self) -> dict[str, Any]:
+        return {"tasks": self.tasks, "candidates": self.candidates, "origins": self.origins,
+                "matrix": [[None if math.isnan(v) else float(v) for v in row] for row in self.matrix],
+                "trials_per_task": self.trials_per_task}  # fmt: skip
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> MetaDataset:
+        matrix = np.array([[math.nan if v is None else v for v in row] for row in raw["matrix"]], dtype=float)
+        return cls(raw["tasks"], raw["candidates"], raw["origins"], matrix.reshape(len(raw["candidates"]), -1),
+                   raw["trials_per_task"])  # fmt: skip
+
+
+def measure(tasks: list[Task], folder: Path, *, trials: int, per_task: int) -> MetaDataset:
+    """Random search on every task for candidates, then every candidate trained on every task."""
     candidates: list[dict[str, Any]] = [{}]  # the default configuration competes too
+    origins: list[list[str]] = [[]]
     for task in tasks:
         started = time.perf_counter()
         for entry in search_candidates(task, folder, trials=trials, per_task=per_task):
-            if entry not in candidates:
+            if entry in candidates:
+                origins[candidates.index(entry)].append(task.name)
+            else:
                 candidates.append(entry)
+                origins.append([task.name])
         print(f"{task.name}: searched in {time.perf_counter() - started:.0f} s", flush=True)
     matrix = np.full((len(candidates), len(tasks)), math.nan)
     for column, task in enumerate(tasks):
         started = time.perf_counter()
         matrix[:, column] = cross_scores(task, folder, candidates)
         print(f"{task.name}: {len(candidates)} candidates in {time.perf_counter() - started:.0f} s", flush=True)
-    quality = scaled(matrix)
+    return MetaDataset([task.name for task in tasks], candidates, origins, matrix, trials)
+
+
+def portfolio_from(meta: MetaDataset, *, size: int) -> dict[str, Any]:
+    """The greedy portfolio over the meta-dataset, as the JSON a plugin ships."""
+    quality = scaled(meta.matrix)
     picked = greedy_portfolio(quality, size)
-    print_matrix(tasks, candidates, matrix, quality, picked)
-    names = ", ".join(task.name for task in tasks)
+    print_matrix(meta.tasks, meta.candidates, meta.matrix, quality, picked)
     return {
         "model": "tabular_mlp",
-        "source": f"{len(tasks)} tasks ({names}), {datetime.date.today().isoformat()}",
-        "configurations": [candidates[i] for i in picked],
-        "learned": {"tasks": [task.name for task in tasks], "trials_per_task": trials,
+        "source": f"{len(meta.tasks)} tasks ({', '.join(meta.tasks)}), {datetime.date.today().isoformat()}",
+        "configurations": [meta.candidates[i] for i in picked],
+        "learned": {"tasks": meta.tasks, "trials_per_task": meta.trials_per_task,
                     "scaled_quality": [[round(float(q), 4) for q in quality[i]] for i in picked],
                     "mean_best_scaled": round(float(quality[picked].max(axis=0).mean()), 4)},
     }  # fmt: skip
 
 
-def print_matrix(tasks: list[Task], candidates: list[dict[str, Any]], matrix: np.ndarray, quality: np.ndarray,
+def print_matrix(tasks: list[str], candidates: list[dict[str, Any]], matrix: np.ndarray, quality: np.ndarray,
                  picked: list[int]) -> None:  # fmt: skip
-    header = "candidate | " + " | ".join(f"{task.name:>13}" for task in tasks) + " | mean scaled | pick"
+    header = "candidate | " + " | ".join(f"{task:>13}" for task in tasks) + " | mean scaled | pick"
     print(header)
     for index, row in enumerate(matrix):
         order = f"#{picked.index(index) + 1}" if index in picked else ""
@@ -222,26 +267,39 @@ def main() -> None:
     parser.add_argument("--leave-out", action="append", default=[], help="a task to learn without")
     parser.add_argument("--tasks", nargs="*", default=None, help=f"tasks to learn on (of {', '.join(TASKS)})")
     parser.add_argument("--out", type=Path, default=None, help="where to write the portfolio JSON")
+    parser.add_argument("--meta", type=Path, default=None, help="meta-dataset JSON: read if it exists, else written")
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     os.chdir(REPO)  # the study files name ../shared/data relative to the repository
     unknown = [name for name in [*args.leave_out, *(args.tasks or [])] if name not in TASKS]
     if unknown:
         parser.error(f"unknown task(s) {unknown}; valid: {', '.join(TASKS)}")
-    with tempfile.TemporaryDirectory() as name:
-        folder = Path(name)
-        tasks = []
-        for task_name in args.tasks or list(TASKS):
-            raw = None if task_name in args.leave_out else TASKS[task_name](folder)
-            if raw is None:
-                print(f"{task_name}: skipped ({'left out' if task_name in args.leave_out else 'no shared data'})")
-                continue
-            tasks.append(Task(task_name, raw))
-        portfolio = learn(tasks, folder, trials=args.trials, per_task=args.per_task, size=args.size)
+    if args.meta is not None and args.meta.is_file():
+        meta = MetaDataset.from_json(json.loads(args.meta.read_text()))
+    else:
+        meta = measure_tasks(args.tasks or list(TASKS), set(args.leave_out), trials=args.trials, per_task=args.per_task)
+        if args.meta is not None:
+            args.meta.write_text(json.dumps(meta.to_json(), indent=1) + "\n")
+            print(f"written {args.meta}")
+    portfolio = portfolio_from(meta.without(set(args.leave_out)), size=args.size)
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(portfolio, indent=2) + "\n")
         print(f"written {args.out}")
+
+
+def measure_tasks(names: list[str], left_out: set[str], *, trials: int, per_task: int) -> MetaDataset:
+    """The meta-dataset over the named tasks with shared data, less those left out."""
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        tasks = []
+        for task_name in names:
+            raw = None if task_name in left_out else TASKS[task_name](folder)
+            if raw is None:
+                print(f"{task_name}: skipped ({'left out' if task_name in left_out else 'no shared data'})")
+                continue
+            tasks.append(Task(task_name, raw))
+        return measure(tasks, folder, trials=trials, per_task=per_task)
 
 
 if __name__ == "__main__":

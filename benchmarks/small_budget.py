@@ -19,9 +19,10 @@ both budgets; ``new`` beats ``default`` by more than the seed standard deviation
     python benchmarks/small_budget.py [--datasets german-credit adult-census ...] [--seeds 3]
         [--budgets 8 20] [--portfolios DIR]
 
-Adult census is subsampled to 5,000 rows (``--adult-rows``). Leave-one-out portfolios are learned once
-per left-out dataset and kept in ``--portfolios`` (default: a temporary folder), so a second run reuses
-them. Needs ../shared/data beside the repository.
+Adult census is subsampled to 5,000 rows (``--adult-rows``). The meta-dataset behind the leave-one-out
+portfolios is measured once, on every learning task, and kept in ``--portfolios`` (default: a
+temporary folder) with the portfolios derived from it, so a second run trains nothing to learn them.
+Needs ../shared/data beside the repository.
 """
 
 from __future__ import annotations
@@ -62,16 +63,18 @@ def study_dict(dataset: str, folder: Path, *, adult_rows: int) -> dict[str, Any]
 
 
 def loo_portfolio(dataset: str, model: str, folder: Path, *, trials: int) -> Path | None:
-    """The portfolio of ``model`` learned without ``dataset``, learned on first use and kept in ``folder``."""
+    """The portfolio of ``model`` learned without ``dataset``, from a meta-dataset measured once in ``folder``."""
     if model not in LEARNED_BUILDERS:
         return None
     path = folder / f"{model}-without-{dataset}.json"
     if not path.is_file():
-        with tempfile.TemporaryDirectory() as scratch:
-            tasks = [learn_portfolio.Task(name, raw) for name, factory in learn_portfolio.TASKS.items()
-                     if name != dataset and (raw := factory(Path(scratch))) is not None]  # fmt: skip
-            portfolio = learn_portfolio.learn(tasks, Path(scratch), trials=trials, per_task=2, size=6)
-        path.write_text(json.dumps(portfolio, indent=2) + "\n")
+        meta_path = folder / f"{model}-meta.json"
+        if meta_path.is_file():
+            meta = learn_portfolio.MetaDataset.from_json(json.loads(meta_path.read_text()))
+        else:
+            meta = learn_portfolio.measure_tasks(list(learn_portfolio.TASKS), set(), trials=trials, per_task=2)
+            meta_path.write_text(json.dumps(meta.to_json(), indent=1) + "\n")
+        path.write_text(json.dumps(learn_portfolio.portfolio_from(meta.without({dataset}), size=6), indent=2) + "\n")
     return path
 
 

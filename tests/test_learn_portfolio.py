@@ -3,6 +3,7 @@ of the portfolio's best scaled score, so complementary configurations beat a sec
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -35,3 +36,19 @@ def test_a_failed_run_scores_zero_and_rates_become_multiples_of_the_default() ->
     assert learn.relative_entry(space, {"learning_rate": 3e-3, "dropout": 0.2, "gone": 1}) == {
         "learning_rate": 3.0, "dropout": 0.2,
     }  # fmt: skip
+
+
+def test_leaving_a_task_out_drops_its_column_and_the_candidates_only_it_gave() -> None:
+    # The default (no origin) stays; candidate 2 came from both tasks, so it stays without "b" too.
+    meta = learn.MetaDataset(
+        tasks=["a", "b"], candidates=[{}, {"dropout": 0.1}, {"dropout": 0.2}, {"dropout": 0.3}],
+        origins=[[], ["a"], ["a", "b"], ["b"]], matrix=np.array([[0.5, 0.6], [0.7, 0.1], [0.6, 0.8], [0.2, 0.9]]),
+        trials_per_task=4,
+    )  # fmt: skip
+    without_b = meta.without({"b"})
+    assert without_b.tasks == ["a"] and without_b.candidates == [{}, {"dropout": 0.1}, {"dropout": 0.2}]
+    assert without_b.matrix.tolist() == [[0.5], [0.7], [0.6]]
+    meta.matrix[1, 1] = math.nan  # a failed run survives the JSON round trip as NaN
+    again = learn.MetaDataset.from_json(json.loads(json.dumps(meta.to_json())))
+    assert again.origins == meta.origins and np.array_equal(again.matrix, meta.matrix, equal_nan=True)
+    assert learn.portfolio_from(without_b, size=2)["configurations"][0] == {"dropout": 0.1}

@@ -15,7 +15,7 @@ import numpy as np
 from autosft.components import Metric
 from autosft.hookspecs import hookimpl
 
-__all__ = ["CUTOFFS", "METRICS", "catalogue_coverage", "hit_rate", "mean_reciprocal_rank", "ndcg", "ranks"]
+__all__ = ["CUTOFFS", "METRICS", "catalogue_coverage", "hit_rate", "ndcg", "ranks", "reciprocal_rank"]
 
 RANKING = frozenset({"ranking"})
 #: The k of the registered ``hit_rate@k``, ``ndcg@k`` and ``coverage@k`` metrics.
@@ -32,28 +32,35 @@ def ranks(labels: np.ndarray, scores: np.ndarray) -> np.ndarray:
     return higher + tied / 2.0
 
 
-def hit_rate(k: int) -> Callable[[np.ndarray, np.ndarray], float]:
-    """Share of rows whose held-out item is among the top ``k``."""
+def hit_rate(k: int) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """Per row: 1 where its held-out item is among the top ``k``, else 0 (the metric is their mean)."""
 
-    def compute(labels: np.ndarray, scores: np.ndarray) -> float:
-        return float(np.mean(ranks(labels, scores) < k))
+    def per_row(labels: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        return (ranks(labels, scores) < k).astype(np.float64)
 
-    return compute
+    return per_row
 
 
-def ndcg(k: int) -> Callable[[np.ndarray, np.ndarray], float]:
-    """Normalized DCG with one relevant item per row: ``1 / log2(rank + 2)`` inside the top ``k``, else 0."""
+def ndcg(k: int) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """Per row, with one relevant item: ``1 / log2(rank + 2)`` inside the top ``k``, else 0 (NDCG is their mean)."""
 
-    def compute(labels: np.ndarray, scores: np.ndarray) -> float:
+    def per_row(labels: np.ndarray, scores: np.ndarray) -> np.ndarray:
         rank = ranks(labels, scores)
-        return float(np.mean(np.where(rank < k, 1.0 / np.log2(rank + 2.0), 0.0)))
+        return np.where(rank < k, 1.0 / np.log2(rank + 2.0), 0.0)
+
+    return per_row
+
+
+def reciprocal_rank(labels: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """Per row: ``1 / (rank + 1)``, with no cut-off (MRR is their mean)."""
+    return 1.0 / (ranks(labels, scores) + 1.0)
+
+
+def _mean_of(per_row: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> Callable[[np.ndarray, np.ndarray], float]:
+    def compute(labels: np.ndarray, scores: np.ndarray) -> float:
+        return float(np.mean(per_row(labels, scores)))
 
     return compute
-
-
-def mean_reciprocal_rank(labels: np.ndarray, scores: np.ndarray) -> float:
-    """Mean of ``1 / (rank + 1)`` over rows, with no cut-off."""
-    return float(np.mean(1.0 / (ranks(labels, scores) + 1.0)))
 
 
 def catalogue_coverage(k: int) -> Callable[[np.ndarray, np.ndarray], float]:
@@ -68,12 +75,15 @@ def catalogue_coverage(k: int) -> Callable[[np.ndarray, np.ndarray], float]:
     return compute
 
 
+def _row_mean_metric(name: str, per_row: Callable[[np.ndarray, np.ndarray], np.ndarray], description: str) -> Metric:
+    return Metric(name, "maximize", _mean_of(per_row), RANKING, description, per_row=per_row)
+
+
 METRICS = (
-    *(Metric(f"hit_rate@{k}", "maximize", hit_rate(k), RANKING, f"Share of rows with the held-out item in the top {k}.")
+    *(_row_mean_metric(f"hit_rate@{k}", hit_rate(k), f"Share of rows with the held-out item in the top {k}.")
       for k in CUTOFFS),
-    *(Metric(f"ndcg@{k}", "maximize", ndcg(k), RANKING, f"NDCG of the held-out item within the top {k}.")
-      for k in CUTOFFS),
-    Metric("mrr", "maximize", mean_reciprocal_rank, RANKING, "Mean reciprocal rank of the held-out item."),
+    *(_row_mean_metric(f"ndcg@{k}", ndcg(k), f"NDCG of the held-out item within the top {k}.") for k in CUTOFFS),
+    _row_mean_metric("mrr", reciprocal_rank, "Mean reciprocal rank of the held-out item."),
     Metric("coverage@10", "maximize", catalogue_coverage(10), RANKING, "Share of items in some row's top 10."),
 )  # fmt: skip
 

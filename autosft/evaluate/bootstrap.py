@@ -3,14 +3,16 @@
 A test split of a few hundred rows gives a point estimate whose noise is often larger than the
 gap between configurations; the interval says so. Rows are resampled with replacement and every
 metric is recomputed on each resample with :func:`autosft.engine.scoring.score`, so intervals
-exist for exactly the metrics the search used. Percentile intervals, seeded: the same predictions
-always give the same interval.
+exist for exactly the metrics the search used; a metric that is a mean over rows
+(:attr:`Metric.per_row`) is instead the mean of its row terms on the resample, the same number
+without recomputing it from (rows, catalogue) scores. Percentile intervals, seeded: the same
+predictions always give the same interval.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -40,15 +42,34 @@ def bootstrap_intervals(
     """
     _check_level(level)
     point = score(metrics, labels, probabilities)
+    terms = _row_terms(metrics, labels, probabilities)
+    recomputed = [metric for metric in metrics if metric.name not in terms]
     rng = np.random.default_rng(seed)
     rows = len(labels)
     draws: dict[str, list[float]] = {name: [] for name in point}
     for _ in range(resamples):
         index = rng.integers(0, rows, size=rows)
-        for name, value in score(metrics, labels[index], probabilities[index]).items():
+        values = {name: float(row_terms[index].mean()) for name, row_terms in terms.items()}
+        if recomputed:
+            values |= score(recomputed, labels[index], probabilities[index])
+        for name, value in values.items():
             if not math.isnan(value):
                 draws[name].append(value)
     return {name: _interval(value, draws[name], level) for name, value in point.items()}
+
+
+def _row_terms(metrics: Sequence[Metric], labels: np.ndarray, probabilities: np.ndarray) -> dict[str, np.ndarray]:
+    """Each row's term of the metrics that are means over rows and defined on these rows, by name."""
+    terms = {}
+    for metric in metrics:
+        if metric.per_row is not None:
+            try:
+                values = np.asarray(metric.per_row(labels, probabilities), dtype=np.float64)
+            except ValueError:
+                continue  # undefined here: recomputed per resample, where score() says NaN
+            if values.shape == (len(labels),) and not np.isnan(values).any():
+                terms[metric.name] = values
+    return terms
 
 
 def _check_level(level: float) -> None:
@@ -83,12 +104,21 @@ def paired_difference(
     _check_level(level)
     [(name, value)] = score([metric], labels, first).items()
     value -= score([metric], labels, second)[name]
+    on_first, on_second = _resampled(metric, labels, first), _resampled(metric, labels, second)
     rng = np.random.default_rng(seed)
     rows = len(labels)
     draws: list[float] = []
     for _ in range(resamples):
         index = rng.integers(0, rows, size=rows)
-        gap = score([metric], labels[index], first[index])[name] - score([metric], labels[index], second[index])[name]
+        gap = on_first(index) - on_second(index)
         if not math.isnan(gap):
             draws.append(gap)
     return _interval(value, draws, level)
+
+
+def _resampled(metric: Metric, labels: np.ndarray, probabilities: np.ndarray) -> Callable[[np.ndarray], float]:
+    """The metric on the rows ``index`` picks: a mean of row terms where it is one, else recomputed."""
+    terms = _row_terms([metric], labels, probabilities).get(metric.name)
+    if terms is not None:
+        return lambda index: float(terms[index].mean())
+    return lambda index: score([metric], labels[index], probabilities[index])[metric.name]

@@ -12,23 +12,19 @@ from typing import Any
 
 import pluggy
 
-from autosft.components import BuiltModel, ModelBuilder, Splits, class_counts
+from autosft.components import BuiltModel, ModelBuilder, Splits, is_skewed
 from autosft.config import StudyConfig
 from autosft.contracts import LORA_LEARNING_RATE
 from autosft.registry import Registry
 from autosft.space import Categorical, Condition, Float, Int, Limits, SearchSpace
 
 __all__ = [
-    "LORA_RATE_FACTOR", "QUICK_LOOK_RATE_FACTOR", "QUICK_LOOK_TRAINED_GROUPS", "SKEW_FOR_CLASS_WEIGHTS",
+    "LORA_RATE_FACTOR", "QUICK_LOOK_RATE_FACTOR", "QUICK_LOOK_TRAINED_GROUPS",
     "build_search_space", "quick_look_params",
 ]  # fmt: skip
 
 #: LoRA's best learning rate sits about ten times above full fine-tuning's, so it gets its own prior.
 LORA_RATE_FACTOR = 10.0
-#: A single-label training split whose commonest class outnumbers its rarest this many times or more
-#: starts the search from class weighting: unweighted, a rare class is seldom predicted in the first
-#: epochs, so its F1 stays 0 and every early pruning decision is a coin toss.
-SKEW_FOR_CLASS_WEIGHTS = 3.0
 #: The quick look trains this many groups below the head, on the cached output of the frozen rest.
 QUICK_LOOK_TRAINED_GROUPS = 2
 #: ... at this multiple of the default learning rate (capped by the range): like LoRA, a few
@@ -144,11 +140,8 @@ def _add_data_strategies(space: SearchSpace, splits: Splits, registry: Registry)
 
 
 def _default_strategy(strategies: tuple[str, ...], splits: Splits) -> str:
-    """``class_weights`` for a skewed single-label split (see :data:`SKEW_FOR_CLASS_WEIGHTS`), else ``none``."""
-    skewed = False
-    if splits.task in ("binary", "multiclass"):
-        counts = class_counts(splits.train.labels, splits.num_classes)
-        skewed = bool(counts.max() >= SKEW_FOR_CLASS_WEIGHTS * max(counts.min(), 1))
+    """``class_weights`` for a skewed single-label split (:func:`~autosft.components.is_skewed`), else ``none``."""
+    skewed = splits.task in ("binary", "multiclass") and is_skewed(splits.train.labels, splits.num_classes)
     if skewed and "class_weights" in strategies:
         return "class_weights"
     return "none" if "none" in strategies else strategies[0]

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from autosft.components import LossFunction, Splits
 from autosft.config import parse_study
 from autosft.contracts import TrialPlan
-from autosft.default_plugins.ranking import catalogue_coverage, hit_rate, mean_reciprocal_rank, ndcg, ranks
+from autosft.default_plugins.ranking import METRICS, catalogue_coverage, hit_rate, ndcg, ranks
 from autosft.engine.device import pick_device
 from autosft.engine.loop import train
 from autosft.engine.losses import cross_entropy
@@ -38,14 +38,18 @@ LABELS = np.array([2, 0, 4])
 
 def test_metrics_match_a_hand_computed_example() -> None:
     assert ranks(LABELS, SCORES).tolist() == [1.0, 0.0, 2.0]
-    assert hit_rate(1)(LABELS, SCORES) == pytest.approx(1 / 3)
-    assert hit_rate(2)(LABELS, SCORES) == pytest.approx(2 / 3)
-    assert hit_rate(3)(LABELS, SCORES) == pytest.approx(1.0)
-    assert ndcg(2)(LABELS, SCORES) == pytest.approx((1 / math.log2(3) + 1) / 3)
-    assert ndcg(5)(LABELS, SCORES) == pytest.approx((1 / math.log2(3) + 1 + 1 / math.log2(4)) / 3)
-    assert mean_reciprocal_rank(LABELS, SCORES) == pytest.approx((1 / 2 + 1 + 1 / 3) / 3)
+    assert [hit_rate(k)(LABELS, SCORES).mean() for k in (1, 2, 3)] == pytest.approx([1 / 3, 2 / 3, 1.0])
+    assert ndcg(2)(LABELS, SCORES).mean() == pytest.approx((1 / math.log2(3) + 1) / 3)
+    metric = {m.name: m for m in METRICS}
+    assert metric["hit_rate@5"].compute(LABELS, SCORES) == pytest.approx(1.0)
+    assert metric["ndcg@5"].compute(LABELS, SCORES) == pytest.approx((1 / math.log2(3) + 1 + 1 / math.log2(4)) / 3)
+    assert metric["mrr"].compute(LABELS, SCORES) == pytest.approx((1 / 2 + 1 + 1 / 3) / 3)
     assert catalogue_coverage(1)(LABELS[:2], SCORES[:2]) == pytest.approx(2 / 5)  # items 1 and 0
     assert catalogue_coverage(5)(LABELS, SCORES) == pytest.approx(1.0)
+    # The row terms a bootstrap resamples: their mean is the metric, row by row as computed above.
+    assert metric["ndcg@5"].per_row(LABELS, SCORES).tolist() == pytest.approx([1 / math.log2(3), 1, 1 / math.log2(4)])
+    assert metric["hit_rate@5"].per_row(LABELS, SCORES[:, ::-1]).tolist() == [1.0, 1.0, 1.0]
+    assert metric["coverage@10"].per_row is None  # a share of the catalogue, not a mean over rows
 
 
 def ranking_study(storage: str = "sqlite:///unused.db", **overrides: object) -> dict[str, object]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -51,3 +52,30 @@ def test_a_metric_undefined_on_a_resample_counts_only_where_defined() -> None:
     few = bootstrap_intervals(BINARY, labels, probabilities, resamples=8, seed=0)
     assert few["accuracy"]["value"] == pytest.approx(39 / 40)
     assert math.isnan(few["accuracy"]["low"]) and math.isnan(few["accuracy"]["high"])  # under ten: no interval
+
+
+def test_a_mean_over_rows_resamples_its_row_terms_to_the_same_interval() -> None:
+    # Row terms (Metric.per_row) are a shortcut, never another answer: the same seeded intervals as
+    # recomputing each metric on every resample, for accuracy and the ranking metrics alike.
+    from autosft.default_plugins.ranking import METRICS as RANKING
+    from autosft.evaluate.bootstrap import paired_difference
+
+    labels, probabilities = _predictions(300)
+    rng = np.random.default_rng(1)
+    items = rng.random((300, 40))
+    targets = rng.integers(0, 40, 300)
+    items[np.arange(300), targets] += rng.random(300)  # better than random, not perfect
+    for metrics, truth, scores in [(BINARY, labels, probabilities), (RANKING, targets, items)]:
+        shortcut = [metric for metric in metrics if metric.per_row is not None]
+        assert shortcut
+        recomputed = [dataclasses.replace(metric, per_row=None) for metric in shortcut]
+        fast = bootstrap_intervals(shortcut, truth, scores, resamples=100, seed=5)
+        slow = bootstrap_intervals(recomputed, truth, scores, resamples=100, seed=5)
+        assert fast.keys() == slow.keys()
+        for name in fast:
+            assert fast[name] == pytest.approx(slow[name]), name
+        other = scores[::-1].copy()
+        for quick, full in zip(shortcut, recomputed, strict=True):
+            assert paired_difference(quick, truth, scores, other, resamples=100) == pytest.approx(
+                paired_difference(full, truth, scores, other, resamples=100)
+            )

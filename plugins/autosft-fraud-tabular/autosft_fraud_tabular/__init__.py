@@ -8,7 +8,9 @@ Installing ``autosft-fraud-tabular`` registers, through the ``autosft`` entry-po
   piecewise-linear numeric embeddings; both pre-trained once on that population and cached on disk;
 - imbalance strategies ``random_over``, ``random_under``, ``smote``, ``adasyn``, ``smote_tomek``;
 - augmentations ``feature_noise`` and ``mixup``;
-- metrics ``recall_at_precision_80`` and ``recall_at_precision_90``.
+- metrics ``recall_at_precision_80`` and ``recall_at_precision_90``;
+- a portfolio for ``tabular_mlp`` (``portfolios/tabular_mlp.json``, learned across credit and fraud
+  tables by ``benchmarks/learn_portfolio.py``): the configurations a new study tries first.
 
 This module holds hook implementations only. Each imports its component module inside the hook
 body, so listing plugins or ``autosft --help`` never imports torch, pandas or scikit-learn.
@@ -22,7 +24,7 @@ from typing import TYPE_CHECKING
 from autosft import hookimpl
 
 if TYPE_CHECKING:
-    from autosft import Augmentation, DatasetLoader, ImbalanceStrategy, Metric, ModelBuilder
+    from autosft import Augmentation, DatasetLoader, ImbalanceStrategy, Metric, ModelBuilder, Portfolio
 
 __all__ = [
     "autosft_register_augmentations",
@@ -30,6 +32,7 @@ __all__ = [
     "autosft_register_imbalance_strategies",
     "autosft_register_metrics",
     "autosft_register_models",
+    "autosft_register_portfolios",
 ]
 
 
@@ -73,3 +76,10 @@ def autosft_register_metrics(register: Callable[[Metric], None]) -> None:
 
     for metric in METRICS:
         register(metric)
+
+
+@hookimpl
+def autosft_register_portfolios(register: Callable[[Portfolio], None]) -> None:
+    from autosft import load_portfolio
+
+    register(load_portfolio("autosft_fraud_tabular", "portfolios/tabular_mlp.json"))
