@@ -57,6 +57,12 @@ class Portfolio:
                         "multiple of the study's default rate"
                     )
 
+    @property
+    def description(self) -> str:
+        """One line for listings, as every other component has: what it holds and where it was learned."""
+        learned = f", learned on {self.source}" if self.source else ""
+        return f"{len(self.configurations)} configurations of {self.name}{learned}"
+
 
 def load_portfolio(package: str, resource: str) -> Portfolio:
     """The portfolio stored as JSON in ``package``'s data file ``resource``.

@@ -25,6 +25,9 @@ def test_registers_its_components_through_the_hooks() -> None:
     assert registry.imbalance.names() == ["random_over", "random_under", "smote", "adasyn", "smote_tomek"]
     assert registry.metrics.names() == ["recall_at_precision_80", "recall_at_precision_90"]
     assert registry.references.names() == []  # its model enables the core's pretrained_as_is instead
+    assert registry.portfolios.names() == ["tabular_mlp"]
+    [portfolio] = registry.portfolios.values()
+    assert portfolio.source and portfolio.configurations  # says what it was learned on
     for table in (table for table in registry.tables() if table.entries):
         assert set(table.by_plugin()) == {"fraud_tabular"}
         assert all(getattr(component, "description", "") for component in table.values())
