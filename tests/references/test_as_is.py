@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from pydantic import BaseModel
 
 from autosft import hookimpl
@@ -33,10 +34,14 @@ class ReadyPlugin:
         register(ReadyMLP())
 
 
-def test_the_model_as_is_starts_the_study_trains_zero_epochs_and_is_not_rerun(tmp_path: Path) -> None:
+# With no pre-training population too: a checkpoint whose head already has the task's labels is ready as is.
+@pytest.mark.parametrize("pretrain_rows", [100, 0])
+def test_the_model_as_is_starts_the_study_trains_zero_epochs_and_is_not_rerun(
+    tmp_path: Path, pretrain_rows: int
+) -> None:
     raw = toy_study(f"sqlite:///{tmp_path / 'study.db'}", model={"name": "ready_mlp"},
                     budget={"n_trials": 3, "max_epochs": 2}, select={"top_k": 3, "seeds": 1})  # fmt: skip
-    raw["dataset"]["options"]["pretrain_rows"] = 100
+    raw["dataset"]["options"]["pretrain_rows"] = pretrain_rows
     outcome = run_search(parse_study(raw, where="test"), manager=toy_manager(ReadyPlugin()), check_data=False)
     trials = outcome.study.trials
     as_is, default = trials[0], trials[1]

@@ -71,7 +71,10 @@ def test_tabular_references_are_scored_on_validation_with_every_metric(tmp_path:
     expected = score(prepared.metrics, prepared.splits.val.labels, fitted.predict("hist_gradient_boosting", "val"))
     assert validation["hist_gradient_boosting"]["accuracy"] == pytest.approx(expected["accuracy"])
     # Not for this model (no pre-trained head), and one that raises: one line each, the rest still scored.
-    assert record["skipped"]["pretrained_as_is"] == "no pre-training population: the model's weights would be random"
+    assert record["skipped"]["pretrained_as_is"] == (
+        f"model {prepared.builder.name!r} has no head pre-trained for this task, so as is it would guess; "
+        "the dataset has no pre-training population"
+    )
     assert record["skipped"]["exploding"] == "failed: RuntimeError: cannot fit"
     assert json.loads(json.dumps(record)) == record  # stored as a study user attribute
 

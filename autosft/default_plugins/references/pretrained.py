@@ -24,12 +24,15 @@ class PretrainedAsIs(Reference):
     task_types: ClassVar[frozenset[str]] = frozenset(TASK_TYPES)
 
     def skip_reason(self, data: ReferenceData) -> str | None:
+        # The builder's word alone decides, as it decides the as-is starting trial: a pre-trained
+        # encoder (MiniLM) with a new head is not ready, a checkpoint whose head already has the
+        # task's labels is, with or without a pre-training population in the dataset.
         splits = data.splits
-        if splits.pretrain is None or not len(splits.pretrain):
-            return "no pre-training population: the model's weights would be random"
-        if not data.builder.head_is_pretrained(data.model_options, splits):
-            return f"model {data.builder.name!r} has no head pre-trained for this task"
-        return None
+        if data.builder.head_is_pretrained(data.model_options, splits):
+            return None
+        population = splits.pretrain is not None and len(splits.pretrain) > 0
+        why = "" if population else "; the dataset has no pre-training population"
+        return f"model {data.builder.name!r} has no head pre-trained for this task, so as is it would guess{why}"
 
     def fit(self, data: ReferenceData) -> Predict:
         from autosft.engine.data import to_device_split

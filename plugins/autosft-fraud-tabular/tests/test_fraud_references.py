@@ -64,4 +64,7 @@ def test_no_pre_training_population_means_no_as_is_trial_and_a_skip_reason(tmp_p
                          check_data=False)  # fmt: skip
     assert not any(trial.user_attrs.get(AS_IS_ATTR) for trial in outcome.study.trials)
     skipped = outcome.study.user_attrs[REFERENCES_ATTR]["skipped"]
-    assert skipped["pretrained_as_is"] == "no pre-training population: the model's weights would be random"
+    assert skipped["pretrained_as_is"] == (
+        "model 'tabular_mlp' has no head pre-trained for this task, so as is it "
+        "would guess; the dataset has no pre-training population"
+    )

@@ -58,7 +58,10 @@ def test_without_a_pre_training_population_the_model_as_is_is_skipped_not_called
     assert not prepared.builder.head_is_pretrained(prepared.model_options, prepared.splits)
     result, skipped = baseline_scores(prepared)
     assert set(result) == {"popularity"}
-    assert skipped == {"pretrained_as_is": "no pre-training population: the model's weights would be random"}
+    assert skipped == {
+        "pretrained_as_is": "model 'next_item_transformer' has no head pre-trained for this task, "
+        "so as is it would guess; the dataset has no pre-training population"
+    }
 
 
 def test_a_ranking_study_holds_the_model_as_is_as_a_trial_beside_popularity(log_file: Path, tmp_path: Path) -> None:
