@@ -46,8 +46,9 @@ import yaml
 
 from autosft.config import StudyConfig, parse_study
 from autosft.plugins import get_plugin_manager
-from autosft.registry import collect_registry
+from autosft.registry import Registry, collect_registry
 from autosft.search.controller import run_search
+from autosft.search.portfolio import portfolio_of
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
@@ -99,17 +100,17 @@ def arm_config(raw: dict[str, Any], arm: str, *, seed: int, budget: int, storage
 
 
 def run_seed(raw: dict[str, Any], dataset: str, budget: int, seed: int, *, storage: str, portfolio: Path | None,
-             folds_below: int, registered: set[str]) -> dict[str, tuple[float, float]]:  # fmt: skip
+             folds_below: int, registry: Registry) -> dict[str, tuple[float, float]]:  # fmt: skip
     """The three arms on one split seed and budget: each one's test score and wall seconds."""
     runs: dict[str, tuple[float, float]] = {}
     val_rows: int | None = None
     for arm in ARMS:
         folds = val_rows is not None and val_rows < folds_below
-        if arm == "new" and not folds and portfolio is None and raw["model"]["name"] not in registered:
+        config = arm_config(raw, arm, seed=seed, budget=budget, storage=storage, portfolio=portfolio, folds=folds)
+        if arm == "new" and not folds and portfolio_of(config, registry) is None:
             runs[arm] = runs["search"]  # the same study: nothing to queue that `search` did not run
             print(f"{dataset} budget {budget} seed {seed} new: the search study itself (no portfolio, no folds)")
             continue
-        config = arm_config(raw, arm, seed=seed, budget=budget, storage=storage, portfolio=portfolio, folds=folds)
         score, seconds, val_rows = run_arm(config)
         runs[arm] = (score, seconds)
         print(f"{dataset} budget {budget} seed {seed} {arm}: {score:.4f} in {seconds:.0f} s", flush=True)
@@ -139,7 +140,7 @@ def main() -> None:
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     os.chdir(REPO)  # the study files name ../shared/data relative to the repository
     results: dict[tuple[str, int, str], list[tuple[float, float]]] = {}
-    registered = set(collect_registry(get_plugin_manager()).portfolios.entries)
+    registry = collect_registry(get_plugin_manager())
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
         portfolios = args.portfolios or folder
@@ -151,7 +152,7 @@ def main() -> None:
             for budget in args.budgets:
                 for seed in range(args.seeds):
                     arms = run_seed(raw, dataset, budget, seed, storage=storage, portfolio=portfolio,
-                                    folds_below=args.folds_below, registered=registered)  # fmt: skip
+                                    folds_below=args.folds_below, registry=registry)  # fmt: skip
                     for arm, run in arms.items():
                         results.setdefault((dataset, budget, arm), []).append(run)
     print_table(results, args.datasets, args.budgets)
