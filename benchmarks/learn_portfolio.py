@@ -6,17 +6,21 @@
    default rate, as portfolios store them), giving a candidates x tasks score matrix, each task's
    scores scaled to [0, 1] between its worst and best candidate.
 3. Greedy construction: start empty; repeatedly add the candidate that most raises the mean over tasks
-   of the best scaled score in the portfolio; stop at ``--size`` entries or when nothing adds.
+   of the best scaled score in the portfolio (ties, and places left once every task has its best, go
+   to the highest mean scaled score); stop at ``--size`` entries.
 
-Tasks for ``tabular_mlp``: German credit, a seeded 3,000-row sample of adult census, and generated
-fraud tables of several shapes (``synthetic_fraud`` with other seeds, shifts and positive rates).
+Tasks (``--model``): for ``tabular_mlp``, German credit, a seeded 3,000-row sample of adult census,
+and generated fraud tables of several shapes (``synthetic_fraud`` with other seeds, shifts and
+positive rates); for ``hf_text_classifier``, the CLAUDETTE and SMS spam studies as shipped (MiniLM,
+frozen encoder, their row caps), the only text tasks with shared data. Each builder's portfolio
+ships with the package that owns the builder (``SHIPPED``; ``--ship`` writes there).
 ``--leave-out NAME`` learns without one task, as ``benchmarks/small_budget.py`` needs
 (leave-one-dataset-out). ``--meta FILE`` keeps the measurements: a later run with the same file
 trains nothing and only drops the left-out tasks (their column, and candidates only they gave).
 Prints the matrix and the portfolio, and writes it as JSON (``--out``):
 
-    python benchmarks/learn_portfolio.py [--trials 10] [--per-task 2] [--size 6] [--leave-out german-credit]
-        [--meta meta.json] [--out plugins/autosft-fraud-tabular/autosft_fraud_tabular/portfolios/tabular_mlp.json]
+    python benchmarks/learn_portfolio.py [--model tabular_mlp] [--trials 10] [--per-task 2] [--size 6]
+        [--leave-out german-credit] [--meta meta.json] [--out FILE | --ship]
 
 Needs ../shared/data beside the repository for the real tasks (skipped with a line without it).
 """
@@ -50,7 +54,11 @@ from autosft.space import Fixed, SearchSpace
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
-DEFAULT_OUT = REPO / "plugins/autosft-fraud-tabular/autosft_fraud_tabular/portfolios/tabular_mlp.json"
+#: Where each builder's shipped portfolio lives: in the package that registers the builder.
+SHIPPED = {
+    "tabular_mlp": REPO / "plugins/autosft-fraud-tabular/autosft_fraud_tabular/portfolios/tabular_mlp.json",
+    "hf_text_classifier": REPO / "autosft/default_plugins/text/portfolios/hf_text_classifier.json",
+}
 #: Epochs a learning trial may run at most: enough to rank configurations, cheap enough for many trials.
 MAX_EPOCHS = 15
 
@@ -62,8 +70,13 @@ def _study_file(name: str) -> dict[str, Any]:
     return yaml.safe_load((REPO / "studies" / f"{name}.yaml").read_text())
 
 
-def german_credit(_: Path) -> dict[str, Any] | None:
-    return _study_file("german-credit") if (SHARED / "finance/german_credit").is_dir() else None
+def shipped(name: str, data: str) -> TaskFactory:
+    """The study file ``studies/NAME.yaml`` as shipped, where its shared data folder ``data`` is there."""
+
+    def factory(_: Path) -> dict[str, Any] | None:
+        return _study_file(name) if (SHARED / data).is_dir() else None
+
+    return factory
 
 
 def adult_sample(folder: Path) -> dict[str, Any] | None:
@@ -91,12 +104,19 @@ def generated(data_seed: int, shift: float, positive_rate: float) -> TaskFactory
     return factory
 
 
-TASKS: dict[str, TaskFactory] = {
-    "german-credit": german_credit,
-    "adult-census": adult_sample,
-    "fraud-a": generated(1, 0.5, 0.05),
-    "fraud-b": generated(2, 1.5, 0.1),
-    "fraud-c": generated(3, 0.2, 0.03),
+#: The learning tasks of each model builder that has a recipe, by task name.
+TASKS: dict[str, dict[str, TaskFactory]] = {
+    "tabular_mlp": {
+        "german-credit": shipped("german-credit", "finance/german_credit"),
+        "adult-census": adult_sample,
+        "fraud-a": generated(1, 0.5, 0.05),
+        "fraud-b": generated(2, 1.5, 0.1),
+        "fraud-c": generated(3, 0.2, 0.03),
+    },
+    "hf_text_classifier": {
+        "legal-text": shipped("legal-text", "legal/claudette_tos_en"),
+        "sms-spam": shipped("sms-spam", "text/sms_spam"),
+    },
 }
 
 
@@ -163,15 +183,18 @@ def scaled(matrix: np.ndarray) -> np.ndarray:
 
 
 def greedy_portfolio(quality: np.ndarray, size: int) -> list[int]:
-    """Candidate rows, in the order picked, each raising the mean over tasks of the portfolio's best most."""
+    """Candidate rows, in the order picked, each raising the mean over tasks of the portfolio's best most.
+
+    Once every task has its best candidate (always so with one or two tasks, as for a builder with
+    few shared datasets), nothing raises that mean; the places left go to the candidates with the
+    highest mean scaled score, so a study's start-up still tries what did well on average, not random samples.
+    """
     picked: list[int] = []
     best = np.zeros(quality.shape[1])
-    while len(picked) < size:
-        gains = [np.maximum(best, row).mean() - best.mean() if i not in picked else -1.0
+    while len(picked) < min(size, len(quality)):
+        gains = [(np.maximum(best, row).mean() - best.mean(), row.mean()) if i not in picked else (-1.0, -1.0)
                  for i, row in enumerate(quality)]  # fmt: skip
-        choice = int(np.argmax(gains))
-        if gains[choice] <= 0 and picked:
-            break
+        choice = max(range(len(gains)), key=gains.__getitem__)
         picked.append(choice)
         best = np.maximum(best, quality[choice])
     return picked
@@ -232,13 +255,13 @@ def measure(tasks: list[Task], folder: Path, *, trials: int, per_task: int) -> M
     return MetaDataset([task.name for task in tasks], candidates, origins, matrix, trials)
 
 
-def portfolio_from(meta: MetaDataset, *, size: int) -> dict[str, Any]:
-    """The greedy portfolio over the meta-dataset, as the JSON a plugin ships."""
+def portfolio_from(meta: MetaDataset, *, model: str, size: int) -> dict[str, Any]:
+    """``model``'s greedy portfolio over the meta-dataset, as the JSON a plugin ships."""
     quality = scaled(meta.matrix)
     picked = greedy_portfolio(quality, size)
     print_matrix(meta.tasks, meta.candidates, meta.matrix, quality, picked)
     return {
-        "model": "tabular_mlp",
+        "model": model,
         "source": f"{len(meta.tasks)} tasks ({', '.join(meta.tasks)}), {datetime.date.today().isoformat()}",
         "configurations": [meta.candidates[i] for i in picked],
         "learned": {"tasks": meta.tasks, "trials_per_task": meta.trials_per_task,
@@ -261,40 +284,47 @@ def print_matrix(tasks: list[str], candidates: list[dict[str, Any]], matrix: np.
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="tabular_mlp", choices=sorted(TASKS), help="the model builder")
     parser.add_argument("--trials", type=int, default=10, help="random-search trials per task")
     parser.add_argument("--per-task", type=int, default=2, help="candidates each task contributes")
     parser.add_argument("--size", type=int, default=6, help="portfolio entries at most")
     parser.add_argument("--leave-out", action="append", default=[], help="a task to learn without")
-    parser.add_argument("--tasks", nargs="*", default=None, help=f"tasks to learn on (of {', '.join(TASKS)})")
+    parser.add_argument("--tasks", nargs="*", default=None, help="tasks to learn on (default: all of the model's)")
     parser.add_argument("--out", type=Path, default=None, help="where to write the portfolio JSON")
+    parser.add_argument("--ship", action="store_true", help="write it where the builder's package ships it")
     parser.add_argument("--meta", type=Path, default=None, help="meta-dataset JSON: read if it exists, else written")
     args = parser.parse_args()
+    if args.ship and args.out is not None:
+        parser.error("--ship and --out both name where to write; give one")
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     os.chdir(REPO)  # the study files name ../shared/data relative to the repository
-    unknown = [name for name in [*args.leave_out, *(args.tasks or [])] if name not in TASKS]
+    tasks = TASKS[args.model]
+    unknown = [name for name in [*args.leave_out, *(args.tasks or [])] if name not in tasks]
     if unknown:
-        parser.error(f"unknown task(s) {unknown}; valid: {', '.join(TASKS)}")
+        parser.error(f"unknown task(s) {unknown} of {args.model}; valid: {', '.join(tasks)}")
     if args.meta is not None and args.meta.is_file():
         meta = MetaDataset.from_json(json.loads(args.meta.read_text()))
     else:
-        meta = measure_tasks(args.tasks or list(TASKS), set(args.leave_out), trials=args.trials, per_task=args.per_task)
+        meta = measure_tasks(args.model, args.tasks or list(tasks), set(args.leave_out), trials=args.trials,
+                             per_task=args.per_task)  # fmt: skip
         if args.meta is not None:
             args.meta.write_text(json.dumps(meta.to_json(), indent=1) + "\n")
             print(f"written {args.meta}")
-    portfolio = portfolio_from(meta.without(set(args.leave_out)), size=args.size)
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(portfolio, indent=2) + "\n")
-        print(f"written {args.out}")
+    portfolio = portfolio_from(meta.without(set(args.leave_out)), model=args.model, size=args.size)
+    out = SHIPPED[args.model] if args.ship else args.out
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(portfolio, indent=2) + "\n")
+        print(f"written {out}")
 
 
-def measure_tasks(names: list[str], left_out: set[str], *, trials: int, per_task: int) -> MetaDataset:
-    """The meta-dataset over the named tasks with shared data, less those left out."""
+def measure_tasks(model: str, names: list[str], left_out: set[str], *, trials: int, per_task: int) -> MetaDataset:
+    """The meta-dataset over ``model``'s named tasks with shared data, less those left out."""
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
         tasks = []
         for task_name in names:
-            raw = None if task_name in left_out else TASKS[task_name](folder)
+            raw = None if task_name in left_out else TASKS[model][task_name](folder)
             if raw is None:
                 print(f"{task_name}: skipped ({'left out' if task_name in left_out else 'no shared data'})")
                 continue

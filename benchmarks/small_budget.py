@@ -7,8 +7,9 @@ splits, each scored once on test by the selected configuration refitted as ``aut
 - ``default``: the default configuration alone (one trial);
 - ``search``: the search as it was before portfolios (``search: {portfolio: false}``, no folds);
 - ``new``: the search as shipped, with the model builder's portfolio learned **without this dataset**
-  (leave-one-dataset-out, by ``benchmarks/learn_portfolio.py``; builders without a learning recipe use
-  the one their plugin registers, if any) and, only where validation holds fewer than
+  (leave-one-dataset-out, by ``benchmarks/learn_portfolio.py``, which has recipes for ``tabular_mlp``
+  and ``hf_text_classifier``; the image and recommender builders, one shared dataset each, have none
+  and use the one their plugin registers, if any) and, only where validation holds fewer than
   ``--folds-below`` rows (default 0: never, as shipped; folds are opt-in and measured on their own by
   ``benchmarks/cross_validation.py``), ``validation: {folds: 5}``. Where ``new`` gets neither a
   portfolio nor folds it is the ``search`` study itself, so it is not trained twice: its row repeats
@@ -20,9 +21,13 @@ both budgets; ``new`` beats ``default`` by more than the seed standard deviation
 ``new`` takes no more wall time than ``search``.
 
     python benchmarks/small_budget.py [--datasets german-credit adult-census ...] [--seeds 3]
-        [--budgets 8 20] [--portfolios DIR]
+        [--budgets 8 20] [--portfolios DIR] [--save runs.json]
+    python benchmarks/small_budget.py --merge runs-a.json runs-b.json
 
-Adult census is subsampled to 5,000 rows (``--adult-rows``). The meta-dataset behind the leave-one-out
+Adult census is subsampled to 5,000 rows (``--adult-rows``), the text studies' training splits to 750
+sentences (``--text-rows``), so all six datasets run in under two hours on 2 cores as two processes of
+one torch thread each (``AUTOSFT_TORCH_THREADS=1``, three datasets each, ``--save``), whose runs
+``--merge`` puts in one table. The meta-dataset behind the leave-one-out
 portfolios is measured once, on every learning task, and kept in ``--portfolios`` (default: a
 temporary folder) with the portfolios derived from it, so a second run trains nothing to learn them.
 Needs ../shared/data beside the repository.
@@ -54,12 +59,18 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
 DATASETS = ("german-credit", "adult-census", "healthcare-imaging", "legal-text", "sms-spam", "retail-recsys")
 ARMS = ("default", "search", "new")
-#: Model builders whose portfolio ``learn_portfolio`` can learn without a given dataset.
-LEARNED_BUILDERS = {"tabular_mlp"}
+#: One study's test score and wall seconds; every run by (dataset, budget, arm), one per split seed.
+Run = tuple[float, float]
+Runs = dict[tuple[str, int, str], list[Run]]
 
 
-def study_dict(dataset: str, folder: Path, *, adult_rows: int) -> dict[str, Any]:
+def study_dict(dataset: str, folder: Path, *, adult_rows: int, text_rows: int) -> dict[str, Any]:
+    """The shipped study, its big data cut down: adult census to ``adult_rows`` rows, a text study's
+    training split to ``text_rows`` sentences (its ``max_train_rows``, a stratified sample)."""
     raw = yaml.safe_load((REPO / "studies" / f"{dataset}.yaml").read_text())
+    options = raw["dataset"]["options"]
+    if "max_train_rows" in options:
+        options["max_train_rows"] = min(options["max_train_rows"], text_rows)
     if dataset == "adult-census":
         frame = pd.read_csv(SHARED / "tabular/adult_census/adult.csv")
         sample = folder / "adult_sample.csv"
@@ -70,7 +81,7 @@ def study_dict(dataset: str, folder: Path, *, adult_rows: int) -> dict[str, Any]
 
 def loo_portfolio(dataset: str, model: str, folder: Path, *, trials: int) -> Path | None:
     """The portfolio of ``model`` learned without ``dataset``, from a meta-dataset measured once in ``folder``."""
-    if model not in LEARNED_BUILDERS:
+    if model not in learn_portfolio.TASKS:  # no recipe to learn it without this dataset
         return None
     path = folder / f"{model}-without-{dataset}.json"
     if not path.is_file():
@@ -78,9 +89,11 @@ def loo_portfolio(dataset: str, model: str, folder: Path, *, trials: int) -> Pat
         if meta_path.is_file():
             meta = learn_portfolio.MetaDataset.from_json(json.loads(meta_path.read_text()))
         else:
-            meta = learn_portfolio.measure_tasks(list(learn_portfolio.TASKS), set(), trials=trials, per_task=2)
+            tasks = list(learn_portfolio.TASKS[model])
+            meta = learn_portfolio.measure_tasks(model, tasks, set(), trials=trials, per_task=2)
             meta_path.write_text(json.dumps(meta.to_json(), indent=1) + "\n")
-        path.write_text(json.dumps(learn_portfolio.portfolio_from(meta.without({dataset}), size=6), indent=2) + "\n")
+        portfolio = learn_portfolio.portfolio_from(meta.without({dataset}), model=model, size=6)
+        path.write_text(json.dumps(portfolio, indent=2) + "\n")
     return path
 
 
@@ -99,32 +112,45 @@ def arm_config(raw: dict[str, Any], arm: str, *, seed: int, budget: int, storage
     return parse_study(study, where=f"{raw['name']} ({arm})")
 
 
-def run_seed(raw: dict[str, Any], dataset: str, budget: int, seed: int, *, storage: str, portfolio: Path | None,
-             folds_below: int, registry: Registry) -> dict[str, tuple[float, float]]:  # fmt: skip
-    """The three arms on one split seed and budget: each one's test score and wall seconds."""
-    runs: dict[str, tuple[float, float]] = {}
-    val_rows: int | None = None
-    for arm in ARMS:
-        folds = val_rows is not None and val_rows < folds_below
+def run_seed(raw: dict[str, Any], dataset: str, budgets: list[int], seed: int, *, storage: str,
+             portfolio: Path | None, folds_below: int, registry: Registry) -> dict[tuple[int, str], Run]:  # fmt: skip
+    """The three arms on one split seed at every budget: each one's test score and wall seconds, by
+    (budget, arm). The default configuration alone is one trial whatever the budget: trained once."""
+    default, val_rows = run_arm(arm_config(raw, "default", seed=seed, budget=1, storage=storage, portfolio=None,
+                                           folds=False))  # fmt: skip
+    print(f"{dataset} seed {seed} default: {default[0]:.4f} in {default[1]:.0f} s", flush=True)
+    runs: dict[tuple[int, str], Run] = {}
+    for budget in budgets:
+        runs[(budget, "default")] = default
+        for arm, run in run_searches(raw, dataset, budget, seed, storage=storage, portfolio=portfolio,
+                                     folds=val_rows < folds_below, registry=registry).items():  # fmt: skip
+            runs[(budget, arm)] = run
+    return runs
+
+
+def run_searches(raw: dict[str, Any], dataset: str, budget: int, seed: int, *, storage: str,
+                 portfolio: Path | None, folds: bool, registry: Registry) -> dict[str, Run]:  # fmt: skip
+    """``search`` and ``new`` on one split seed and budget: each one's test score and wall seconds."""
+    runs: dict[str, Run] = {}
+    for arm in ARMS[1:]:
         config = arm_config(raw, arm, seed=seed, budget=budget, storage=storage, portfolio=portfolio, folds=folds)
         if arm == "new" and not folds and portfolio_of(config, registry) is None:
             runs[arm] = runs["search"]  # the same study: nothing to queue that `search` did not run
             print(f"{dataset} budget {budget} seed {seed} new: the search study itself (no portfolio, no folds)")
             continue
-        score, seconds, val_rows = run_arm(config)
-        runs[arm] = (score, seconds)
-        print(f"{dataset} budget {budget} seed {seed} {arm}: {score:.4f} in {seconds:.0f} s", flush=True)
+        runs[arm], _ = run_arm(config)
+        print(f"{dataset} budget {budget} seed {seed} {arm}: {runs[arm][0]:.4f} in {runs[arm][1]:.0f} s", flush=True)
     return runs
 
 
-def run_arm(config: StudyConfig) -> tuple[float, float, int]:
-    """Test score of the selected configuration, wall seconds, and the rows of the validation split."""
+def run_arm(config: StudyConfig) -> tuple[Run, int]:
+    """Test score of the selected configuration and wall seconds, and the rows of the validation split."""
     started = time.perf_counter()
     outcome = run_search(config)
     seconds = time.perf_counter() - started
     assert outcome.final_test is not None, f"{config.name}: no complete trial"
     metric = config.objectives[0].metric
-    return float(outcome.final_test["test_metrics"][metric]), seconds, len(outcome.prepared.splits.val)
+    return (float(outcome.final_test["test_metrics"][metric]), seconds), len(outcome.prepared.splits.val)
 
 
 def main() -> None:
@@ -136,10 +162,23 @@ def main() -> None:
     parser.add_argument("--portfolio-trials", type=int, default=10, help="random trials per task when learning one")
     parser.add_argument("--folds-below", type=int, default=0, help="validation rows under which `new` uses folds")
     parser.add_argument("--adult-rows", type=int, default=5000)
+    parser.add_argument("--text-rows", type=int, default=750, help="training sentences of a text study at most")
+    parser.add_argument("--save", type=Path, default=None, help="also write the runs as JSON here")
+    parser.add_argument(
+        "--merge",
+        type=Path,
+        nargs="+",
+        default=None,
+        help="print the table of runs saved by earlier runs (e.g. one process per dataset group)",
+    )
     args = parser.parse_args()
+    if args.merge:
+        results = {key: runs for path in args.merge for key, runs in load_runs(path).items()}
+        print_table(results)
+        return
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     os.chdir(REPO)  # the study files name ../shared/data relative to the repository
-    results: dict[tuple[str, int, str], list[tuple[float, float]]] = {}
+    results: Runs = {}
     registry = collect_registry(get_plugin_manager())
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
@@ -147,19 +186,31 @@ def main() -> None:
         portfolios.mkdir(parents=True, exist_ok=True)
         storage = f"sqlite:///{folder}/small_budget.db"
         for dataset in args.datasets:
-            raw = study_dict(dataset, folder, adult_rows=args.adult_rows)
+            raw = study_dict(dataset, folder, adult_rows=args.adult_rows, text_rows=args.text_rows)
             portfolio = loo_portfolio(dataset, raw["model"]["name"], portfolios, trials=args.portfolio_trials)
-            for budget in args.budgets:
-                for seed in range(args.seeds):
-                    arms = run_seed(raw, dataset, budget, seed, storage=storage, portfolio=portfolio,
-                                    folds_below=args.folds_below, registry=registry)  # fmt: skip
-                    for arm, run in arms.items():
-                        results.setdefault((dataset, budget, arm), []).append(run)
-    print_table(results, args.datasets, args.budgets)
+            for seed in range(args.seeds):
+                runs = run_seed(raw, dataset, args.budgets, seed, storage=storage, portfolio=portfolio,
+                                folds_below=args.folds_below, registry=registry)  # fmt: skip
+                for (budget, arm), run in runs.items():
+                    results.setdefault((dataset, budget, arm), []).append(run)
+                if args.save is not None:  # after every seed: a long run cut short keeps what it measured
+                    save_runs(args.save, results)
+    print_table(results)
 
 
-def print_table(results: dict[tuple[str, int, str], list[tuple[float, float]]], datasets: list[str],
-                budgets: list[int]) -> None:  # fmt: skip
+def save_runs(path: Path, results: Runs) -> None:
+    rows = [{"dataset": d, "budget": b, "arm": a, "runs": runs} for (d, b, a), runs in results.items()]
+    path.write_text(json.dumps(rows, indent=1) + "\n")
+
+
+def load_runs(path: Path) -> Runs:
+    return {(row["dataset"], row["budget"], row["arm"]): [tuple(run) for run in row["runs"]]
+            for row in json.loads(path.read_text())}  # fmt: skip
+
+
+def print_table(results: Runs) -> None:
+    datasets = list(dict.fromkeys(dataset for dataset, _, _ in results))
+    budgets = sorted({budget for _, budget, _ in results})
     print(f"{'dataset':>18} | budget | {'arm':>7} | mean test |     sd | wall s")
     summary: dict[tuple[str, int, str], tuple[float, float, float]] = {}
     for dataset in datasets:

@@ -1,5 +1,6 @@
 """benchmarks/learn_portfolio.py's greedy construction: each pick adds the most to the mean over tasks
-of the portfolio's best scaled score, so complementary configurations beat a second all-rounder."""
+of the portfolio's best scaled score, so complementary configurations beat a second all-rounder; once
+nothing adds, the best mean fills the places left."""
 
 from __future__ import annotations
 
@@ -23,8 +24,16 @@ def test_greedy_construction_picks_complementary_configurations() -> None:
                        [0.79, 0.80, 0.80, 0.79]])  # fmt: skip
     quality = learn.scaled(scores)
     assert quality.min(axis=0).tolist() == [0.0] * 4 and quality.max(axis=0).tolist() == [1.0] * 4
-    picked = learn.greedy_portfolio(quality, size=4)
-    assert picked[0] == 0 and set(picked[1:]) == {1, 2}  # stops once nothing adds
+    picked = learn.greedy_portfolio(quality, size=3)
+    assert picked[0] == 0 and set(picked[1:]) == {1, 2}
+
+
+def test_once_every_task_has_its_best_the_places_left_go_to_the_best_mean() -> None:
+    # With one task (a builder with few datasets, learned without one of them) the first pick covers
+    # everything; the rest follow the mean scaled score, not the row order.
+    quality = learn.scaled(np.array([[0.60], [0.90], [0.70], [0.80], [0.50]]))
+    assert learn.greedy_portfolio(quality, size=3) == [1, 3, 2]
+    assert learn.greedy_portfolio(quality, size=9) == [1, 3, 2, 0, 4]  # never more than the candidates
 
 
 def test_a_failed_run_scores_zero_and_rates_become_multiples_of_the_default() -> None:
@@ -51,4 +60,5 @@ def test_leaving_a_task_out_drops_its_column_and_the_candidates_only_it_gave() -
     meta.matrix[1, 1] = math.nan  # a failed run survives the JSON round trip as NaN
     again = learn.MetaDataset.from_json(json.loads(json.dumps(meta.to_json())))
     assert again.origins == meta.origins and np.array_equal(again.matrix, meta.matrix, equal_nan=True)
-    assert learn.portfolio_from(without_b, size=2)["configurations"][0] == {"dropout": 0.1}
+    portfolio = learn.portfolio_from(without_b, model="tabular_mlp", size=2)
+    assert portfolio["model"] == "tabular_mlp" and portfolio["configurations"][0] == {"dropout": 0.1}

@@ -22,6 +22,7 @@ from autosft.config import StudyConfig
 from autosft.errors import ConfigError, PluginError
 from autosft.portfolios import RELATIVE_DIMENSIONS, Portfolio, parse_portfolio
 from autosft.registry import Registry
+from autosft.search.study import configurations_taken
 from autosft.space import Float, SearchSpace
 
 __all__ = ["STARTUP_WINDOW", "enqueue_portfolio", "portfolio_file", "portfolio_of", "resolved_configuration"]
@@ -85,13 +86,15 @@ def enqueue_portfolio(
     """Queue the portfolio's configurations after what ``study`` holds; how many were queued.
 
     Places: what is left of the sampler's start-up window (its ``n_startup_trials`` option, else
-    :data:`STARTUP_WINDOW`) after the trials already queued, at most half of the budget's ``n_trials``.
+    :data:`STARTUP_WINDOW`) after the trials already queued, at most half of the budget's ``n_trials``,
+    and never more than the budget can still run: a queued trial left over would jump the queue of
+    the next run, ahead of the sampler.
     A configuration equal, once moved into the space, to one already queued (the default, a warm
     start, an earlier entry) is skipped for the next. Each carries :data:`PORTFOLIO_ATTR`.
     """
-    taken = [trial.params for trial in study.get_trials(deepcopy=False)]
+    taken = configurations_taken(study)
     window = int(config.sampler.options.get("n_startup_trials", STARTUP_WINDOW))
-    places = min(window - len(taken), config.budget.n_trials // 2)
+    places = min(window - len(taken), config.budget.n_trials // 2, config.budget.n_trials - len(taken))
     queued = 0
     for index, entry in enumerate(portfolio.configurations):
         if queued >= places:

@@ -17,14 +17,27 @@ from autosft.errors import ConfigError
 from autosft.storage import mask_url
 
 __all__ = [
-    "AS_IS_ATTR", "CONFIG_ATTR", "DEFAULT_TRIAL_ATTR", "QUICK_LOOK_ATTR", "is_starting_trial", "load_existing_study",
-    "make_pruner", "make_sampler", "open_study", "stored_config",
+    "AS_IS_ATTR", "CONFIG_ATTR", "DEFAULT_TRIAL_ATTR", "QUICK_LOOK_ATTR", "configurations_taken", "is_starting_trial",
+    "load_existing_study", "make_pruner", "make_sampler", "open_study", "stored_config",
 ]  # fmt: skip
 
 
 def is_starting_trial(trial: optuna.trial.FrozenTrial | optuna.Trial) -> bool:
     """Whether ``trial`` is one of the configurations a new study starts from (as is, quick look, default)."""
     return any(trial.user_attrs.get(attr) for attr in (DEFAULT_TRIAL_ATTR, QUICK_LOOK_ATTR, AS_IS_ATTR))
+
+
+def configurations_taken(study: optuna.Study) -> list[dict[str, Any]]:
+    """The configuration of every trial ``study`` holds, those still waiting in its queue included.
+
+    A queued trial's ``params`` stay empty until a worker takes it (Optuna keeps them aside as its
+    fixed params), so comparing with ``params`` alone would queue the default configuration again.
+    """
+    return [
+        dict(trial.params) if trial.state != optuna.trial.TrialState.WAITING
+        else dict(trial.system_attrs.get("fixed_params", {}))
+        for trial in study.get_trials(deepcopy=False)
+    ]  # fmt: skip
 
 
 def make_sampler(config: SamplerConfig, *, seed: int) -> optuna.samplers.BaseSampler:

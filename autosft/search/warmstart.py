@@ -27,7 +27,7 @@ from autosft.config import StudyConfig
 from autosft.errors import ConfigError
 from autosft.evaluate.constraints import is_feasible
 from autosft.evaluate.selection import rerun_tag
-from autosft.search.study import load_existing_study
+from autosft.search.study import configurations_taken, load_existing_study
 from autosft.space import SearchSpace
 from autosft.storage import mask_url, open_storage
 
@@ -85,7 +85,7 @@ def enqueue_warm_start(
     skipped for the next best, so each study brings its ``top_k`` best *different* ones. Each queued
     trial carries :data:`~autosft.attrs.WARM_START_ATTR` naming where it came from. Returns them.
     """
-    taken = [trial.params for trial in study.get_trials(deepcopy=False)]
+    taken = configurations_taken(study)
     queued: list[WarmCandidate] = []
     for candidates in found:
         picked = 0

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from autosft import get_plugin_manager, run_search
+from autosft.attrs import PORTFOLIO_ATTR
 from autosft.config import parse_study
 from autosft.registry import collect_registry
 from autosft.testing import save_tiny_bert
@@ -39,6 +40,11 @@ def test_autosft_alone_registers_the_text_and_image_components() -> None:
     assert {"hf_text_classifier", "hf_image_classifier"} <= set(registry.models.names())
     assert registry.models.by_plugin()["autosft.text"] == ["hf_text_classifier"]
     assert registry.models.by_plugin()["autosft.vision"] == ["hf_image_classifier"]
+    # The text model's portfolio ships with it, as package data, and says what it was learned on.
+    assert registry.portfolios.plugin_of("hf_text_classifier") == "autosft.text"
+    portfolio = registry.portfolios.get("hf_text_classifier")
+    assert "learned on 2 tasks (legal-text, sms-spam)" in portfolio.description
+    assert len(portfolio.configurations) >= 2
 
 
 @pytest.mark.usefixtures("only_autosft")
@@ -53,15 +59,19 @@ def test_a_text_study_on_a_csv_runs_end_to_end_without_a_domain_plugin(tmp_path:
             "dataset": {"name": "text_table", "options": {"path": str(table), "positive_class": "positive"}},
             "model": {"name": "hf_text_classifier", "options": {"name_or_path": str(checkpoint), "max_length": 16}},
             "objective": {"metric": "roc_auc"},
-            "budget": {"n_trials": 2, "max_epochs": 2},
+            "budget": {"n_trials": 4, "max_epochs": 2},
             "storage": f"sqlite:///{tmp_path / 'study.db'}",
             "seed": 0,
         },
         where="test",
     )
     outcome = run_search(config, manager=get_plugin_manager())
-    complete = outcome.study.get_trials(states=[optuna.trial.TrialState.COMPLETE])
-    assert len(complete) == 2
+    finished = outcome.study.get_trials(states=[optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED])
+    assert len(finished) == 4
+    # After the two starting trials (quick look, default), half the budget goes to the built-in
+    # portfolio's entries; its entry 0 is the default configuration, already tried.
+    queued = [trial.user_attrs[PORTFOLIO_ATTR] for trial in finished if PORTFOLIO_ATTR in trial.user_attrs]
+    assert queued == [{"model": "hf_text_classifier", "entry": 1}, {"model": "hf_text_classifier", "entry": 2}]
     assert outcome.prepared.splits.input_kind == "text"
     assert outcome.prepared.splits.class_names == ("negative", "positive")
     assert outcome.final_test is not None

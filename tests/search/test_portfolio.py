@@ -9,11 +9,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import optuna
 import pytest
 import yaml
 from typer.testing import CliRunner
 
-from autosft.attrs import DEFAULT_TRIAL_ATTR, PORTFOLIO_ATTR
+from autosft.attrs import DEFAULT_TRIAL_ATTR, PORTFOLIO_ATTR, WARM_START_ATTR
 from autosft.cli import build_app
 from autosft.config import parse_study
 from autosft.errors import PluginError
@@ -24,13 +25,13 @@ from autosft.registry import collect_registry
 from autosft.search.controller import run_search
 from autosft.testing import toy_manager, toy_study
 
-#: Full fine-tuning at twice the default rate; LoRA (rate left at the default); a rate far above any
-#: study's range; and the default configuration again, which the study already has.
+#: Full fine-tuning at twice the default rate; the default configuration again, which the study
+#: already has queued; LoRA (rate left at the default); a rate far above any study's range.
 ENTRIES = (
     {"adaptation": "full", "learning_rate": 2.0, "weight_decay": 0.1},
+    {},
     {"adaptation": "lora", "lora_rank": 4, "dropout": 0.0},
     {"adaptation": "full", "learning_rate": 1e6},
-    {},
 )
 
 
@@ -56,12 +57,12 @@ def test_a_new_study_tries_the_portfolio_after_its_starting_trials(tmp_path: Pat
     assert trials[0].user_attrs[DEFAULT_TRIAL_ATTR] is True
     space = outcome.prepared.space
     rate = space.dimensions["learning_rate"]
-    # Entry 0: its rate is twice the default; entry 1: LoRA at the defaults it does not name; entry 2:
-    # the rate moves to the top of the range; entry 3 equals the default and is skipped. Half the
-    # budget (3 places) is what the portfolio may take.
+    # Entry 0: its rate is twice the default; entry 1 equals the default, still waiting in the queue,
+    # and is skipped; entry 2: LoRA at the defaults it does not name; entry 3: the rate moves to the
+    # top of the range. Half the budget (3 places) is what the portfolio may take.
     portfolio = trials[1:4]
     assert [t.user_attrs[PORTFOLIO_ATTR] for t in portfolio] == [
-        {"model": "toy_mlp", "entry": 0}, {"model": "toy_mlp", "entry": 1}, {"model": "toy_mlp", "entry": 2},
+        {"model": "toy_mlp", "entry": 0}, {"model": "toy_mlp", "entry": 2}, {"model": "toy_mlp", "entry": 3},
     ]  # fmt: skip
     assert portfolio[0].params["learning_rate"] == pytest.approx(2 * rate.default)
     assert portfolio[0].params["weight_decay"] == pytest.approx(0.1)
@@ -71,7 +72,7 @@ def test_a_new_study_tries_the_portfolio_after_its_starting_trials(tmp_path: Pat
     assert notices == [
         "3 configuration(s) of the toy_mlp portfolio (learned on a test) queued after the starting trials"
     ]
-    assert "(portfolio: toy_mlp entry 1)" in describe_trial(portfolio[1], "roc_auc")
+    assert "(portfolio: toy_mlp entry 2)" in describe_trial(portfolio[1], "roc_auc")
 
 
 def test_a_study_can_turn_the_portfolio_off_and_a_resumed_study_never_queues_it_again(tmp_path: Path) -> None:
@@ -134,3 +135,16 @@ def test_the_portfolio_fills_only_the_samplers_own_start_up_window(tmp_path: Pat
     outcome = _run(tmp_path, sampler={"name": "tpe", "options": {"n_startup_trials": 2}})
     tagged = [t.user_attrs[PORTFOLIO_ATTR]["entry"] for t in outcome.study.trials if PORTFOLIO_ATTR in t.user_attrs]
     assert tagged == [0]
+
+
+def test_the_portfolio_never_queues_more_than_the_budget_can_run(tmp_path: Path) -> None:
+    # A warm start of 3 after the default fills a budget of 4: half the budget would leave 2 places,
+    # whose trials would wait in the queue and jump ahead of the sampler in the next run.
+    _run(tmp_path, name="jan", search={"portfolio": False}, budget={"n_trials": 4, "max_epochs": 1})
+    feb = _run(tmp_path, name="feb", budget={"n_trials": 4, "max_epochs": 1},
+               warm_start={"studies": ["jan"], "top_k": 3})  # fmt: skip
+    trials = feb.study.trials
+    assert len(trials) == 4 and all(t.state != optuna.trial.TrialState.WAITING for t in trials)
+    assert sum(PORTFOLIO_ATTR in t.user_attrs for t in trials) == 4 - 1 - sum(
+        WARM_START_ATTR in t.user_attrs for t in trials
+    )

@@ -13,6 +13,8 @@ legal plugin: per-class precision/recall, token deletion and swap).
   name, local folder, or ``minilm`` with the ``[minilm]`` extra), tokenized once per study with
   head, tail or head+tail truncation; layer groups, LoRA target sets and a staged forward so frozen
   layers' activations are cached across epochs and trials.
+- a portfolio for ``hf_text_classifier`` (``portfolios/hf_text_classifier.json``), learned by
+  ``benchmarks/learn_portfolio.py --model hf_text_classifier --ship`` on the shipped text studies.
 
 The hooks import their component modules inside their bodies, so ``autosft --help`` never imports
 torch, pandas or transformers.
@@ -25,8 +27,9 @@ from collections.abc import Callable
 
 from autosft.components import DatasetLoader, ModelBuilder
 from autosft.hookspecs import hookimpl
+from autosft.portfolios import Portfolio, load_portfolio
 
-__all__ = ["autosft_register_datasets", "autosft_register_models"]
+__all__ = ["autosft_register_datasets", "autosft_register_models", "autosft_register_portfolios"]
 
 
 @hookimpl(trylast=True)
@@ -43,3 +46,8 @@ def autosft_register_models(register: Callable[[ModelBuilder], None]) -> None:
     from autosft.default_plugins.text.model import HFTextClassifier
 
     register(HFTextClassifier())
+
+
+@hookimpl(trylast=True)
+def autosft_register_portfolios(register: Callable[[Portfolio], None]) -> None:
+    register(load_portfolio("autosft.default_plugins.text", "portfolios/hf_text_classifier.json"))
