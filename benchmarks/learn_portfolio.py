@@ -138,13 +138,20 @@ def study_config(task: Task, folder: Path, *, tag: str, n_trials: int, sampler: 
 
 
 def relative_entry(space: SearchSpace, params: dict[str, Any]) -> dict[str, Any]:
-    """A trial's params as a portfolio entry: learning rates as multiples of the space's default."""
+    """A trial's configuration as a portfolio entry: learning rates as multiples of the space's default.
+
+    Values the task's study pinned (``adaptation: {value: freeze}`` in the text studies) are part of
+    the entry: a rate 30x the default suits a frozen encoder's top layer, not full fine-tuning, so a
+    study with the whole space must get the configuration that was measured. A pinned rate is left out:
+    the study's own default stands.
+    """
     entry = {}
-    for name, value in params.items():
-        dimension = space.dimensions.get(name)
-        if dimension is None or isinstance(dimension, Fixed):
-            continue
-        entry[name] = round(value / dimension.default, 4) if name in RELATIVE_DIMENSIONS else value
+    for name, value in space.values_of(params).items():
+        dimension = space.dimensions[name]
+        if name not in RELATIVE_DIMENSIONS:
+            entry[name] = value
+        elif not isinstance(dimension, Fixed):
+            entry[name] = round(value / dimension.default, 4)
     return entry
 
 

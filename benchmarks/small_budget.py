@@ -208,10 +208,20 @@ def load_runs(path: Path) -> Runs:
             for row in json.loads(path.read_text())}  # fmt: skip
 
 
+def paired(results: Runs, dataset: str, budget: int, arm: str, baseline: str) -> str:
+    """``arm`` minus ``baseline`` on the same split seeds, mean and sd of the differences: the split's
+    own luck (most of each arm's sd on small test splits) cancels out of a paired difference."""
+    differences = [a - b for (a, _), (b, _) in zip(results[(dataset, budget, arm)],
+                                                   results[(dataset, budget, baseline)], strict=True)]  # fmt: skip
+    sd = statistics.stdev(differences) if len(differences) > 1 else 0.0
+    return f"{statistics.mean(differences):+.4f} ± {sd:.4f}"
+
+
 def print_table(results: Runs) -> None:
     datasets = list(dict.fromkeys(dataset for dataset, _, _ in results))
     budgets = sorted({budget for _, budget, _ in results})
-    print(f"{'dataset':>18} | budget | {'arm':>7} | mean test |     sd | wall s")
+    print(f"{'dataset':>18} | budget | {'arm':>7} | mean test |     sd | wall s | {'minus search, paired':>20} | "
+          f"{'minus default, paired':>21}")  # fmt: skip
     summary: dict[tuple[str, int, str], tuple[float, float, float]] = {}
     for dataset in datasets:
         for budget in budgets:
@@ -221,8 +231,10 @@ def print_table(results: Runs) -> None:
                 sd = statistics.stdev(scores) if len(scores) > 1 else 0.0
                 wall = sum(seconds for _, seconds in runs)
                 summary[(dataset, budget, arm)] = (statistics.mean(scores), sd, wall)
+                versus = [paired(results, dataset, budget, arm, other) if arm == "new" else ""
+                          for other in ("search", "default")]  # fmt: skip
                 print(f"{dataset:>18} | {budget:6d} | {arm:>7} | {summary[(dataset, budget, arm)][0]:9.4f} | "
-                      f"{sd:6.4f} | {wall:6.0f}")  # fmt: skip
+                      f"{sd:6.4f} | {wall:6.0f} | {versus[0]:>20} | {versus[1]:>21}")  # fmt: skip
     for budget in budgets:
         at_least = sum(summary[(d, budget, "new")][0] >= summary[(d, budget, "search")][0] for d in datasets)
         beats = sum(summary[(d, budget, "new")][0] - summary[(d, budget, "default")][0]

@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pytest
 
-from autosft.space import Float, SearchSpace
+from autosft.space import Fixed, Float, SearchSpace
 from tests.conftest import load_benchmark
 
 learn = load_benchmark("learn_portfolio")
@@ -40,10 +40,12 @@ def test_a_failed_run_scores_zero_and_rates_become_multiples_of_the_default() ->
     quality = learn.scaled(np.array([[0.5, math.nan], [0.7, 0.6], [0.6, 0.8]]))
     assert quality[0, 1] == 0.0 and quality[2, 1] == pytest.approx(1.0)
     space = SearchSpace()
+    space.add(Fixed("adaptation", "freeze"))  # pinned by the task's study: part of what was measured
     space.add(Float("learning_rate", 1e-4, 1e-1, 1e-3, log=True))
     space.add(Float("dropout", 0.0, 0.5, 0.1))
+    space.add(Fixed("lora_learning_rate", 1e-4))  # a pinned rate: the new study's own default stands
     assert learn.relative_entry(space, {"learning_rate": 3e-3, "dropout": 0.2, "gone": 1}) == {
-        "learning_rate": 3.0, "dropout": 0.2,
+        "adaptation": "freeze", "learning_rate": 3.0, "dropout": 0.2,
     }  # fmt: skip
 
 
