@@ -17,7 +17,7 @@ ships with the package that owns the builder (``SHIPPED``; ``--ship`` writes the
 ``--leave-out NAME`` learns without one task, as ``benchmarks/small_budget.py`` needs
 (leave-one-dataset-out). ``--meta FILE`` keeps the measurements: a later run with the same file
 trains nothing and only drops the left-out tasks (their column, and candidates only they gave).
-Prints the matrix and the portfolio, and writes it as JSON (``--out``):
+Prints the matrix and the portfolio, and writes it as JSON (``--out FILE``, or ``--ship``):
 
     python benchmarks/learn_portfolio.py [--model tabular_mlp] [--trials 10] [--per-task 2] [--size 6]
         [--leave-out german-credit] [--meta meta.json] [--out FILE | --ship]

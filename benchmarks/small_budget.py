@@ -173,6 +173,9 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.merge:
+        missing = [str(path) for path in args.merge if not path.is_file()]
+        if missing:
+            parser.error(f"--merge: no such file: {', '.join(missing)}")
         results = {key: runs for path in args.merge for key, runs in load_runs(path).items()}
         print_table(results)
         return
