@@ -63,8 +63,8 @@ TARGET_ATTR = "autosft_trial_target"
 EXTRA_METRICS_ATTR = "autosft_extra_metrics"
 #: Why a trial failed, in a line (the objective, the worker loop and the stale-trial handling write it).
 FAIL_REASON_ATTR = "fail_reason"
-#: A cross-validated trial's scores per fold, in fold order, each fold's added as it finishes
-#: (see :func:`autosft.evaluate.folds.fold_record`); the trial's value is their mean.
+#: A cross-validated trial's scores per fold, in fold order, rewritten as each fold finishes
+#: (see :func:`autosft.evaluate.folds.fold_records`); the trial's value is their mean.
 FOLD_SCORES_ATTR = "autosft_fold_scores"
 #: On a trial whose worker was lost: ``"stale"`` (killed, cut off) or ``"interrupted"``.
 LOST_ATTR = "autosft_lost"

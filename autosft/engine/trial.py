@@ -16,7 +16,12 @@ from autosft.engine.loop import train
 from autosft.engine.memory import retry_out_of_memory
 from autosft.engine.prepared import PreparedStudy
 
-__all__ = ["train_plan", "training_job"]
+__all__ = ["study_objectives", "train_plan", "training_job"]
+
+
+def study_objectives(prepared: PreparedStudy) -> list[Objective]:
+    """What a trial is judged by, in order: each objective's key among an epoch's metrics, and its direction."""
+    return [Objective(key, way) for key, way in zip(prepared.objective_keys, prepared.directions, strict=True)]
 
 
 def training_job(
@@ -31,7 +36,7 @@ def training_job(
         imbalance=prepared.registry.imbalance.get(plan.imbalance),
         augmentation=prepared.augmentation(plan),
         metrics=prepared.metrics,
-        objectives=[Objective(m, d) for m, d in zip(prepared.objective_keys, prepared.directions, strict=True)],
+        objectives=study_objectives(prepared),
         device=device,
         loss=prepared.builder.training_loss(prepared.model_options, prepared.splits, plan, device=device.device),
         accumulation=accumulation,

@@ -2,7 +2,8 @@
 
 On a validation split of a few hundred rows, differences under ~0.01 are noise, and a search picks
 noise. With ``validation: {folds: k}`` a trial trains one model per fold of train and validation
-combined (the test split stays untouched) and scores the mean. The folds are stratified by label
+combined (the test split stays untouched) and scores the folds' mean learning curve at its best
+epoch (:func:`shared_epoch`). The folds are stratified by label
 (single-label tasks), keep each group of rows (a patient's scans: :attr:`DataSplit.groups`) in one
 fold, and are seeded by the study seed, so every trial sees the same folds; their fingerprint goes
 into the study (:data:`FOLDS_ATTR`), so a resume on other folds is refused rather than mixed.
@@ -27,12 +28,13 @@ from autosft.attrs import FOLDS_ATTR
 from autosft.components import DataSplit, Splits
 from autosft.config import StudyConfig
 from autosft.contracts import TrialResult, json_safe
+from autosft.engine.job import Objective
 from autosft.errors import ConfigError, DataError
 from autosft.evaluate.repeats import take_rows
 
 __all__ = [
-    "FOLDS_ATTR", "SMALL_VALIDATION", "concatenated", "cross_validation_folds", "fold_record", "folds_record",
-    "mean_result", "record_folds", "small_validation_notice",
+    "FOLDS_ATTR", "SMALL_VALIDATION", "concatenated", "cross_validation_folds", "fold_records", "folds_record",
+    "mean_result", "record_folds", "shared_epoch", "small_validation_notice",
 ]  # fmt: skip
 
 #: Below this many validation rows `validate` and `search` recommend cross-validation.
@@ -142,34 +144,61 @@ def _describe(record: Any) -> str:
     return f"{record['folds']} folds (fingerprint {str(record['fingerprint'])[:12]})"
 
 
-def fold_record(fold: int, result: TrialResult) -> dict[str, Any]:
-    """One fold's scores as a trial stores them (:data:`~autosft.attrs.FOLD_SCORES_ATTR`)."""
-    return {
-        "fold": fold,
-        "values": result.values,
-        "best_epoch": result.best_epoch,
-        "epochs_run": result.epochs_run,
-        "metrics": json_safe(result.metrics),
-        "seconds": round(result.timings.get("total_seconds", 0.0), 3),
-    }
+def fold_records(results: Sequence[TrialResult], objectives: Sequence[Objective]) -> list[dict[str, Any]]:
+    """Each fold's scores as a trial stores them (:data:`~autosft.attrs.FOLD_SCORES_ATTR`): at the
+    epoch the folds so far share (:func:`shared_epoch`), so their mean is the trial's running value;
+    ``best_epoch`` is the fold's own."""
+    position = shared_epoch(results, objectives)
+    return [
+        {
+            "fold": number,
+            "values": [_at(result, position)[objective.metric] for objective in objectives],
+            "best_epoch": result.best_epoch,
+            "epochs_run": result.epochs_run,
+            "metrics": json_safe(_metrics_at(result, position)),
+            "seconds": round(result.timings.get("total_seconds", 0.0), 3),
+        }
+        for number, result in enumerate(results, start=1)
+    ]
 
 
-def mean_result(results: Sequence[TrialResult]) -> TrialResult:
-    """One trial's result over its folds: the mean of each objective and metric.
+def shared_epoch(results: Sequence[TrialResult], objectives: Sequence[Objective]) -> int:
+    """The position, in the folds' learning curves, where their mean primary objective is best.
 
-    ``best_epoch`` is the rounded mean best epoch (what a train+val refit trains for), ``epochs_run``
-    and the timings are sums (the work done), and ``history`` is the first fold's learning curve: the
-    fold every trial ran, pruned ones too, so curves compare across trials.
+    Why not each fold's own best epoch: early stopping picks it on the rows the fold is then scored
+    on, so a mean of k such picks is as optimistic as one pick on a split of a fifth the size. The
+    mean curve is picked once, on all the rows, and a train+val refit trains for that one epoch
+    count. A fold that stopped early keeps its last epoch's scores after it: it had stopped improving.
+    """
+    primary = objectives[0]
+    best_value: float | None = None
+    best = 0
+    for position in range(max(len(result.history) for result in results)):
+        value = _mean([_at(result, position)[primary.metric] for result in results])
+        if primary.better(value, best_value):
+            best_value, best = value, position
+    return best
+
+
+def mean_result(results: Sequence[TrialResult], objectives: Sequence[Objective]) -> TrialResult:
+    """One trial's result over its folds: the folds' mean scores at their :func:`shared_epoch`.
+
+    ``best_epoch`` is that epoch (what a train+val refit trains for), ``epochs_run`` and the timings
+    are sums (the work done), and ``history`` is the first fold's learning curve: the fold every
+    trial ran, pruned ones too, so curves compare across trials.
     """
     first = results[0]
-    keys = [key for key in first.metrics if all(key in result.metrics for result in results)]
+    position = shared_epoch(results, objectives)
+    scores = [_metrics_at(result, position) for result in results]
+    keys = [key for key in scores[0] if all(key in fold for fold in scores)]
+    metrics = {key: _mean([fold[key] for fold in scores]) for key in keys}
     timings = {key: sum(result.timings.get(key, 0.0) for result in results) for key in first.timings}
     notes = list(dict.fromkeys(note for result in results for note in result.notes))
     return TrialResult(
-        values=[_mean([result.values[index] for result in results]) for index in range(len(first.values))],
-        best_epoch=round(_mean([float(result.best_epoch) for result in results])),
+        values=[metrics[objective.metric] for objective in objectives],
+        best_epoch=int(_at(max(results, key=lambda result: len(result.history)), position)["epoch"]),
         epochs_run=sum(result.epochs_run for result in results),
-        metrics={key: _mean([result.metrics[key] for result in results]) for key in keys},
+        metrics=metrics,
         history=first.history,
         timings=timings,
         trainable_parameters=first.trainable_parameters,
@@ -177,6 +206,15 @@ def mean_result(results: Sequence[TrialResult]) -> TrialResult:
         stopped_early=any(result.stopped_early for result in results),
         notes=notes,
     )
+
+
+def _at(result: TrialResult, position: int) -> dict[str, float]:
+    """The fold's epoch at ``position`` of its curve, or its last epoch where it stopped before."""
+    return result.history[min(position, len(result.history) - 1)]
+
+
+def _metrics_at(result: TrialResult, position: int) -> dict[str, float]:
+    return {key: value for key, value in _at(result, position).items() if key != "epoch"}
 
 
 def _mean(values: Sequence[float]) -> float:

@@ -20,10 +20,10 @@ from autosft.attrs import EXTRA_METRICS_ATTR, FOLD_SCORES_ATTR, WORST_SLICE_PREF
 from autosft.contracts import TrialContext, TrialPlan, TrialResult, json_safe
 from autosft.engine.device import DeviceSetup, release_device_memory
 from autosft.engine.prepared import PreparedStudy
-from autosft.engine.trial import train_plan
+from autosft.engine.trial import study_objectives, train_plan
 from autosft.errors import TrialFailure
 from autosft.evaluate.constraints import constraint_values, extra_metrics
-from autosft.evaluate.folds import fold_record, mean_result
+from autosft.evaluate.folds import fold_records, mean_result
 from autosft.evaluate.retained import ForgettingGuard
 from autosft.evaluate.selection import rerun_tag, trial_seed
 from autosft.search.study import AS_IS_ATTR, is_starting_trial
@@ -99,28 +99,28 @@ class TrialRunner:
     def _cross_validate(
         self, trial: optuna.Trial, context: TrialContext, plan: TrialPlan, *, prune: bool
     ) -> TrialResult:
-        """Train one model per fold; the result is their mean (:func:`~autosft.evaluate.folds.mean_result`).
+        """Train one model per fold; the result is their mean at the epoch they share
+        (:func:`~autosft.evaluate.folds.mean_result`).
 
         With folds the pruner's steps are folds, not epochs: after fold ``k`` the running mean of the
         folds so far is reported at step ``k`` (the pruner was built for as many steps as folds), so a
-        bad trial stops after a fold or two; epochs are not reported. Each fold's scores are stored as
-        it finishes, so a pruned trial shows the folds it ran.
+        bad trial stops after a fold or two; epochs are not reported. The folds' scores are stored as
+        each finishes, so a pruned trial shows the folds it ran.
         """
         prepared = self.prepared
+        objectives = study_objectives(prepared)
         results: list[TrialResult] = []
-        records: list[dict[str, Any]] = []
         for number, fold in enumerate(prepared.folds, start=1):
             # Only the first fold's epochs are recorded: the curve every trial, pruned or not, has.
             on_epoch = self._reporter(trial, context, prune=False) if number == 1 else None
             results.append(train_plan(prepared, plan, self.device, on_epoch=on_epoch, splits=fold).result)
-            records.append(fold_record(number, results[-1]))
-            trial.set_user_attr(FOLD_SCORES_ATTR, _json(records))
-            running = mean_result(results).values[0]
+            trial.set_user_attr(FOLD_SCORES_ATTR, _json(fold_records(results, objectives)))
+            running = mean_result(results, objectives).values[0]
             if prune and len(prepared.directions) == 1 and not math.isnan(running) and number < len(prepared.folds):
                 trial.report(running, number)
                 if trial.should_prune():
                     raise optuna.TrialPruned(f"pruned after fold {number} with mean {running:.4f}")
-        return mean_result(results)
+        return mean_result(results, objectives)
 
     def _reporter(self, trial: optuna.Trial, context: TrialContext, *, prune: bool) -> Any:
         """Record each epoch; report it to the pruner unless ``prune`` is false.

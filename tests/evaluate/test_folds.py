@@ -8,8 +8,15 @@ import pytest
 from autosft.components import DataSplit, Splits
 from autosft.config import parse_study
 from autosft.contracts import TrialResult
+from autosft.engine.job import Objective
 from autosft.errors import ConfigError
-from autosft.evaluate.folds import cross_validation_folds, mean_result, small_validation_notice
+from autosft.evaluate.folds import (
+    cross_validation_folds,
+    fold_records,
+    mean_result,
+    shared_epoch,
+    small_validation_notice,
+)
 from autosft.testing import toy_study
 
 
@@ -78,15 +85,40 @@ def test_bad_folds_in_the_study_file(change: dict, message: str) -> None:
         parse_study(toy_study("sqlite://", **change), where="study.yaml")
 
 
-def test_a_trial_over_folds_is_the_mean_of_its_folds() -> None:
-    def result(value: float, best_epoch: int) -> TrialResult:
-        return TrialResult([value], best_epoch, best_epoch + 1, {"roc_auc": value, "f1": value / 2},
-                           [{"epoch": 1.0}], {"total_seconds": 1.5}, 10, 20, False, ["cached"])  # fmt: skip
+def _fold(curve: list[float], *, seconds: float = 1.5) -> TrialResult:
+    """A fold that trained ``len(curve)`` epochs with ``curve`` as its validation ROC-AUC, and stopped at its best."""
+    history = [{"epoch": float(epoch), "train_loss": 0.5, "roc_auc": value, "f1": value / 2}
+               for epoch, value in enumerate(curve, start=1)]  # fmt: skip
+    best = max(range(len(curve)), key=curve.__getitem__)
+    metrics = {key: value for key, value in history[best].items() if key != "epoch"}
+    return TrialResult([curve[best]], best + 1, len(curve), metrics, history, {"total_seconds": seconds}, 10, 20,
+                       len(curve) < 4, ["cached"])  # fmt: skip
 
-    mean = mean_result([result(0.7, 2), result(0.8, 3), result(0.9, 5)])
-    assert mean.values == pytest.approx([0.8]) and mean.metrics == pytest.approx({"roc_auc": 0.8, "f1": 0.4})
-    assert mean.best_epoch == 3 and mean.epochs_run == 13 and mean.timings == {"total_seconds": 4.5}
-    assert mean.notes == ["cached"]
+
+def test_a_trial_over_folds_scores_their_mean_curve_at_one_shared_epoch() -> None:
+    # Each fold's own best (0.9, 0.8, 0.7) would average 0.8; the folds share one epoch instead.
+    folds = [_fold([0.9, 0.6, 0.6, 0.6]), _fold([0.6, 0.8, 0.7, 0.7]), _fold([0.7, 0.6])]  # the third stopped early
+    mean = mean_result(folds, [Objective("roc_auc", "maximize")])
+    assert mean.values == pytest.approx([(0.9 + 0.6 + 0.7) / 3])  # epoch 1 beats epoch 2's (0.6 + 0.8 + 0.6) / 3
+    assert mean.metrics == pytest.approx({"train_loss": 0.5, "roc_auc": 2.2 / 3, "f1": 1.1 / 3})
+    assert mean.best_epoch == 1 and mean.epochs_run == 10 and mean.timings == {"total_seconds": 4.5}
+    assert mean.history == folds[0].history and mean.notes == ["cached"] and mean.stopped_early
+    # A fold that stopped keeps its last score: at epoch 4 the third fold still counts, with 0.6.
+    later = [_fold([0.5, 0.6, 0.7, 0.9]), _fold([0.5, 0.6, 0.7, 0.8]), _fold([0.7, 0.6])]
+    assert shared_epoch(later, [Objective("roc_auc", "maximize")]) == 3  # (0.9 + 0.8 + 0.6) / 3 at epoch 4
+    # Minimized, the same curves share the epoch with the lowest mean.
+    assert mean_result(later, [Objective("roc_auc", "minimize")]).best_epoch == 1
+
+
+def test_the_stored_fold_scores_average_to_the_trial_value() -> None:
+    folds = [_fold([0.9, 0.6, 0.6, 0.6]), _fold([0.6, 0.8, 0.7, 0.7])]
+    objectives = [Objective("roc_auc", "maximize")]
+    records = fold_records(folds, objectives)
+    assert [record["values"] for record in records] == [[0.9], [0.6]]  # both at epoch 1: (0.75 vs 0.7 at 2)
+    assert [record["best_epoch"] for record in records] == [1, 2]  # each fold's own best stays on record
+    assert np.mean([record["values"][0] for record in records]) == pytest.approx(
+        mean_result(folds, objectives).values[0]
+    )
 
 
 def test_the_small_validation_notice_only_without_folds() -> None:
