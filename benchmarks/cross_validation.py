@@ -4,9 +4,12 @@ For each split seed, the same study (``studies/german-credit.yaml``, ``--trials`
 scored on its validation split of 200 rows, and with ``validation: {folds: 5}`` (5 folds of the 800
 train+validation rows). Each selected configuration is refitted on train and scored once on the
 same test split. Prints one row per seed and mode: the selected trial's validation score, its test
-ROC-AUC, their gap, the trials complete and pruned, and the wall seconds; then the means per mode.
+ROC-AUC, their gap (validation minus test) and its size, the test ROC-AUC of the same configuration
+refitted on train+validation (``autosft export --refit train+val``), the trials complete and pruned,
+and the wall seconds; then the means per mode, and the paired differences (folds minus split, mean
+and standard error over seeds). ``--first-seed`` lets processes share the seeds out.
 
-    python benchmarks/cross_validation.py [--seeds 3] [--trials 6] [--folds 5]
+    python benchmarks/cross_validation.py [--seeds 3] [--first-seed 0] [--trials 6] [--folds 5]
 
 Needs ../shared/data/finance/german_credit beside the repository.
 """
@@ -23,11 +26,14 @@ from typing import Any
 import optuna
 
 from autosft.config import load_study_file, parse_study, with_overrides
+from autosft.engine.device import pick_device
+from autosft.engine.scoring import score
+from autosft.evaluate.refit import refit
 from autosft.search.controller import run_search
 
 REPO = Path(__file__).resolve().parents[1]
 STUDY = REPO / "studies" / "german-credit.yaml"
-COLUMNS = ["seed", "mode", "validation", "test", "gap", "complete", "pruned", "seconds"]
+COLUMNS = ["seed", "mode", "validation", "test", "gap", "|gap|", "test t+v", "complete", "pruned", "seconds"]
 
 
 def run(seed: int, folds: int | None, *, trials: int, folder: str) -> dict[str, Any]:
@@ -41,9 +47,12 @@ def run(seed: int, folds: int | None, *, trials: int, folder: str) -> dict[str, 
     outcome = run_search(config)
     seconds = time.perf_counter() - started
     assert outcome.final_test is not None
-    validation = outcome.study.trials[outcome.final_test["trial"]].value
-    test = outcome.final_test["test_metrics"]["roc_auc"]
+    selected = outcome.study.trials[outcome.final_test["trial"]]
+    validation, test = selected.value, outcome.final_test["test_metrics"]["roc_auc"]
+    both = refit(outcome.prepared, selected, pick_device("cpu"), "train+val")
+    with_validation = score(outcome.prepared.metrics, outcome.prepared.splits.test.labels, both.test_probabilities)
     return {"seed": seed, "mode": mode, "validation": validation, "test": test, "gap": validation - test,
+            "|gap|": abs(validation - test), "test t+v": with_validation["roc_auc"],
             "complete": outcome.states.get("COMPLETE", 0), "pruned": outcome.states.get("PRUNED", 0),
             "seconds": seconds}  # fmt: skip
 
@@ -57,13 +66,14 @@ def _line(row: dict[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--trials", type=int, default=6)
     parser.add_argument("--folds", type=int, default=5)
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     rows = []
     with tempfile.TemporaryDirectory() as folder:
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             for folds in (None, args.folds):
                 rows.append(run(seed, folds, trials=args.trials, folder=folder))
                 print(_line(rows[-1]), flush=True)
@@ -75,6 +85,11 @@ def main() -> None:
         chosen = [row for row in rows if row["mode"] == mode]
         means = {name: statistics.mean(row[name] for row in chosen) for name in COLUMNS[2:]}
         print(_line({"seed": "mean", "mode": mode, **means}))
+    split, folded = ([row for row in rows if row["mode"] == mode] for mode in ("split", f"{args.folds} folds"))
+    for name in ("|gap|", "test", "test t+v"):
+        differences = [b[name] - a[name] for a, b in zip(split, folded, strict=True)]
+        error = statistics.stdev(differences) / len(differences) ** 0.5 if len(differences) > 1 else float("nan")
+        print(f"folds minus split, {name}: {statistics.mean(differences):+.4f} (standard error {error:.4f})")
 
 
 if __name__ == "__main__":
