@@ -10,8 +10,9 @@
    to the highest mean scaled score); stop at ``--size`` entries.
 
 Tasks (``--model``): for ``tabular_mlp``, German credit, a seeded 3,000-row sample of adult census,
-and generated fraud tables of several shapes (``synthetic_fraud`` with other seeds, shifts and
-positive rates); for ``hf_text_classifier``, the CLAUDETTE and SMS spam studies as shipped (MiniLM,
+generated fraud tables of several shapes (``synthetic_fraud`` with other seeds, shifts and positive
+rates, pre-trained on their other segments) and two small generated tables of 1,000 and 2,000 rows
+trained from scratch; for ``hf_text_classifier``, the CLAUDETTE and SMS spam studies as shipped (MiniLM,
 frozen encoder, their row caps), the only text tasks with shared data. Each builder's portfolio
 ships with the package that owns the builder (``SHIPPED``; ``--ship`` writes there).
 ``--leave-out NAME`` learns without one task, as ``benchmarks/small_budget.py`` needs
@@ -93,13 +94,17 @@ def adult_sample(folder: Path) -> dict[str, Any] | None:
     return raw
 
 
-def generated(data_seed: int, shift: float, positive_rate: float) -> TaskFactory:
-    """A generated fraud table with a source population to pre-train on, like the quickstart's."""
+def generated(data_seed: int, shift: float, positive_rate: float, *, rows: int = 4000, segments: int = 4,
+              metric: str = "pr_auc") -> TaskFactory:  # fmt: skip
+    """A generated fraud table of ``rows`` rows over ``segments`` segments: with more than one, the
+    model pre-trains on the others (a source population, like the quickstart's); with one, it trains
+    from scratch on a small table, like German credit."""
 
     def factory(_: Path) -> dict[str, Any]:
-        options = {"n_rows": 4000, "positive_rate": positive_rate, "segment_shift": shift, "data_seed": data_seed}
+        options = {"n_rows": rows, "n_segments": segments, "positive_rate": positive_rate, "segment_shift": shift,
+                   "data_seed": data_seed}  # fmt: skip
         return {"task": "binary", "dataset": {"name": "synthetic_fraud", "options": options},
-                "model": {"name": "tabular_mlp"}, "objective": {"metric": "pr_auc"}}  # fmt: skip
+                "model": {"name": "tabular_mlp"}, "objective": {"metric": metric}}  # fmt: skip
 
     return factory
 
@@ -112,6 +117,10 @@ TASKS: dict[str, dict[str, TaskFactory]] = {
         "fraud-a": generated(1, 0.5, 0.05),
         "fraud-b": generated(2, 1.5, 0.1),
         "fraud-c": generated(3, 0.2, 0.03),
+        # Small tables trained from scratch (no source population), so a portfolio left without
+        # German credit still has the regime of its 600 rows.
+        "small-a": generated(4, 0.0, 0.3, rows=1000, segments=1, metric="roc_auc"),
+        "small-b": generated(5, 0.0, 0.15, rows=2000, segments=1, metric="roc_auc"),
     },
     "hf_text_classifier": {
         "legal-text": shipped("legal-text", "legal/claudette_tos_en"),
