@@ -108,6 +108,9 @@ def test_a_trial_over_folds_scores_their_mean_curve_at_one_shared_epoch() -> Non
     assert shared_epoch(later, [Objective("roc_auc", "maximize")]) == 3  # (0.9 + 0.8 + 0.6) / 3 at epoch 4
     # Minimized, the same curves share the epoch with the lowest mean.
     assert mean_result(later, [Objective("roc_auc", "minimize")]).best_epoch == 1
+    # An epoch where one fold's score is undefined (NaN) leaves the mean undefined: never shared.
+    undefined = [_fold([0.5, float("nan"), 0.7]), _fold([0.6, 0.9, 0.6])]
+    assert shared_epoch(undefined, [Objective("roc_auc", "maximize")]) == 2  # (0.7 + 0.6) / 2 at epoch 3
 
 
 def test_the_stored_fold_scores_average_to_the_trial_value() -> None:
