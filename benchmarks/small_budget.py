@@ -20,7 +20,7 @@ then the issue's three checks: ``new`` >= ``search`` in mean test score on at le
 both budgets; ``new`` beats ``default`` by more than the seed standard deviation on at least 3 of 6;
 ``new`` takes no more wall time than ``search``.
 
-    python benchmarks/small_budget.py [--datasets german-credit adult-census ...] [--seeds 3]
+    python benchmarks/small_budget.py [--datasets german-credit adult-census ...] [--seeds 3] [--first-seed 0]
         [--budgets 8 20] [--portfolios DIR] [--save runs.json]
     python benchmarks/small_budget.py --merge runs-a.json runs-b.json
 
@@ -157,6 +157,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--first-seed", type=int, default=0, help="the first split seed (to share seeds out)")
     parser.add_argument("--budgets", nargs="+", type=int, default=[8, 20])
     parser.add_argument("--portfolios", type=Path, default=None, help="folder of leave-one-out portfolios")
     parser.add_argument("--portfolio-trials", type=int, default=10, help="random trials per task when learning one")
@@ -191,7 +192,7 @@ def main() -> None:
         for dataset in args.datasets:
             raw = study_dict(dataset, folder, adult_rows=args.adult_rows, text_rows=args.text_rows)
             portfolio = loo_portfolio(dataset, raw["model"]["name"], portfolios, trials=args.portfolio_trials)
-            for seed in range(args.seeds):
+            for seed in range(args.first_seed, args.first_seed + args.seeds):
                 runs = run_seed(raw, dataset, args.budgets, seed, storage=storage, portfolio=portfolio,
                                 folds_below=args.folds_below, registry=registry)  # fmt: skip
                 for (budget, arm), run in runs.items():
