@@ -49,7 +49,7 @@ def run(seed: int, folds: int | None, *, trials: int, folder: str) -> dict[str, 
     assert outcome.final_test is not None
     selected = outcome.study.trials[outcome.final_test["trial"]]
     validation, test = selected.value, outcome.final_test["test_metrics"]["roc_auc"]
-    both = refit(outcome.prepared, selected, pick_device("cpu"), "train+val")
+    both = refit(outcome.prepared, selected, pick_device(), "train+val")
     with_validation = score(outcome.prepared.metrics, outcome.prepared.splits.test.labels, both.test_probabilities)
     return {"seed": seed, "mode": mode, "validation": validation, "test": test, "gap": validation - test,
             "|gap|": abs(validation - test), "test t+v": with_validation["roc_auc"],

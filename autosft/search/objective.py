@@ -110,17 +110,20 @@ class TrialRunner:
         prepared = self.prepared
         objectives = study_objectives(prepared)
         results: list[TrialResult] = []
+        mean: TrialResult | None = None
         for number, fold in enumerate(prepared.folds, start=1):
             # Only the first fold's epochs are recorded: the curve every trial, pruned or not, has.
             on_epoch = self._reporter(trial, context, prune=False) if number == 1 else None
             results.append(train_plan(prepared, plan, self.device, on_epoch=on_epoch, splits=fold).result)
             trial.set_user_attr(FOLD_SCORES_ATTR, _json(fold_records(results, objectives)))
-            running = mean_result(results, objectives).values[0]
+            mean = mean_result(results, objectives)
+            running = mean.values[0]
             if prune and len(prepared.directions) == 1 and not math.isnan(running) and number < len(prepared.folds):
                 trial.report(running, number)
                 if trial.should_prune():
                     raise optuna.TrialPruned(f"pruned after fold {number} with mean {running:.4f}")
-        return mean_result(results, objectives)
+        assert mean is not None  # a study with folds has at least 2 (validation.folds >= 2)
+        return mean
 
     def _reporter(self, trial: optuna.Trial, context: TrialContext, *, prune: bool) -> Any:
         """Record each epoch; report it to the pruner unless ``prune`` is false.
