@@ -13,8 +13,11 @@ Tasks (``--model``): for ``tabular_mlp``, German credit, a seeded 3,000-row samp
 generated fraud tables of several shapes (``synthetic_fraud`` with other seeds, shifts and positive
 rates, pre-trained on their other segments) and two small generated tables of 1,000 and 2,000 rows
 trained from scratch; for ``hf_text_classifier``, the CLAUDETTE and SMS spam studies as shipped (MiniLM,
-frozen encoder, their row caps), the only text tasks with shared data. Each builder's portfolio
-ships with the package that owns the builder (``SHIPPED``; ``--ship`` writes there).
+frozen encoder, their row caps), the only text tasks with shared data; for ``hf_image_classifier``,
+the BreastMNIST study and generated grey 28x28 tasks of its size (noisy scikit-learn digits, speckled
+lesions with ragged or smooth borders), all trained from random weights as offline image studies
+are. Each builder's portfolio ships with the package that owns the builder (``SHIPPED``; ``--ship``
+writes there), saying what its tasks' models started from (``WEIGHTS``).
 ``--leave-out NAME`` learns without one task, as ``benchmarks/small_budget.py`` needs
 (leave-one-dataset-out). ``--meta FILE`` keeps the measurements: a later run with the same file
 trains nothing and only drops the left-out tasks (their column, and candidates only they gave).
@@ -35,6 +38,7 @@ import math
 import os
 import tempfile
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,7 +63,11 @@ SHARED = REPO.parent / "shared" / "data"
 SHIPPED = {
     "tabular_mlp": REPO / "plugins/autosft-fraud-tabular/autosft_fraud_tabular/portfolios/tabular_mlp.json",
     "hf_text_classifier": REPO / "autosft/default_plugins/text/portfolios/hf_text_classifier.json",
+    "hf_image_classifier": REPO / "autosft/default_plugins/vision/portfolios/hf_image_classifier.json",
 }
+#: What every learning task of a builder starts from, written into its portfolio (``Portfolio.weights``)
+#: so a study whose model starts from the other kind goes without it. The tabular tasks mix both.
+WEIGHTS = {"hf_text_classifier": "pretrained", "hf_image_classifier": "random"}
 #: Epochs a learning trial may run at most: enough to rank configurations, cheap enough for many trials.
 MAX_EPOCHS = 15
 
@@ -109,6 +117,67 @@ def generated(data_seed: int, shift: float, positive_rate: float, *, rows: int =
     return factory
 
 
+def _npz_task(folder: Path, name: str, images: np.ndarray, labels: np.ndarray, *, val_rows: int) -> dict[str, Any]:
+    """The BreastMNIST study with its data swapped for ``images`` (N, 28, 28 in [0, 1]) and 0/1 ``labels``
+    (1 the class to find), written as MedMNIST-style arrays: the first ``val_rows`` validate, the rest train."""
+    pixels = np.clip(images * 255, 0, 255).astype(np.uint8)
+    path = folder / f"{name}.npz"
+    np.savez(path, val_images=pixels[:val_rows], val_labels=labels[:val_rows].astype(np.uint8),
+             train_images=pixels[val_rows:], train_labels=labels[val_rows:].astype(np.uint8))  # fmt: skip
+    raw = _study_file("healthcare-imaging")
+    raw["dataset"]["options"] = {"path": str(path), "class_names": ["other", "target"], "positive_class": "target"}
+    return raw
+
+
+def noisy_digits(data_seed: int, targets: tuple[int, ...], *, rows: int, noise: float) -> TaskFactory:
+    """scikit-learn's bundled 8x8 digits (1,797 scans of handwriting, offline), blown up to 28x28 grey,
+    shifted by up to 3 pixels and drowned in Gaussian noise: find ``targets`` among the other digits in
+    ``rows`` images. Small, grey and noisy, like the medical scans the image builder meets without weights."""
+
+    def factory(folder: Path) -> dict[str, Any]:
+        from scipy.ndimage import shift, zoom
+        from sklearn.datasets import load_digits
+
+        rng = np.random.default_rng(data_seed)
+        digits = load_digits()
+        chosen = rng.choice(len(digits.images), size=rows, replace=False)
+        images = np.stack([shift(zoom(digits.images[i] / 16.0, 3.5, order=1), rng.integers(-3, 4, size=2), order=0)
+                           for i in chosen])  # fmt: skip
+        images = images + rng.normal(0.0, noise, images.shape)
+        labels = np.isin(digits.target[chosen], targets).astype(int)
+        return _npz_task(folder, f"digits-{data_seed}", images, labels, val_rows=rows // 3)
+
+    return factory
+
+
+def lesions(data_seed: int, positive_rate: float, *, rows: int, roughness: float) -> TaskFactory:
+    """Generated speckled scans, each with one dark lesion: a smooth ellipse, or (the class to find, at
+    ``positive_rate``) one whose border is ragged by ``roughness``; sizes, places and contrast vary, so
+    only the border's shape tells them apart, as a radiologist reads a breast ultrasound."""
+
+    def factory(folder: Path) -> dict[str, Any]:
+        rng = np.random.default_rng(data_seed)
+        labels = (rng.random(rows) < positive_rate).astype(int)
+        ys, xs = np.mgrid[0:28, 0:28]
+        images = []
+        for label in labels:
+            centre = rng.uniform(9, 19, size=2)
+            axes = rng.uniform(3.5, 7.5, size=2)
+            angle = np.arctan2(ys - centre[0], xs - centre[1])
+            radius = np.hypot((ys - centre[0]) / axes[0], (xs - centre[1]) / axes[1])
+            border = 1.0
+            if label:
+                for harmonic in rng.integers(3, 6, size=2):
+                    border = border + roughness * rng.uniform(0.5, 1.0) * np.sin(harmonic * angle + rng.uniform(0, 6.3))
+            inside = 1.0 / (1.0 + np.exp((radius - border) * 8.0))
+            background = 0.55 + 0.1 * (ys / 28.0) + rng.normal(0, 0.03)
+            image = background - rng.uniform(0.2, 0.4) * inside
+            images.append(image * rng.gamma(16.0, 1 / 16, size=image.shape))  # multiplicative speckle, mean 1
+        return _npz_task(folder, f"lesions-{data_seed}", np.stack(images), labels, val_rows=rows // 3)
+
+    return factory
+
+
 #: The learning tasks of each model builder that has a recipe, by task name.
 TASKS: dict[str, dict[str, TaskFactory]] = {
     "tabular_mlp": {
@@ -121,6 +190,15 @@ TASKS: dict[str, dict[str, TaskFactory]] = {
         # German credit still has the regime of its 600 rows.
         "small-a": generated(4, 0.0, 0.3, rows=1000, segments=1, metric="roc_auc"),
         "small-b": generated(5, 0.0, 0.15, rows=2000, segments=1, metric="roc_auc"),
+    },
+    # BreastMNIST is the only shared image dataset, so most tasks are generated: noisy digits and
+    # speckled lesions of about its size, grey 28x28, trained from scratch as its study is.
+    "hf_image_classifier": {
+        "healthcare-imaging": shipped("healthcare-imaging", "healthcare/breastmnist"),
+        "digits-a": noisy_digits(1, (3, 5, 8), rows=900, noise=0.45),
+        "digits-b": noisy_digits(2, (1, 7), rows=1200, noise=0.6),
+        "lesions-a": lesions(3, 0.3, rows=900, roughness=0.35),
+        "lesions-b": lesions(4, 0.2, rows=1200, roughness=0.25),
     },
     "hf_text_classifier": {
         "legal-text": shipped("legal-text", "legal/claudette_tos_en"),
@@ -135,9 +213,9 @@ class Task:
     raw: dict[str, Any]
 
 
-def study_config(task: Task, folder: Path, *, tag: str, n_trials: int, sampler: str) -> Any:
+def study_config(task: Task, folder: Path, *, tag: str, n_trials: int, sampler: str, seed: int = 0) -> Any:
     raw = json.loads(json.dumps(task.raw))
-    raw.update(name=f"{task.name}-{tag}", storage=f"sqlite:///{folder}/learn.db", seed=0,
+    raw.update(name=f"{task.name}-{tag}", storage=f"sqlite:///{folder}/learn.db", seed=seed,
                sampler={"name": sampler}, pruner={"name": "none"}, search={"portfolio": False})  # fmt: skip
     budget = raw.setdefault("budget", {})
     budget.update(n_trials=n_trials, max_epochs=min(budget.get("max_epochs", MAX_EPOCHS), MAX_EPOCHS))
@@ -165,8 +243,14 @@ def relative_entry(space: SearchSpace, params: dict[str, Any]) -> dict[str, Any]
 
 
 def search_candidates(task: Task, folder: Path, *, trials: int, per_task: int) -> list[dict[str, Any]]:
-    """The task's best complete configurations of a random search, as portfolio entries."""
-    outcome = run_search(study_config(task, folder, tag="search", n_trials=trials, sampler="random"), final_test=False)
+    """The task's best complete configurations of a random search, as portfolio entries.
+
+    Each task's search has its own seed: tasks of one builder share a space, so one seed would draw the
+    same configurations on every task and the meta-dataset would hold a single search's candidates.
+    """
+    config = study_config(task, folder, tag="search", n_trials=trials, sampler="random",
+                          seed=zlib.crc32(task.name.encode()) % 10_000)  # fmt: skip
+    outcome = run_search(config, final_test=False)
     complete = [t for t in outcome.study.trials if t.state == optuna.trial.TrialState.COMPLETE and t.params]
     complete = [t for t in complete if not is_starting_trial(t) and math.isfinite(t.values[0])]
     complete.sort(key=lambda t: t.values[0], reverse=True)
@@ -280,6 +364,7 @@ def portfolio_from(meta: MetaDataset, *, model: str, size: int) -> dict[str, Any
         "model": model,
         "source": f"{len(meta.tasks)} tasks ({', '.join(meta.tasks)}), {datetime.date.today().isoformat()}",
         "configurations": [meta.candidates[i] for i in picked],
+        **({"weights": WEIGHTS[model]} if model in WEIGHTS else {}),
         "learned": {"tasks": meta.tasks, "trials_per_task": meta.trials_per_task,
                     "scaled_quality": [[round(float(q), 4) for q in quality[i]] for i in picked],
                     "mean_best_scaled": round(float(quality[picked].max(axis=0).mean()), 4)},

@@ -7,11 +7,11 @@ splits, each scored once on test by the selected configuration refitted as ``aut
 - ``default``: the default configuration alone (one trial);
 - ``search``: the search as it was before portfolios (``search: {portfolio: false}``, no folds);
 - ``new``: the search as shipped, with the model builder's portfolio learned **without this dataset**
-  (leave-one-dataset-out, by ``benchmarks/learn_portfolio.py``, which has recipes for ``tabular_mlp``
-  and ``hf_text_classifier``; the image and recommender builders, one shared dataset each, have none
-  and use the one their plugin registers, if any) and, only where validation holds fewer than
-  ``--folds-below`` rows (default 0: never, as shipped; folds are opt-in and measured on their own by
-  ``benchmarks/cross_validation.py``), ``validation: {folds: 5}``. Where ``new`` gets neither a
+  (leave-one-dataset-out, by ``benchmarks/learn_portfolio.py``, which has recipes for ``tabular_mlp``,
+  ``hf_text_classifier`` and ``hf_image_classifier``, the last mostly generated tasks; the recommender
+  builder, one shared dataset, has none and uses the one its plugin registers, if any) and, only
+  where validation holds fewer than ``--folds-below`` rows (default 0: never, as shipped; folds are
+  opt-in and measured on their own by ``benchmarks/cross_validation.py``), ``validation: {folds: 5}``. Where ``new`` gets neither a
   portfolio nor folds it is the ``search`` study itself, so it is not trained twice: its row repeats
   ``search``'s and says so.
 

@@ -49,6 +49,8 @@ class PreparedStudy:
     #: With ``validation.folds``, the cross-validation folds each trial trains on, one model per fold
     #: (:func:`~autosft.evaluate.folds.cross_validation_folds`); empty: trials score on ``splits.val``.
     folds: tuple[Splits, ...] = ()
+    #: Whether the model starts from pre-trained weights (``BuiltModel.pretrained``), not random ones.
+    pretrained: bool = True
 
     def build_model(self, plan: TrialPlan) -> BuiltModel:
         return self.builder.build(self.model_options, self.splits, seed=plan.seed)

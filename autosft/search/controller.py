@@ -198,7 +198,8 @@ def _open_for_run(
         enqueue_warm_start(study, prepared.space, warm, top_k=config.warm_start.top_k, notice=notice)
         portfolio = portfolio_of(config, prepared.registry)
         if portfolio is not None:
-            enqueue_portfolio(study, prepared.space, portfolio, config=config, notice=notice)
+            enqueue_portfolio(study, prepared.space, portfolio, config=config, pretrained=prepared.pretrained,
+                              notice=notice)  # fmt: skip
     return study
 
 

@@ -80,10 +80,13 @@ def resolved_configuration(space: SearchSpace, entry: Mapping[str, Any]) -> dict
 
 
 def enqueue_portfolio(
-    study: optuna.Study, space: SearchSpace, portfolio: Portfolio, *, config: StudyConfig,
+    study: optuna.Study, space: SearchSpace, portfolio: Portfolio, *, config: StudyConfig, pretrained: bool,
     notice: Callable[[str], None] | None,
 ) -> int:  # fmt: skip
     """Queue the portfolio's configurations after what ``study`` holds; how many were queued.
+
+    None where the portfolio was learned on models from the other kind of weights than the study's
+    (``pretrained``, see :meth:`Portfolio.fits`): the study says so in one line and starts as without one.
 
     Places: what is left of the sampler's start-up window (its ``n_startup_trials`` option, else
     :data:`STARTUP_WINDOW`) after the trials already queued, at most half of the budget's ``n_trials``,
@@ -92,6 +95,12 @@ def enqueue_portfolio(
     A configuration equal, once moved into the space, to one already queued (the default, a warm
     start, an earlier entry) is skipped for the next. Each carries :data:`PORTFOLIO_ATTR`.
     """
+    if not portfolio.fits(pretrained=pretrained):
+        if notice is not None:
+            ours = "pre-trained" if pretrained else "random"
+            notice(f"the {portfolio.name} portfolio was learned on models from {portfolio.weights} weights and this "
+                   f"study's model starts from {ours} ones, so none of it is queued")  # fmt: skip
+        return 0
     taken = configurations_taken(study)
     window = int(config.sampler.options.get("n_startup_trials", STARTUP_WINDOW))
     places = min(window - len(taken), config.budget.n_trials // 2, config.budget.n_trials - len(taken))

@@ -197,7 +197,7 @@ def prepare_study(
     reference = load_reference(config, registry, model_options, splits)
     return PreparedStudy(
         config, manager, registry, splits, builder, model_options, space, metrics, directions,
-        quick_look=quick_look, extra_scores=extra_scores, reference=reference, folds=folds,
+        quick_look=quick_look, extra_scores=extra_scores, reference=reference, folds=folds, pretrained=probe.pretrained,
     )  # fmt: skip
 
 

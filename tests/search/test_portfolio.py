@@ -19,7 +19,7 @@ from autosft.cli import build_app
 from autosft.config import parse_study
 from autosft.errors import PluginError
 from autosft.hookspecs import hookimpl
-from autosft.portfolios import Portfolio, load_portfolio
+from autosft.portfolios import Portfolio, Weights, load_portfolio
 from autosft.progress import describe_trial
 from autosft.registry import collect_registry
 from autosft.search.controller import run_search
@@ -36,18 +36,20 @@ ENTRIES = (
 
 
 class PortfolioPlugin:
-    def __init__(self, entries: tuple[dict[str, Any], ...] = ENTRIES) -> None:
+    def __init__(self, entries: tuple[dict[str, Any], ...] = ENTRIES, weights: Weights | None = None) -> None:
         self.entries = entries
+        self.weights = weights
 
     @hookimpl
     def autosft_register_portfolios(self, register: Callable[[Portfolio], None]) -> None:
-        register(Portfolio("toy_mlp", self.entries, source="a test"))
+        register(Portfolio("toy_mlp", self.entries, source="a test", weights=self.weights))
 
 
-def _run(tmp_path: Path, notices: list[str] | None = None, **overrides: Any) -> Any:
+def _run(tmp_path: Path, notices: list[str] | None = None, plugin: PortfolioPlugin | None = None,
+         **overrides: Any) -> Any:  # fmt: skip
     study = toy_study(f"sqlite:///{tmp_path / 'p.db'}", **{"budget": {"n_trials": 6, "max_epochs": 2}, **overrides})
-    return run_search(parse_study(study, where="t"), manager=toy_manager(PortfolioPlugin()), final_test=False,
-                      on_notice=None if notices is None else notices.append)  # fmt: skip
+    return run_search(parse_study(study, where="t"), manager=toy_manager(plugin or PortfolioPlugin()),
+                      final_test=False, on_notice=None if notices is None else notices.append)  # fmt: skip
 
 
 def test_a_new_study_tries_the_portfolio_after_its_starting_trials(tmp_path: Path) -> None:
@@ -92,18 +94,36 @@ def test_load_portfolio_reads_package_data_and_names_a_bad_file(
     package.mkdir()
     (package / "__init__.py").write_text("")
     (package / "good.json").write_text(json.dumps({"model": "toy_mlp", "source": "s", "configurations": [{}],
-                                                   "learned": {"tasks": ["a"]}}))  # fmt: skip
+                                                   "weights": "random", "learned": {"tasks": ["a"]}}))  # fmt: skip
     (package / "bad.json").write_text(json.dumps({"configurations": {}}))
     (package / "rate.json").write_text(json.dumps({"model": "toy_mlp", "configurations": [{"learning_rate": -1}]}))
+    (package / "weights.json").write_text(json.dumps({"model": "toy_mlp", "configurations": [], "weights": "imagenet"}))
     monkeypatch.syspath_prepend(str(tmp_path))
     loaded = load_portfolio("shipped", "good.json")
     assert (loaded.name, loaded.configurations, loaded.info) == ("toy_mlp", ({},), {"learned": {"tasks": ["a"]}})
+    assert loaded.weights == "random" and "(models from random weights)" in loaded.description
     with pytest.raises(PluginError, match="portfolio file 'bad.json' of package 'shipped' must hold"):
         load_portfolio("shipped", "bad.json")
     with pytest.raises(PluginError, match="cannot be read"):
         load_portfolio("shipped", "missing.json")
     with pytest.raises(PluginError, match="positive multiple of the study's default rate"):
         load_portfolio("shipped", "rate.json")
+    with pytest.raises(PluginError, match="weights is 'imagenet'; it is 'pretrained', 'random' or left out"):
+        load_portfolio("shipped", "weights.json")
+
+
+def test_a_portfolio_learned_on_the_other_kind_of_weights_is_left_out_in_one_line(tmp_path: Path) -> None:
+    # The toy model starts from pre-trained weights (BuiltModel.pretrained); configurations measured on
+    # models trained from random weights (higher rates, other regularization) would misguide its start.
+    notices: list[str] = []
+    scratch = _run(tmp_path, notices, PortfolioPlugin(weights="random"), name="scratch")
+    assert not any(PORTFOLIO_ATTR in t.user_attrs for t in scratch.study.trials)
+    assert notices == [
+        "the toy_mlp portfolio was learned on models from random weights and this study's model starts from "
+        "pre-trained ones, so none of it is queued"
+    ]
+    fine_tuned = _run(tmp_path, None, PortfolioPlugin(weights="pretrained"), name="fine-tuned")
+    assert sum(PORTFOLIO_ATTR in t.user_attrs for t in fine_tuned.study.trials) == 3
 
 
 def test_two_portfolios_for_one_model_builder_are_refused() -> None:
