@@ -11,9 +11,9 @@ splits, each scored once on test by the selected configuration refitted as ``aut
   ``hf_text_classifier`` and ``hf_image_classifier``, the last mostly generated tasks; the recommender
   builder, one shared dataset, has none and uses the one its plugin registers, if any) and, only
   where validation holds fewer than ``--folds-below`` rows (default 0: never, as shipped; folds are
-  opt-in and measured on their own by ``benchmarks/cross_validation.py``), ``validation: {folds: 5}``. Where ``new`` gets neither a
-  portfolio nor folds it is the ``search`` study itself, so it is not trained twice: its row repeats
-  ``search``'s and says so.
+  opt-in and measured on their own by ``benchmarks/cross_validation.py``), ``validation: {folds: 5}``.
+  Where ``new`` gets neither a portfolio nor folds it is the ``search`` study itself, so it is not
+  trained twice: its row repeats ``search``'s and says so.
 
 Prints one row per dataset, budget and arm (mean and standard deviation over seeds, wall seconds),
 then the issue's three checks: ``new`` >= ``search`` in mean test score on at least 5 of 6 datasets at
