@@ -16,8 +16,10 @@ trained from scratch; for ``hf_text_classifier``, the CLAUDETTE and SMS spam stu
 frozen encoder, their row caps), the only text tasks with shared data; for ``hf_image_classifier``,
 the BreastMNIST study and generated grey 28x28 tasks of its size (noisy scikit-learn digits, speckled
 lesions with ragged or smooth borders), all trained from random weights as offline image studies
-are. Each builder's portfolio ships with the package that owns the builder (``SHIPPED``; ``--ship``
-writes there), saying what its tasks' models started from (``WEIGHTS``).
+are; learned without BreastMNIST it did not reliably help BreastMNIST, so none ships (``--out``
+writes one for ``search: {portfolio: FILE}``). A shipped portfolio lives in the package that owns
+its builder (``SHIPPED``; ``--ship`` writes there) and says what its tasks' models started from
+(``WEIGHTS``).
 ``--leave-out NAME`` learns without one task, as ``benchmarks/small_budget.py`` needs
 (leave-one-dataset-out). ``--meta FILE`` keeps the measurements: a later run with the same file
 trains nothing and only drops the left-out tasks (their column, and candidates only they gave).
@@ -63,7 +65,6 @@ SHARED = REPO.parent / "shared" / "data"
 SHIPPED = {
     "tabular_mlp": REPO / "plugins/autosft-fraud-tabular/autosft_fraud_tabular/portfolios/tabular_mlp.json",
     "hf_text_classifier": REPO / "autosft/default_plugins/text/portfolios/hf_text_classifier.json",
-    "hf_image_classifier": REPO / "autosft/default_plugins/vision/portfolios/hf_image_classifier.json",
 }
 #: What every learning task of a builder starts from, written into its portfolio (``Portfolio.weights``)
 #: so a study whose model starts from the other kind goes without it. The tabular tasks mix both.
@@ -397,6 +398,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.ship and args.out is not None:
         parser.error("--ship and --out both name where to write; give one")
+    if args.ship and args.model not in SHIPPED:
+        parser.error(f"{args.model} ships no portfolio; write it with --out FILE")
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     os.chdir(REPO)  # the study files name ../shared/data relative to the repository
     tasks = TASKS[args.model]

@@ -8,10 +8,6 @@ the ``hf_image_classifier`` model.
   the loaders are not registered.
 - ``hf_image_classifier``: a Hugging Face image classifier from the hub, a local folder, or a
   config with random weights, with layer groups and LoRA target sets read from its modules.
-- a portfolio for ``hf_image_classifier`` trained from random weights
-  (``portfolios/hf_image_classifier.json``), learned by ``benchmarks/learn_portfolio.py --model
-  hf_image_classifier --ship`` on BreastMNIST and generated grey images; a study fine-tuning a
-  checkpoint goes without it.
 
 Domain-neutral, so they ship with autosft; the healthcare plugin adds kornia augmentations and
 clinical metrics around them. The hooks import their component modules inside their bodies, so
@@ -25,9 +21,8 @@ from collections.abc import Callable
 
 from autosft.components import DatasetLoader, ModelBuilder
 from autosft.hookspecs import hookimpl
-from autosft.portfolios import Portfolio, load_portfolio
 
-__all__ = ["autosft_register_datasets", "autosft_register_models", "autosft_register_portfolios"]
+__all__ = ["autosft_register_datasets", "autosft_register_models"]
 
 
 @hookimpl(trylast=True)
@@ -46,8 +41,3 @@ def autosft_register_models(register: Callable[[ModelBuilder], None]) -> None:
     from autosft.default_plugins.vision.model import HFImageClassifier
 
     register(HFImageClassifier())
-
-
-@hookimpl(trylast=True)
-def autosft_register_portfolios(register: Callable[[Portfolio], None]) -> None:
-    register(load_portfolio("autosft.default_plugins.vision", "portfolios/hf_image_classifier.json"))
