@@ -7,10 +7,10 @@ splits, each scored once on test by the selected configuration refitted as ``aut
 - ``default``: the default configuration alone (one trial);
 - ``search``: the search as it was before portfolios (``search: {portfolio: false}``, no folds);
 - ``new``: the search as shipped, with the model builder's portfolio learned **without this dataset**
-  (leave-one-dataset-out, by ``benchmarks/learn_portfolio.py``, which has recipes for ``tabular_mlp``,
-  ``hf_text_classifier`` and ``hf_image_classifier``, the last mostly generated tasks; the recommender
-  builder, one shared dataset, has none and uses the one its plugin registers, if any) and, only
-  where validation holds fewer than ``--folds-below`` rows (default 0: never, as shipped; folds are
+  (leave-one-dataset-out, by ``benchmarks/learn_portfolio.py``, for the builders that ship one:
+  ``tabular_mlp`` and ``hf_text_classifier``; the image and recommender builders ship none, so there
+  ``new`` has none either, unless ``--unshipped`` learns one by ``hf_image_classifier``'s recipe)
+  and, only where validation holds fewer than ``--folds-below`` rows (default 0: never, as shipped; folds are
   opt-in and measured on their own by ``benchmarks/cross_validation.py``), ``validation: {folds: 5}``.
   Where ``new`` gets neither a portfolio nor folds it is the ``search`` study itself, so it is not
   trained twice: its row repeats ``search``'s and says so.
@@ -21,7 +21,7 @@ both budgets; ``new`` beats ``default`` by more than the seed standard deviation
 ``new`` takes no more wall time than ``search``.
 
     python benchmarks/small_budget.py [--datasets german-credit adult-census ...] [--seeds 3] [--first-seed 0]
-        [--budgets 8 20] [--portfolios DIR] [--save runs.json]
+        [--budgets 8 20] [--portfolios DIR] [--unshipped] [--save runs.json]
     python benchmarks/small_budget.py --merge runs-a.json runs-b.json
 
 Adult census is subsampled to 5,000 rows (``--adult-rows``), the text studies' training splits to 750
@@ -79,9 +79,10 @@ def study_dict(dataset: str, folder: Path, *, adult_rows: int, text_rows: int) -
     return raw
 
 
-def loo_portfolio(dataset: str, model: str, folder: Path, *, trials: int) -> Path | None:
-    """The portfolio of ``model`` learned without ``dataset``, from a meta-dataset measured once in ``folder``."""
-    if model not in learn_portfolio.TASKS:  # no recipe to learn it without this dataset
+def loo_portfolio(dataset: str, model: str, folder: Path, *, trials: int, unshipped: bool) -> Path | None:
+    """The portfolio of ``model`` learned without ``dataset``, from a meta-dataset measured once in ``folder``;
+    for a builder that ships none, only with ``unshipped`` (else ``new`` would not be the search as shipped)."""
+    if model not in learn_portfolio.TASKS or (model not in learn_portfolio.SHIPPED and not unshipped):
         return None
     path = folder / f"{model}-without-{dataset}.json"
     if not path.is_file():
@@ -161,6 +162,11 @@ def main() -> None:
     parser.add_argument("--budgets", nargs="+", type=int, default=[8, 20])
     parser.add_argument("--portfolios", type=Path, default=None, help="folder of leave-one-out portfolios")
     parser.add_argument("--portfolio-trials", type=int, default=10, help="random trials per task when learning one")
+    parser.add_argument(
+        "--unshipped",
+        action="store_true",
+        help="also learn portfolios for builders that ship none but have a recipe (the image one)",
+    )
     parser.add_argument("--folds-below", type=int, default=0, help="validation rows under which `new` uses folds")
     parser.add_argument("--adult-rows", type=int, default=5000)
     parser.add_argument("--text-rows", type=int, default=750, help="training sentences of a text study at most")
@@ -191,7 +197,8 @@ def main() -> None:
         storage = f"sqlite:///{folder}/small_budget.db"
         for dataset in args.datasets:
             raw = study_dict(dataset, folder, adult_rows=args.adult_rows, text_rows=args.text_rows)
-            portfolio = loo_portfolio(dataset, raw["model"]["name"], portfolios, trials=args.portfolio_trials)
+            portfolio = loo_portfolio(dataset, raw["model"]["name"], portfolios, trials=args.portfolio_trials,
+                                      unshipped=args.unshipped)  # fmt: skip
             for seed in range(args.first_seed, args.first_seed + args.seeds):
                 runs = run_seed(raw, dataset, args.budgets, seed, storage=storage, portfolio=portfolio,
                                 folds_below=args.folds_below, registry=registry)  # fmt: skip

@@ -240,14 +240,23 @@ def test_schema_is_json() -> None:
     assert json.loads(result.stdout)["title"] == "StudyConfig"
 
 
+def _default_ctrl_c() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _search_until_a_trial_runs(
     study_file: Path, command: list[str] | None = None, env: dict[str, str] | None = None
 ) -> subprocess.Popen[str]:
-    """Start `autosft search` in its own process and return once a trial of it is RUNNING."""
+    """Start `autosft search` in its own process and return once a trial of it is RUNNING.
+
+    The process starts with Ctrl-C's default action, as a command typed at a terminal does: a suite
+    run in the background of a script (`pytest &`) inherits SIGINT ignored, as POSIX shells set it
+    for background jobs, and Python then never turns SIGINT into KeyboardInterrupt.
+    """
     folder = study_file.parent
     process = subprocess.Popen([*(command or [sys.executable, "-c", TOY_CLI]), "search", str(study_file)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=folder,
-                               env={**os.environ, **(env or {})})  # fmt: skip
+                               env={**os.environ, **(env or {})}, preexec_fn=_default_ctrl_c)  # fmt: skip
     deadline = time.monotonic() + 300  # for a hung start only: a loaded machine starts slowly
     while not _running(folder / "study.db"):
         if time.monotonic() > deadline or process.poll() is not None:
